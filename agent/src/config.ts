@@ -1,0 +1,134 @@
+import { IngotError } from '@ingot/protocol';
+
+/**
+ * Every setting of the agent, declared once: its IPA kernel parameter (10.4),
+ * the CLI flag for local runs (the same name without `ipa-`), its type,
+ * default and help. The kernel command line is read first, flags override it.
+ */
+type Kind = 'string' | 'int' | 'bool' | 'list';
+
+interface Setting<K extends Kind = Kind> {
+  param: string;
+  kind: K;
+  help: string;
+  default?: string;
+}
+
+export const settings = {
+  apiUrl: { param: 'ipa-api-url', kind: 'list', help: 'Conductor API URL(s), comma-separated; tried in order with failover' },
+  insecure: { param: 'ipa-insecure', kind: 'bool', default: '0', help: "Do not verify the conductor's TLS certificate (never in production)" },
+  caFile: { param: 'ipa-ca-file', kind: 'string', help: "CA bundle (PEM) to verify the conductor's certificate; default: the system store" },
+  listenHost: { param: 'ipa-listen-host', kind: 'string', help: 'Address the agent API listens on (default :: in the ramdisk, 127.0.0.1 elsewhere)' },
+  listenPort: { param: 'ipa-listen-port', kind: 'int', default: '9999', help: 'Port the agent API listens on' },
+  advertiseHost: { param: 'ipa-advertise-host', kind: 'string', help: 'Address the conductor calls back (default: the source address of the route to the conductor)' },
+  advertisePort: { param: 'ipa-advertise-port', kind: 'int', help: 'Port the conductor calls back (default: the listen port)' },
+  advertiseProtocol: { param: 'ipa-advertise-protocol', kind: 'string', default: 'http', help: 'http or https; automatic TLS switches it to https' },
+  enableAutoTls: { param: 'ipa-enable-auto-tls', kind: 'bool', default: '1', help: 'Serve HTTPS with a self-signed certificate when the conductor supports agent_verify_ca (API 1.68)' },
+  tlsCertFile: { param: 'ipa-tls-cert-file', kind: 'string', help: 'Serve HTTPS with this certificate (PEM) instead of automatic TLS' },
+  tlsKeyFile: { param: 'ipa-tls-key-file', kind: 'string', help: 'Key (PEM) of --tls-cert-file' },
+  tlsMinVersion: { param: 'ipa-tls-min-version', kind: 'string', default: '1.2', help: 'Lowest TLS version served and used: 1.2 or 1.3' },
+  lookupTimeout: { param: 'ipa-lookup-timeout', kind: 'int', default: '600', help: 'Seconds to keep looking the node up before giving up' },
+  lookupInterval: { param: 'ipa-lookup-interval', kind: 'int', default: '1', help: 'Shortest wait in seconds between lookups (jittered exponential back-off, capped at 60 s)' },
+  agentToken: { param: 'ipa-agent-token', kind: 'string', help: 'Pre-set agent token (virtual media); the lookup then answers ******' },
+  ironicApiVersion: { param: 'ipa-ironic-api-version', kind: 'string', help: 'Conductor API version to use instead of discovering it (X.Y)' },
+  httpRequestTimeout: { param: 'ipa-http-request-timeout', kind: 'int', default: '30', help: 'Seconds before a request to the conductor times out' },
+  globalRequestId: { param: 'ipa-global-request-id', kind: 'string', help: 'Sent as X-OpenStack-Request-ID to the conductor' },
+  networkInterface: { param: 'ipa-network-interface', kind: 'string', help: 'Interface whose address is advertised' },
+  ipLookupAttempts: { param: 'ipa-ip-lookup-attempts', kind: 'int', default: '6', help: 'Attempts to find the address to advertise' },
+  ipLookupSleep: { param: 'ipa-ip-lookup-timeout', kind: 'int', default: '10', help: 'Seconds between those attempts' },
+  guardSpecialFilesystems: { param: 'ipa-guard-special-filesystems', kind: 'bool', default: '1', help: 'Refuse to erase disks holding shared filesystems (GPFS, VMFS)' },
+  requireTokenOnGet: { param: 'ipa-require-token-on-get', kind: 'bool', default: '0', help: 'Demand the token on GET /v1/commands even before a token-bearing GET was seen (Ironic 21.4 polls without it)' },
+  commandWaitLimit: { param: 'ipa-command-wait-limit', kind: 'int', default: '50', help: 'Longest seconds a ?wait=true request blocks before answering with the RUNNING result' },
+  commandHistoryLimit: { param: 'ipa-command-history-limit', kind: 'int', default: '200', help: 'Finished command results kept for GET /v1/commands/' },
+  debug: { param: 'ipa-debug', kind: 'bool', default: '0', help: 'Log at debug level' },
+  bootif: { param: 'BOOTIF', kind: 'string', help: 'MAC of the interface the machine booted from (set by PXE)' },
+  // Ingot extensions for runs outside the ramdisk.
+  disk: { param: 'ingot-disk', kind: 'list', help: 'A disk the agent may use: a file or a loop device (repeatable). Required outside the ramdisk, where no other disk is ever touched' },
+  machine: { param: 'ingot-machine', kind: 'string', help: 'JSON file describing a simulated machine (interfaces, cpu, memory...) used instead of probing the host' },
+  stateDir: { param: 'ingot-state-dir', kind: 'string', help: 'Where the TLS key and certificate are written (default /run/ingot in the ramdisk, a temporary directory elsewhere)' },
+  logFile: { param: 'ingot-log-file', kind: 'string', help: 'Also write the log to this file (included by log.collect_system_logs)' },
+  managerDir: { param: 'ingot-manager-dir', kind: 'string', help: 'Directory of custom hardware-manager modules (*.js, *.mjs) to load' },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;
+
+type ValueOf<K extends Kind> = K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? string[] : string;
+
+export type AgentConfig = {
+  [N in SettingName]: (typeof settings)[N] extends { default: string } ? ValueOf<(typeof settings)[N]['kind']> : ValueOf<(typeof settings)[N]['kind']> | undefined;
+};
+
+/** `key=value` pairs of /proc/cmdline (values may be quoted); bare words become "1". */
+export function parseKernelCmdline(text: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const match of text.matchAll(/(\S+?)(?:=("[^"]*"|\S*))?(?:\s|$)/g)) {
+    const key = match[1];
+    if (!key) continue;
+    const raw = match[2];
+    params[key] = raw === undefined ? '1' : raw.replace(/^"(.*)"$/, '$1');
+  }
+  return params;
+}
+
+function parseValue(setting: Setting, raw: string | string[], source: string): unknown {
+  const fail = (why: string) => new IngotError('INGOT_CONFIG_INVALID', { details: `${source} ${why}` });
+  switch (setting.kind) {
+    case 'list':
+      return (Array.isArray(raw) ? raw : [raw]).flatMap((item) => (setting.param === 'ipa-api-url' ? item.split(',') : [item])).map((item) => item.trim()).filter(Boolean);
+    case 'int': {
+      const text = Array.isArray(raw) ? raw.at(-1)! : raw;
+      const value = Number(text);
+      if (!Number.isInteger(value) || value < 0) throw fail(`must be a whole number, got "${text}"`);
+      return value;
+    }
+    case 'bool': {
+      const text = (Array.isArray(raw) ? raw.at(-1)! : raw).toLowerCase();
+      if (['1', 'true', 'yes', 'on', ''].includes(text)) return true;
+      if (['0', 'false', 'no', 'off'].includes(text)) return false;
+      throw fail(`must be a boolean (1/0, true/false), got "${text}"`);
+    }
+    default:
+      return Array.isArray(raw) ? raw.at(-1) : raw;
+  }
+}
+
+/**
+ * Resolves the configuration: defaults, then the kernel command line (and
+ * virtual-media parameters merged over it by the caller), then CLI flags.
+ */
+export function resolveConfig(input: { kernel?: Record<string, string>; flags?: Partial<Record<SettingName, string | string[] | boolean>> }): AgentConfig {
+  const config: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(settings) as [SettingName, Setting][]) {
+    let value: unknown = setting.default === undefined ? undefined : parseValue(setting, setting.default, 'default');
+    const fromKernel = input.kernel?.[setting.param];
+    if (fromKernel !== undefined) value = parseValue(setting, fromKernel, `kernel parameter ${setting.param}`);
+    const fromFlag = input.flags?.[name];
+    if (fromFlag !== undefined) {
+      value = typeof fromFlag === 'boolean' ? fromFlag : parseValue(setting, fromFlag, `flag --${flagName(name)}`);
+    }
+    config[name] = value;
+  }
+  const result = config as AgentConfig;
+  for (const url of result.apiUrl ?? []) {
+    if (!/^https?:\/\/.+/.test(url)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-api-url entry "${url}" is not an http(s) URL` });
+  }
+  if (!['1.2', '1.3'].includes(result.tlsMinVersion)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-tls-min-version must be 1.2 or 1.3, got "${result.tlsMinVersion}"` });
+  if (!['http', 'https'].includes(result.advertiseProtocol)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-advertise-protocol must be http or https, got "${result.advertiseProtocol}"` });
+  if (Boolean(result.tlsCertFile) !== Boolean(result.tlsKeyFile)) throw new IngotError('INGOT_CONFIG_INVALID', { details: '--tls-cert-file and --tls-key-file go together' });
+  return result;
+}
+
+/** `listenPort` → `listen-port`. */
+export function flagName(name: SettingName): string {
+  return settings[name].param.replace(/^(ipa|ingot)-/, '').replace(/^BOOTIF$/, 'bootif');
+}
+
+export function renderSettingsHelp(): string {
+  return (Object.entries(settings) as [SettingName, Setting][])
+    .map(([name, setting]) => {
+      const flag = `--${flagName(name)}${setting.kind === 'bool' ? '' : ' <' + setting.kind + '>'}`;
+      const dflt = setting.default === undefined ? '' : ` (default ${setting.default})`;
+      return `  ${flag.padEnd(34)} ${setting.param.padEnd(30)} ${setting.help}${dflt}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { isIngotError } from '@ingot/protocol';
+import { AGENT_VERSION, createAgent } from './agent.ts';
+import { parseFlags } from './cli-flags.ts';
+import { parseKernelCmdline, renderSettingsHelp, resolveConfig, type AgentConfig } from './config.ts';
+import { createBlockDevices } from './disks/create-block-devices.ts';
+import { createGenericManager } from './hardware/generic-manager.ts';
+import { loadManagersFromDirectory } from './hardware/load-managers.ts';
+import { createHostInventory } from './inventory/host-inventory.ts';
+import { createMachineFileInventory } from './inventory/machine-file-inventory.ts';
+import { createLogger } from './log.ts';
+import { collectSystemLogs } from './logs/collect-system-logs.ts';
+import { detectRamdisk } from './mode.ts';
+import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
+import { createDeviceGuard } from './system/device-guard.ts';
+import { createRealSystem } from './system/real-system.ts';
+
+const usage = `ingot-agent: Ingot's provisioning agent (speaks ironic-python-agent's protocol)
+
+Usage: ingot-agent [flags]
+
+Inside its ramdisk the agent reads its settings from the kernel command line
+(/proc/cmdline, IPA's ipa-* parameters). Elsewhere it runs in sandbox mode:
+it touches no disk but those given with --disk, and never powers the host off.
+Flags override kernel parameters. Boolean flags take =0 / =1 (bare means 1).
+
+Flags (flag, kernel parameter, meaning):
+${renderSettingsHelp()}
+  --help                             Show this help
+`;
+
+async function main(): Promise<void> {
+  let flags: ReturnType<typeof parseFlags>;
+  try {
+    flags = parseFlags(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`ingot-agent: ${(error as Error).message}\nRun ingot-agent --help for the flags.\n`);
+    process.exit(2);
+  }
+  if (flags.help) {
+    process.stdout.write(usage);
+    return;
+  }
+  const { help: _help, ...settingFlags } = flags;
+  const probe = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
+  const inRamdisk = await detectRamdisk(probe);
+  // Outside the ramdisk /proc/cmdline is the host's: only flags configure the agent.
+  const kernel = inRamdisk ? parseKernelCmdline(await readFile('/proc/cmdline', 'utf8')) : {};
+  const config: AgentConfig = resolveConfig({ kernel, flags: settingFlags });
+
+  const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
+  if (config.logFile) destinations.push({ stream: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) });
+  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: pino.multistream(destinations) });
+
+  const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
+  if (inRamdisk) log.info('running inside the Ingot ramdisk: every disk of this machine may be used');
+  else log.warn({ disks: guard.disks }, `sandbox mode (not inside the Ingot ramdisk): only the ${guard.disks.length} disk(s) given with --disk will be touched; the host's own disks are invisible, and power actions are simulated`);
+
+  const system = createRealSystem({ guard, log });
+  const devices = createBlockDevices({ system, guard });
+  const inventory = config.machine
+    ? createMachineFileInventory({ path: config.machine, devices })
+    : createHostInventory({ system, devices, kernelParams: kernel });
+  const managers = [createGenericManager(), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir) : [])];
+  const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : await mkdtemp(join(tmpdir(), 'ingot-agent-')));
+
+  const agent = createAgent({
+    config, log, system, devices, inventory, managers, stateDir, version: AGENT_VERSION,
+    power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
+    collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile }),
+  });
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'stopping');
+    void agent.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
+  await agent.start();
+  await agent.done;
+}
+
+main().catch((error: unknown) => {
+  const message = isIngotError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.stack ?? error.message : String(error);
+  process.stderr.write(`ingot-agent: ${message}\n`);
+  process.exit(1);
+});

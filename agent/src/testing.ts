@@ -1,0 +1,65 @@
+/**
+ * Fakes for tests of the agent and of code built on it. The fake System
+ * answers tool calls by matching argv (never by call order) and throws on any
+ * command nobody expected, so a test states exactly what the host would see.
+ */
+import type { FileStat, RunOptions, RunResult, System } from './system/system.ts';
+import { ToolError } from './system/system.ts';
+
+export interface FakeCommand {
+  argv: readonly (string | RegExp)[];
+  stdout?: string;
+  stderr?: string;
+  exitCode?: number;
+}
+
+export interface FakeSystem extends System {
+  /** Every argv run so far, in order. */
+  readonly calls: string[][];
+  files: Map<string, string>;
+}
+
+export function createFakeSystem(options: { commands?: FakeCommand[]; files?: Record<string, string>; tools?: string[] } = {}): FakeSystem {
+  const calls: string[][] = [];
+  const files = new Map(Object.entries(options.files ?? {}));
+  const matches = (expected: FakeCommand['argv'], argv: readonly string[]) =>
+    expected.length === argv.length && expected.every((part, index) => (typeof part === 'string' ? part === argv[index] : part.test(argv[index] ?? '')));
+  const missing = (path: string) => Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+  return {
+    calls,
+    files,
+    async run(argv: readonly string[], runOptions: RunOptions = {}): Promise<RunResult> {
+      calls.push([...argv]);
+      const command = options.commands?.find((candidate) => matches(candidate.argv, argv));
+      if (!command) throw new Error(`fake system: unexpected command ${JSON.stringify(argv)}`);
+      const result = { argv, stdout: command.stdout ?? '', stderr: command.stderr ?? '', exitCode: command.exitCode ?? 0 };
+      if (result.exitCode !== 0 && !runOptions.allowFailure) throw new ToolError(argv, result.exitCode, result.stderr);
+      return result;
+    },
+    hasTool: async (name) => (options.tools ?? []).includes(name) || (options.commands ?? []).some((c) => c.argv[0] === name),
+    async readText(path) {
+      const text = files.get(path);
+      if (text === undefined) throw missing(path);
+      return text;
+    },
+    exists: async (path) => files.has(path) || [...files.keys()].some((key) => key.startsWith(`${path}/`)),
+    async listDir(path) {
+      const prefix = `${path.replace(/\/$/, '')}/`;
+      return [...new Set([...files.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length).split('/')[0]!))];
+    },
+    async stat(path): Promise<FileStat> {
+      const text = files.get(path);
+      if (text === undefined) throw missing(path);
+      return { size: Buffer.byteLength(text), isBlockDevice: false, isFile: true };
+    },
+    async deviceSize(path) {
+      return (await this.stat(path)).size;
+    },
+    async zeroRange(path) {
+      throw new Error(`fake system: zeroRange(${path}) needs a real device; use a device test`);
+    },
+    async readRange(path) {
+      throw new Error(`fake system: readRange(${path}) needs a real device; use a device test`);
+    },
+  };
+}
