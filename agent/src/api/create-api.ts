@@ -57,7 +57,9 @@ export function createApi(options: ApiOptions): express.Express {
 
   const redirectWithSlash = (req: Request, res: Response) => {
     const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
-    res.redirect(308, `${req.path}/${query}`);
+    const target = `${req.path}/${query}`;
+    // A 308 keeps the method and body, so a POST survives it; the body is JSON like every other answer.
+    res.status(308).location(target).json({ location: redactUrl(target) });
   };
 
   app.get('/', (req, res) => { res.json(rootDocument(baseUrl(req))); });
@@ -106,6 +108,7 @@ export function createApi(options: ApiOptions): express.Express {
 
 /** body-parser errors carry a `type`; everything else becomes an IngotError. */
 function fromHttpError(error: unknown): IngotError {
+  if (error instanceof IngotError) return error;
   const type = (error as { type?: unknown } | null)?.type;
   if (type === 'entity.too.large') return new IngotError('INGOT_BODY_TOO_LARGE', { details: 'the request body is larger than the agent accepts', cause: error });
   if (type === 'entity.parse.failed') return new IngotError('INGOT_BAD_REQUEST', { details: `the request body is not valid JSON (${(error as Error).message})`, cause: error });

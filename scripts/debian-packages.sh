@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Ingot's demo and tests use, or says exactly what is missing.
+# Usage: scripts/debian-packages.sh demo|test
+set -euo pipefail
+
+demo_packages=(gdisk fdisk util-linux e2fsprogs dosfstools psmisc iproute2)
+test_packages=("${demo_packages[@]}" mdadm python3-ironic)
+
+case "${1:-test}" in
+  demo) wanted=("${demo_packages[@]}") ;;
+  test) wanted=("${test_packages[@]}") ;;
+  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing Debian packages: ${missing[*]}" >&2
+  echo "Install them as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

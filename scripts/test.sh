@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian 12 machine: installs what the tests need, then `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/debian-packages.sh test
+command -v node >/dev/null || { echo "Node.js 20 or later is required (node not found)" >&2; exit 1; }
+npm ci --no-audit --no-fund
+npm test
