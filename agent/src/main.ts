@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const agent = createAgent({
     config, log, system, devices, inventory, managers, stateDir, version: AGENT_VERSION,
     power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
-    collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile }),
+    collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
   });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping');
