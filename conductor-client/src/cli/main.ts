@@ -1,0 +1,108 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * `ingot-conductor clean`: the entry point, and the only place that builds
+ * real things (logger, conductor) from the command line.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { destination, pino } from 'pino';
+import { isIngotError } from '@ingot/protocol';
+import { createReferenceConductor } from '../conductor/reference-conductor.ts';
+import { HELP, parseCliArgs, type CleanCommand } from './args.ts';
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Where JSON logs go; default stderr. */
+  logStream?: NodeJS.WritableStream;
+}
+
+const stdio: CliIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function clean(command: CleanCommand, io: CliIo, signal?: AbortSignal): Promise<number> {
+  const log = pino({ level: command.verbose ? 'debug' : 'warn', redact: { paths: ['token', '*.token', 'agent_token', '*.agent_token'], censor: '******' } }, io.logStream ?? destination(2));
+  const conductor = await createReferenceConductor({
+    listenHost: command.listenHost, port: command.port, log, requireTls: command.requireTls, pollIntervalMs: command.pollIntervalSeconds * 1000,
+    nodes: [{ uuid: command.nodeUuid, macs: command.macs, allowedAddresses: command.allow }],
+  });
+  const started = Date.now();
+  let phase = 'a lookup from the agent';
+  let lastProgress = '';
+  io.out(`listening on ${conductor.url} (give the agent ipa-api-url=${conductor.url})`);
+  io.out(`waiting for the agent of node ${command.nodeUuid} (MAC ${command.macs.join(', ')})`);
+  if (command.allow.length === 0 && !['127.0.0.1', '::1'].includes(command.listenHost)) io.out('note: no --allow given; any address may look this node up');
+  conductor.on('lookup', (e) => { phase = 'the first heartbeat'; io.out(`lookup from ${e.remoteAddress ?? 'unknown address'}: ${e.tokenIssued ? 'token issued' : 'token already issued'}`); });
+  conductor.on('heartbeat', (e) => {
+    if (!e.first) return;
+    phase = 'the clean steps';
+    io.out(`agent ${e.agentVersion} paired, listening at ${e.callbackUrl}${e.callbackUrl.startsWith('https:') ? ' (TLS, certificate pinned)' : ''}`);
+  });
+  conductor.on('step-start', (e) => {
+    phase = `step ${e.step.interface}.${e.step.step}`;
+    io.out(`step ${e.index + 1}/${e.total} ${e.step.interface}.${e.step.step} (priority ${e.step.priority}) started`);
+  });
+  conductor.on('progress', (e) => {
+    const p = e.progress;
+    if (!p) return;
+    const line = `  ${p.stage}${p.done !== undefined ? `: ${p.done}${p.total !== undefined ? `/${p.total}` : ''}${p.unit ? ` ${p.unit}` : ''}` : ''}${p.message ? ` (${p.message})` : ''}`;
+    if (line !== lastProgress) io.out(line);
+    lastProgress = line;
+  });
+  conductor.on('step-done', (e) => io.out(`step ${e.index + 1}/${e.total} ${e.step.interface}.${e.step.step} done in ${seconds(e.durationMs)}`));
+
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<number>((resolve) => {
+    timer = setTimeout(() => {
+      io.err(`ingot-conductor: timed out after ${command.timeoutSeconds} s waiting for ${phase}`);
+      resolve(2);
+    }, command.timeoutSeconds * 1000);
+  });
+  const aborted = new Promise<number>((resolve) => signal?.addEventListener('abort', () => { io.err('ingot-conductor: interrupted'); resolve(130); }, { once: true }));
+  const outcome = conductor.waitForCleaning(command.nodeUuid).then(
+    (report) => { io.out(`cleaning done: ${report.steps.length} step(s) in ${seconds(Date.now() - started)}`); return 0; },
+    (error: unknown) => { io.err(`ingot-conductor: cleaning failed: ${error instanceof Error ? error.message : String(error)}`); return 1; },
+  );
+  try {
+    return await Promise.race([outcome, timeout, aborted]);
+  } finally {
+    clearTimeout(timer);
+    await conductor.close();
+  }
+}
+
+/** Runs the CLI and returns the exit status. */
+export async function runCli(argv: readonly string[], io: CliIo = stdio, signal?: AbortSignal): Promise<number> {
+  try {
+    const command = parseCliArgs(argv);
+    if (command.kind === 'help') {
+      io.out(HELP);
+      return 0;
+    }
+    return await clean(command, io, signal);
+  } catch (error) {
+    if (isIngotError(error, 'INGOT_CONFIG_INVALID')) {
+      io.err(`ingot-conductor: ${error.details}\nTry ingot-conductor --help.`);
+      return 64;
+    }
+    io.err(`ingot-conductor: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => interrupt.abort());
+  process.once('SIGTERM', () => interrupt.abort());
+  process.exitCode = await runCli(process.argv.slice(2), stdio, interrupt.signal);
+}

@@ -1,0 +1,144 @@
+import express from 'express';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import {
+  AGENT_VERSION, collectSystemLogs, createAgent, createBlockDevices, createDeviceGuard, createGenericManager,
+  createMachineFileInventory, createRealSystem, createSimulatedPower, resolveConfig, type Agent,
+} from '@ingot/agent';
+import { AgentClient, createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
+import { isIngotError } from '@ingot/protocol';
+import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from './simulated-machine.ts';
+
+const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
+
+/** A conductor made of conductor-client's public pieces, on 127.0.0.1. */
+async function startConductor(machine: SimulatedMachine, options: { allowedAddresses?: string[] } = {}) {
+  const store = createMemoryNodeStore([createNodeRecord({ uuid: '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01', macs: [machine.mac], lookupAllowed: true, allowedAddresses: options.allowedAddresses })]);
+  const tokens: string[] = [];
+  const heartbeats: HeartbeatEvent[] = [];
+  const lookups: number[] = [];
+  const pairing = createPairing({
+    store, heartbeatTimeout: 10, log,
+    onTokenIssued: (_uuid, token) => tokens.push(token),
+    onHeartbeat: (event) => { heartbeats.push(event); },
+    onLookup: () => { lookups.push(Date.now()); },
+  });
+  const app = express();
+  app.use(createPairingRouter(pairing, { log }));
+  const server = http.createServer(app).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
+}
+
+async function startAgent(machine: SimulatedMachine, apiUrl: string): Promise<Agent> {
+  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks } });
+  const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
+  const system = createRealSystem({ guard, log });
+  const devices = createBlockDevices({ system, guard });
+  const agent = createAgent({
+    config, log, system, devices, stateDir: machine.dir, version: AGENT_VERSION,
+    inventory: createMachineFileInventory({ path: machine.machineFile, devices }),
+    power: createSimulatedPower(log), managers: [createGenericManager()],
+    collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
+  });
+  cleanups.push(() => agent.stop());
+  await agent.start();
+  return agent;
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
+  it('pairs with a one-time token and automatic TLS, and runs cleaning that wipes the disks', async () => {
+    const machine = createSimulatedMachine();
+    cleanups.push(() => machine.remove());
+    expect(remainingSignatures(machine.disks[0]!)).toEqual(['gpt@0', 'ext4@1048576']);
+    const conductor = await startConductor(machine);
+    await startAgent(machine, conductor.url);
+    const beat = await until('the first heartbeat', () => conductor.heartbeats[0]);
+    expect(beat.callbackUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(beat.agentVerifyCa).toContain('BEGIN CERTIFICATE');
+    expect(conductor.tokens).toHaveLength(1);
+
+    const client = new AgentClient({ url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa, log });
+    cleanups.push(() => client.close());
+    const steps = await client.getCleanSteps({ uuid: beat.node.uuid }, []);
+    const metadata = Object.values(steps.steps).flat().find((step) => step.step === 'erase_devices_metadata');
+    expect(metadata).toMatchObject({ priority: 99, interface: 'deploy', abortable: true });
+    await client.executeCleanStep({ ...metadata!, requires_ramdisk: true }, { uuid: beat.node.uuid }, [], steps.hardwareManagerVersion);
+    const done = await client.waitForCommand('execute_clean_step', { intervalMs: 200, timeoutMs: 60_000 });
+    expect(done.command_status).toBe('SUCCEEDED');
+    expect(done.command_result).toMatchObject({ clean_step: { step: 'erase_devices_metadata' }, clean_result: Object.fromEntries(machine.disks.map((d) => [d, null])) });
+    for (const disk of machine.disks) expect(remainingSignatures(disk)).toEqual([]);
+  });
+
+  it('refuses a client that pins another certificate, and a command with a wrong token changes nothing', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const conductor = await startConductor(machine);
+    const agent = await startAgent(machine, conductor.url);
+    const beat = await until('the first heartbeat', () => conductor.heartbeats[0]);
+
+    const wrongToken = new AgentClient({ url: beat.callbackUrl, token: 'x'.repeat(43), ca: beat.agentVerifyCa, log, maxAttempts: 1 });
+    cleanups.push(() => wrongToken.close());
+    const refused = await wrongToken.runCommand('clean.get_clean_steps', { node: { uuid: 'x' }, ports: [] }, { wait: true }).catch((error: unknown) => error);
+    expect(isIngotError(refused) && refused.code).toBe('INGOT_TOKEN_INVALID');
+    expect(agent.runner.list()).toEqual([]);
+
+    const unpinned = new AgentClient({ url: beat.callbackUrl, token: conductor.tokens[0]!, log, maxAttempts: 1 });
+    cleanups.push(() => unpinned.close());
+    const tlsError = await unpinned.getCommandsStatus().catch((error: unknown) => error);
+    expect(isIngotError(tlsError) && tlsError.code).toBe('INGOT_AGENT_UNREACHABLE');
+    expect(remainingSignatures(machine.disks[0]!)).toEqual(['gpt@0', 'ext4@1048576']);
+  });
+
+  it('starts over when the conductor wipes its token: forgets its commands, looks up again, and the old token no longer works', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const conductor = await startConductor(machine);
+    const agent = await startAgent(machine, conductor.url);
+    const first = await until('the first heartbeat', () => conductor.heartbeats[0]);
+    const oldClient = new AgentClient({ url: first.callbackUrl, token: conductor.tokens[0]!, ca: first.agentVerifyCa, log, maxAttempts: 1 });
+    cleanups.push(() => oldClient.close());
+    await oldClient.getCleanSteps({ uuid: first.node.uuid }, []);
+    expect(agent.runner.list()).toHaveLength(1);
+
+    // What Ironic does at power off or at the end of cleaning.
+    await conductor.pairing.revokeToken(first.node.uuid);
+    await until('a second lookup', () => conductor.lookups.length >= 2 && conductor.tokens.length >= 2, 30_000);
+    await until('a heartbeat with the new token', () => conductor.heartbeats.find((event) => event.first && event !== first), 30_000);
+    expect(conductor.tokens[1]).not.toBe(conductor.tokens[0]);
+    expect(agent.runner.list()).toEqual([]);
+
+    const replayed = await oldClient.runCommand('clean.get_clean_steps', { node: { uuid: 'x' }, ports: [] }, { wait: true }).catch((error: unknown) => error);
+    expect(isIngotError(replayed) && replayed.code).toBe('INGOT_TOKEN_INVALID');
+    const newClient = new AgentClient({ url: first.callbackUrl, token: conductor.tokens[1]!, ca: first.agentVerifyCa, log });
+    cleanups.push(() => newClient.close());
+    expect((await newClient.getCleanSteps({ uuid: first.node.uuid }, [])).hardwareManagerVersion).toEqual({ generic_hardware_manager: '1.2' });
+  });
+
+  it('is never found by lookup from an address outside the node\'s allow-list', async () => {
+    const machine = createSimulatedMachine({ disks: 0 });
+    cleanups.push(() => machine.remove());
+    const conductor = await startConductor(machine, { allowedAddresses: ['192.0.2.0/24'] });
+    const agent = await startAgent(machine, conductor.url);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(agent.phase).toBe('looking-up');
+    expect(conductor.tokens).toEqual([]);
+    expect(conductor.heartbeats).toEqual([]);
+  });
+});
