@@ -10,7 +10,7 @@ import {
 } from '@ingot/agent';
 import { AgentClient, createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
 import { isIngotError } from '@ingot/protocol';
-import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from './simulated-machine.ts';
+import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 const cleanups: Array<() => Promise<void> | void> = [];
