@@ -131,6 +131,22 @@ describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
     expect((await newClient.getCleanSteps({ uuid: first.node.uuid }, [])).hardwareManagerVersion).toEqual({ generic_hardware_manager: '1.2' });
   });
 
+  it('behaves as freshly booted after standby.power_off when no power cut follows', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const conductor = await startConductor(machine);
+    const agent = await startAgent(machine, conductor.url);
+    const first = await until('the first heartbeat', () => conductor.heartbeats[0]);
+    const client = new AgentClient({ url: first.callbackUrl, token: conductor.tokens[0]!, ca: first.agentVerifyCa, log });
+    cleanups.push(() => client.close());
+    expect((await client.powerOff()).command_status).toBe('RUNNING');
+    await until('a second lookup after the power-off', () => conductor.lookups.length >= 2, 20_000);
+    await until('the command history to be forgotten', () => agent.runner.list().length === 0);
+    // The conductor still holds the first token, so the second lookup withholds it and the agent keeps its own.
+    expect(conductor.tokens).toHaveLength(1);
+    expect(remainingSignatures(machine.disks[0]!)).toEqual(['gpt@0', 'ext4@1048576']);
+  });
+
   it('is never found by lookup from an address outside the node\'s allow-list', async () => {
     const machine = createSimulatedMachine({ disks: 0 });
     cleanups.push(() => machine.remove());
