@@ -6,3 +6,5 @@ scripts/debian-packages.sh test
 command -v node >/dev/null || { echo "Node.js 20 or later is required (node not found)" >&2; exit 1; }
 npm ci --no-audit --no-fund
 npm test
+# The same code on the other supported Node lines (22 and 24).
+scripts/test-node-versions.sh
