@@ -231,6 +231,8 @@ export function createAgent(deps: AgentDeps): Agent {
         phase = isIngotError(error, 'INGOT_LOOKUP_TOKEN_REFUSED') ? 'locked-down' : 'stopped';
         throw error;
       });
+      // The caller observes `done`; an embedder that never does must not crash on an unhandled rejection.
+      done.catch(() => undefined);
       // Surface start-up failures (e.g. the port is taken) to the caller.
       await Promise.race([done, waitFor(() => phase === 'serving' || phase === 'looking-up')]);
     },

@@ -36,8 +36,8 @@ async function startConductor(machine: SimulatedMachine, options: { allowedAddre
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
 }
 
-async function startAgent(machine: SimulatedMachine, apiUrl: string): Promise<Agent> {
-  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks } });
+async function startAgent(machine: SimulatedMachine, apiUrl: string, options: { agentToken?: string } = {}): Promise<Agent> {
+  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks, ...(options.agentToken ? { agentToken: options.agentToken } : {}) } });
   const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
   const system = createRealSystem({ guard, log });
   const devices = createBlockDevices({ system, guard });
@@ -145,6 +145,24 @@ describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
     // The conductor still holds the first token, so the second lookup withholds it and the agent keeps its own.
     expect(conductor.tokens).toHaveLength(1);
     expect(remainingSignatures(machine.disks[0]!)).toEqual(['gpt@0', 'ext4@1048576']);
+  });
+
+  it('pairs with a token pre-set for virtual media, and locks itself down when the token is withheld and it holds none', async () => {
+    const machine = createSimulatedMachine({ disks: 0 });
+    cleanups.push(() => machine.remove());
+    const conductor = await startConductor(machine);
+    const preset = await conductor.pairing.issueToken('1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01', { pregenerated: true });
+
+    const withoutToken = await startAgent(machine, conductor.url);
+    await until('the agent to lock itself down', () => withoutToken.phase === 'locked-down');
+    await expect(withoutToken.done).rejects.toThrow(/withheld the token.*holds none/);
+    expect(conductor.heartbeats).toEqual([]);
+
+    await startAgent(machine, conductor.url, { agentToken: preset });
+    const beat = await until('a heartbeat with the pre-set token', () => conductor.heartbeats[0]);
+    const client = new AgentClient({ url: beat.callbackUrl, token: preset, ca: beat.agentVerifyCa, log });
+    cleanups.push(() => client.close());
+    expect((await client.getCleanSteps({ uuid: beat.node.uuid }, [])).hardwareManagerVersion).toEqual({ generic_hardware_manager: '1.2' });
   });
 
   it('is never found by lookup from an address outside the node\'s allow-list', async () => {
