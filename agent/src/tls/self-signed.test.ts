@@ -17,6 +17,11 @@ describe('createSelfSignedCertificate', () => {
     expect(cert.verify(cert.publicKey)).toBe(true);
   });
 
+  it('writes the PEM with LF line ends, as Ironic compares it with the copy it stored', () => {
+    expect(certPem).not.toContain('\r');
+    expect(certPem.endsWith('-----END CERTIFICATE-----\n')).toBe(true);
+  });
+
   it('is valid from an hour before now for 30 days, like IPA', () => {
     expect(new Date(cert.validFrom).getTime()).toBe(now.getTime() - 3_600_000);
     expect(new Date(cert.validTo).getTime()).toBe(now.getTime() + 30 * 86_400_000);

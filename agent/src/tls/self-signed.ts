@@ -41,5 +41,7 @@ export function createSelfSignedCertificate(options: CertificateOptions): SelfSi
   cert.setIssuer(subject);
   cert.setExtensions([{ name: 'subjectAltName', critical: true, altNames: [{ type: 7, ip: options.ip }] }]);
   cert.sign(forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha512.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+  // node-forge writes CRLF line ends; Ironic stores the PEM in a file, reads it back with
+  // LF and compares it with each later heartbeat's, so CRLF would look like a new certificate.
+  return { certPem: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'), keyPem };
 }

@@ -1,0 +1,246 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { startAgentProcess, type AgentProcess } from './ironic/agent-process.ts';
+import { findUnredactedTokens, installAgentTokenAudit, readIssuedAgentTokens } from './ironic/agent-token-audit.ts';
+import { createUsedDisk, findMissingDiskTools, readDiskSignatures } from './ironic/disk-files.ts';
+import { findFreePort } from './ironic/free-port.ts';
+import { createIronicApi, type IronicApi, type IronicNode } from './ironic/ironic-api.ts';
+import { checkIronicInstalled, IRONIC_INSTALL_HINT, startIronic, SYSTEM_PYTHON, type IronicServer } from './ironic/ironic-server.ts';
+
+/**
+ * Debian's real Ironic 21.4 (ironic-standalone.md) drives the real agent
+ * through automated cleaning: lookup, token, heartbeats with auto-TLS,
+ * get_clean_steps, erase_devices_metadata on two disk files, and back to
+ * `available`. Outside CI the suite is skipped when python3-ironic is
+ * missing; in CI it must run (startIronic then fails with the install hint).
+ */
+const ironicMissing = await checkIronicInstalled();
+const skipReason =
+  ironicMissing !== null && !process.env.CI
+    ? `python3-ironic is not importable by ${SYSTEM_PYTHON} (${ironicMissing}); run: ${IRONIC_INSTALL_HINT}`
+    : null;
+if (skipReason !== null) console.log(`[skip] Ironic compatibility test: ${skipReason}`);
+
+// A locally administered unicast MAC (bit 1 of the first octet set), so it
+// matches no real NIC and no other test's node.
+const MAC = ['02', ...Array.from({ length: 5 }, () => Math.floor(Math.random() * 256).toString(16).padStart(2, '0'))].join(':');
+const DISK_MiB = 64;
+/** [api]ramdisk_heartbeat_timeout: the agent then heartbeats every 3-6 s. */
+const HEARTBEAT_TIMEOUT_S = 10;
+const CLEANING_TIMEOUT_MS = 240_000;
+
+describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through the Ingot agent', () => {
+  let workDir: string;
+  let ironic: IronicServer | undefined;
+  let agent: AgentProcess | undefined;
+  let api: IronicApi;
+  let node: IronicNode;
+  let cleaned: IronicNode | undefined;
+  let agentListenPort: number;
+  const disks: string[] = [];
+  const callbackUrls = new Set<string>();
+
+  let logsPrinted = false;
+
+  /** Once per suite: later tests mostly fail for the same reason. */
+  async function printLogs(): Promise<void> {
+    if (logsPrinted) return;
+    logsPrinted = true;
+    if (ironic) {
+      const refused = await ironic.readClientErrors();
+      console.error(`--- 4xx answers Ironic gave (distinct) ---\n${refused.join('\n') || '(none)'}`);
+      console.error(`--- ${ironic.logPath} (tail) ---\n${await ironic.logTail(120)}`);
+    }
+    if (agent) console.error(`--- ${agent.logPath} (tail; agent ${agent.exitStatus() ?? 'running'}) ---\n${await agent.logTail(120)}`);
+  }
+
+  function whenFailed(): void {
+    onTestFailed(printLogs);
+  }
+
+  function afterCleaning(): IronicNode {
+    if (!cleaned) throw new Error('cleaning did not reach "available"; see the first test of this suite');
+    return cleaned;
+  }
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(path.join(os.tmpdir(), 'ingot-ironic-test-'));
+    try {
+      disks.push(...(await prepareUsedDisks(workDir)));
+      const machineFile = await writeMachineFile(workDir, MAC);
+
+      // require_tls: Ironic refuses plain-http callbacks, so a finished
+      // cleaning proves the agent served HTTPS and Ironic verified it against
+      // the certificate the agent sent (ironic-conductor.md §1, TLS).
+      ironic = await startIronic({
+        stateDir: path.join(workDir, 'ironic'),
+        heartbeatTimeout: HEARTBEAT_TIMEOUT_S,
+        requireTls: true,
+        log: (line) => console.log(`[ironic] ${line}`),
+      });
+      await installAgentTokenAudit(ironic.databasePath);
+      api = createIronicApi(ironic.url);
+
+      node = await api.createNode({ name: `ingot-it-${MAC.replaceAll(':', '')}`, memoryMb: 2048, cpuArch: 'x86_64', localGb: 1 });
+      await api.createPort(node.uuid, MAC);
+
+      agentListenPort = await findFreePort({ avoid: [ironic.port, 8080] });
+      agent = startAgentProcess({
+        apiUrl: ironic.url,
+        disks,
+        machineFile,
+        listenPort: agentListenPort,
+        stateDir: path.join(workDir, 'agent-state'),
+        logPath: path.join(workDir, 'agent.log'),
+        lookupTimeoutSeconds: 300,
+        extraArgs: ['--debug'],
+        // To check another build of the agent against Ironic.
+        ...(process.env.INGOT_AGENT_MAIN ? { mainPath: process.env.INGOT_AGENT_MAIN } : {}),
+      });
+      console.log(`[agent] pid ${agent.pid}: ${agent.argv.join(' ')}`);
+    } catch (error) {
+      await printLogs();
+      throw error;
+    }
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    await ironic?.stop();
+    if (!workDir) return;
+    // Kept after a failure (or on request) for a closer look.
+    if (logsPrinted || process.env.INGOT_KEEP_TEST_FILES) console.log(`[kept] ${workDir}`);
+    else await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('takes the node from enroll through manageable and automated cleaning to available', async () => {
+    whenFailed();
+    await api.setProvisionState(node.uuid, 'manage');
+    await api.waitForProvisionState(node.uuid, 'manageable', { timeoutMs: 30_000 });
+
+    await api.setProvisionState(node.uuid, 'provide');
+    try {
+      cleaned = await api.waitForProvisionState(node.uuid, 'available', {
+        timeoutMs: CLEANING_TIMEOUT_MS,
+        intervalMs: 250,
+        failOn: ['clean failed', 'deploy failed', 'error'],
+        onPoll: (polled) => {
+          const url = polled.driver_internal_info.agent_url;
+          if (typeof url === 'string') callbackUrls.add(url);
+          if (agent?.exitStatus() !== undefined) throw new Error(`the agent exited (${agent.exitStatus()}) while the node was '${polled.provision_state}'`);
+        },
+      });
+    } catch (error) {
+      // What Ironic refused (heartbeats above all) usually names the cause.
+      const refused = await ironic!.readClientErrors();
+      throw new Error(`${(error as Error).message}\nIronic answered 4xx with: ${refused.join(' | ') || '(nothing)'}`, { cause: error });
+    }
+    expect(cleaned.provision_state).toBe('available');
+    expect(cleaned.last_error).toBeNull();
+    expect(cleaned.maintenance).toBe(false);
+  }, CLEANING_TIMEOUT_MS + 60_000);
+
+  it('ran erase_devices_metadata in the agent and had it reported back as a success', async () => {
+    whenFailed();
+    afterCleaning();
+    const log = await readFile(ironic!.logPath, 'utf8');
+    // get_clean_steps answered; the step list Ironic computed from it.
+    expect(log).toMatch(new RegExp(`List of the steps for automated cleaning of node ${node.uuid}: \\[\\{'step': 'erase_devices_metadata'`));
+    // execute_clean_step's result, read back through GET /v1/commands/.
+    expect(log).toContain(`Agent on node ${node.uuid} returned clean command success`);
+    expect(log).toContain(`Node ${node.uuid} cleaning complete`);
+  });
+
+  it('stored the agent version and hardware manager versions that the agent reported', () => {
+    whenFailed();
+    const info = afterCleaning().driver_internal_info;
+    expect(typeof info.agent_version).toBe('string');
+    expect(info.agent_version).not.toBe('');
+    expect(info.hardware_manager_version).toBeTypeOf('object');
+    expect(Object.keys(info.hardware_manager_version as object).length).toBeGreaterThan(0);
+    expect(info.agent_cached_clean_steps_refreshed).toBeTypeOf('string');
+    expect(info.agent_last_heartbeat).toBeTypeOf('string');
+  });
+
+  it('stored the auto-TLS certificate the agent sent under certificates_path/<node uuid>.crt', async () => {
+    whenFailed();
+    afterCleaning();
+    expect(await readdir(ironic!.certificatesPath)).toContain(`${node.uuid}.crt`);
+    const pem = await readFile(path.join(ironic!.certificatesPath, `${node.uuid}.crt`), 'utf8');
+    expect(pem).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    // If the poll caught the node while the agent was registered, it was over HTTPS.
+    for (const url of callbackUrls) expect(url).toBe(`https://127.0.0.1:${agentListenPort}`);
+  });
+
+  it('left no partition table and no file system signature on either disk', async () => {
+    whenFailed();
+    afterCleaning();
+    for (const disk of disks) {
+      const after = await readDiskSignatures(disk);
+      expect({ disk, ...after }).toEqual({ disk, partitions: [], wipefs: [], blkidWhole: null, blkidPartition: null });
+    }
+  });
+
+  it('never wrote an agent token that Ironic issued into its log', async () => {
+    whenFailed();
+    afterCleaning();
+    const tokens = await readIssuedAgentTokens(ironic!.databasePath);
+    expect(tokens.length).toBeGreaterThan(0);
+    const agentLog = await readFile(agent!.logPath, 'utf8');
+    expect(agentLog.length).toBeGreaterThan(0);
+    for (const token of tokens) expect(agentLog.includes(token), `token ${token.slice(0, 4)}… found in ${agent!.logPath}`).toBe(false);
+    expect(findUnredactedTokens(agentLog)).toEqual([]);
+  });
+
+  it('keeps running after Ironic wipes its token at the end of cleaning, and looks the node up again', async () => {
+    whenFailed();
+    afterCleaning();
+    // The next heartbeat (at most 0.6 x the heartbeat timeout later) is
+    // refused; a freshly booted agent looks up again, and Ironic answers 404
+    // for an available node (ironic-standalone.md, "Pitfalls").
+    const deadline = Date.now() + HEARTBEAT_TIMEOUT_S * 1000 + 10_000;
+    let log = '';
+    let relookedUp = false;
+    while (Date.now() < deadline && !relookedUp) {
+      log = await readFile(ironic!.logPath, 'utf8');
+      const refused = log.indexOf(`Invalid or missing agent_token received for node ${node.uuid}`);
+      relookedUp = refused >= 0 && /"GET \/v1\/lookup\?[^"]*" status: 404/.test(log.slice(refused));
+      if (!relookedUp) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(agent!.exitStatus()).toBeUndefined();
+    expect(relookedUp, 'a lookup after the refused heartbeat').toBe(true);
+  }, 60_000);
+});
+
+/** Two disks as a previous tenant leaves them: GPT, one partition, ext4 inside. */
+async function prepareUsedDisks(dir: string): Promise<string[]> {
+  const missing = await findMissingDiskTools();
+  if (missing.length > 0) throw new Error(`missing disk tools: ${missing.join(', ')} (apt-get install -y gdisk e2fsprogs util-linux)`);
+  const files: string[] = [];
+  for (const name of ['disk-a.img', 'disk-b.img']) {
+    const file = path.join(dir, name);
+    await createUsedDisk(file, DISK_MiB);
+    // The precondition the erase is judged against.
+    const before = await readDiskSignatures(file);
+    if (before.partitions.length !== 1 || !before.blkidPartition?.includes('TYPE="ext4"') || before.wipefs.length === 0) {
+      throw new Error(`could not prepare ${file}: ${JSON.stringify(before)}`);
+    }
+    files.push(file);
+  }
+  return files;
+}
+
+/** The simulated machine the agent reports instead of probing the host (agent --machine). */
+async function writeMachineFile(dir: string, mac: string): Promise<string> {
+  const file = path.join(dir, 'machine.json');
+  const machine = {
+    interfaces: [{ name: 'eth0', mac_address: mac, ipv4_address: '127.0.0.1' }],
+    cpu: { model_name: 'Ingot test CPU', frequency: '2400', count: 2, architecture: 'x86_64', flags: [] },
+    memory: { total: 2048 * 1024 * 1024, physical_mb: 2048 },
+    system_vendor: { product_name: 'ThinkSystem SR630', serial_number: 'INGOT-IT-0001', manufacturer: 'Lenovo' },
+  };
+  await writeFile(file, JSON.stringify(machine, null, 2));
+  return file;
+}
