@@ -53,8 +53,11 @@ async function main(): Promise<void> {
 
   const agentLog = join(machine.dir, 'agent.log');
   const started = Date.now();
+  // `npm run demo -- --agent-bundle build/agent.mjs` runs a bundled agent instead of the TypeScript sources.
+  const bundleIndex = process.argv.indexOf('--agent-bundle');
+  const entry = bundleIndex > 0 ? [resolve(process.argv[bundleIndex + 1] ?? '')] : ['--import', 'tsx', join(root, 'agent/src/main.ts')];
   const agent = spawn(process.execPath, [
-    '--import', 'tsx', join(root, 'agent/src/main.ts'),
+    ...entry,
     '--api-url', conductor.url, '--machine', machine.machineFile,
     ...machine.disks.flatMap((disk) => ['--disk', disk]),
     '--listen-host', '127.0.0.1', '--listen-port', '0', '--advertise-host', '127.0.0.1',
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
     for (const disk of machine.disks) say(`          ${disk.split('/').pop()}: ${remainingSignatures(disk).join(', ') || 'no partition table, no filesystem signature'}`);
     await new Promise((resolveWait) => setTimeout(resolveWait, 1500));
     const idle = rssMiB(agent.pid!);
-    say(`\nmeasured  start to first heartbeat ${seconds(firstHeartbeatMs)}; agent idle RSS ${idle.toFixed(1)} MiB (node + tsx, untranspiled)`);
+    say(`\nmeasured  start to first heartbeat ${seconds(firstHeartbeatMs)}; agent idle RSS ${idle.toFixed(1)} MiB (${bundleIndex > 0 ? 'bundled' : 'node + tsx, untranspiled'})`);
     process.stdout.write(`${JSON.stringify({ demo: 'clean', first_heartbeat_s: Number((firstHeartbeatMs / 1000).toFixed(2)), agent_idle_rss_mib: Number(idle.toFixed(1)) })}\n`);
   } finally {
     agent.kill('SIGTERM');
