@@ -1,6 +1,9 @@
 import express from 'express';
 import { once } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -10,6 +13,7 @@ import {
 } from '@ingot/agent';
 import { AgentClient, createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
 import { isIngotError } from '@ingot/protocol';
+import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
@@ -17,7 +21,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
 
 /** A conductor made of conductor-client's public pieces, on 127.0.0.1. */
-async function startConductor(machine: SimulatedMachine, options: { allowedAddresses?: string[] } = {}) {
+async function startConductor(machine: SimulatedMachine, options: { allowedAddresses?: string[]; tls?: { cert: string; key: string } } = {}) {
   const store = createMemoryNodeStore([createNodeRecord({ uuid: '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01', macs: [machine.mac], lookupAllowed: true, allowedAddresses: options.allowedAddresses })]);
   const tokens: string[] = [];
   const heartbeats: HeartbeatEvent[] = [];
@@ -30,14 +34,14 @@ async function startConductor(machine: SimulatedMachine, options: { allowedAddre
   });
   const app = express();
   app.use(createPairingRouter(pairing, { log }));
-  const server = http.createServer(app).listen(0, '127.0.0.1');
+  const server = (options.tls ? https.createServer(options.tls, app) : http.createServer(app)).listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
+  return { url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
 }
 
-async function startAgent(machine: SimulatedMachine, apiUrl: string, options: { agentToken?: string } = {}): Promise<Agent> {
-  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks, ...(options.agentToken ? { agentToken: options.agentToken } : {}) } });
+async function startAgent(machine: SimulatedMachine, apiUrl: string, options: { agentToken?: string; caFile?: string } = {}): Promise<Agent> {
+  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks, ...(options.agentToken ? { agentToken: options.agentToken } : {}), ...(options.caFile ? { caFile: options.caFile } : {}) } });
   const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
   const system = createRealSystem({ guard, log });
   const devices = createBlockDevices({ system, guard });
@@ -163,6 +167,25 @@ describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
     const client = new AgentClient({ url: beat.callbackUrl, token: preset, ca: beat.agentVerifyCa, log });
     cleanups.push(() => client.close());
     expect((await client.getCleanSteps({ uuid: beat.node.uuid }, [])).hardwareManagerVersion).toEqual({ generic_hardware_manager: '1.2' });
+  });
+
+  it('verifies the conductor\'s certificate against the configured CA and never pairs with one it cannot verify', async () => {
+    const machine = createSimulatedMachine({ disks: 0 });
+    cleanups.push(() => machine.remove());
+    const tls = createTestCertificate({ ip: '127.0.0.1' });
+    const conductor = await startConductor(machine, { tls });
+
+    const untrusting = await startAgent(machine, conductor.url);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(untrusting.phase).toBe('looking-up');
+    expect(conductor.lookups).toEqual([]);
+    await untrusting.stop();
+
+    const caFile = join(machine.dir, 'conductor-ca.pem');
+    writeFileSync(caFile, tls.cert);
+    await startAgent(machine, conductor.url, { caFile });
+    const beat = await until('a heartbeat over the verified connection', () => conductor.heartbeats[0]);
+    expect(beat.callbackUrl).toMatch(/^https:/);
   });
 
   it('is never found by lookup from an address outside the node\'s allow-list', async () => {
