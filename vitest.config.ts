@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['protocol/src/**/*.test.ts', 'agent/src/**/*.test.ts', 'conductor-client/src/**/*.test.ts'],
+          include: ['protocol/src/**/*.test.ts', 'agent/src/**/*.test.ts', 'conductor-client/src/**/*.test.ts', 'image-build/src/**/*.test.ts'],
         },
       },
       {
@@ -14,6 +14,17 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/device/**/*.test.ts'],
           testTimeout: 120_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // QEMU under TCG: a boot is ~13 s, a whole scenario about a minute.
+          testTimeout: 600_000,
           hookTimeout: 120_000,
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },

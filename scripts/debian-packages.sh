@@ -4,7 +4,9 @@
 set -euo pipefail
 
 demo_packages=(gdisk fdisk util-linux e2fsprogs dosfstools psmisc iproute2)
-test_packages=("${demo_packages[@]}" mdadm python3-ironic)
+# The ramdisk build (image-build) and the QEMU end-to-end tests.
+ramdisk_packages=(cpio zstd kmod binutils xz-utils xorriso mtools dosfstools grub-pc-bin grub-efi-amd64-bin grub-common qemu-system-x86 openssl)
+test_packages=("${demo_packages[@]}" mdadm python3-ironic "${ramdisk_packages[@]}")
 
 case "${1:-test}" in
   demo) wanted=("${demo_packages[@]}") ;;
@@ -26,4 +28,4 @@ fi
 echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null

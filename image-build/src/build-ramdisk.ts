@@ -1,0 +1,98 @@
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { assembleRoot } from './assemble-root.ts';
+import { bundleAgent } from './bundle-agent.ts';
+import { run } from './exec.ts';
+import { extractDebs, fetchDebs, sha256File } from './fetch-debs.ts';
+import { fetchNode } from './fetch-node.ts';
+import { renderKernelAppend } from './grub.ts';
+import { installModules, resolveModules } from './kernel-modules.ts';
+import { parseLockFile, type LockFile } from './lock-file.ts';
+import { makeIso } from './make-iso.ts';
+import { buildManifest, renderSizeTable, type Manifest, type OutputFile } from './manifest.ts';
+import { selectModules } from './modules.ts';
+import { packInitramfs, type Compression } from './pack-initramfs.ts';
+import { createProgress, formatMiB } from './progress.ts';
+
+export const IMAGE_BUILD_DIR = resolve(new URL('..', import.meta.url).pathname);
+export const REPO_ROOT = resolve(IMAGE_BUILD_DIR, '..');
+export const DEFAULT_LOCK = join(IMAGE_BUILD_DIR, 'packages.lock.json');
+export const DEFAULT_AGENT_ENTRY = join(REPO_ROOT, 'agent', 'src', 'main.ts');
+
+export function defaultCacheDir(): string {
+  return process.env.XDG_CACHE_HOME ? join(process.env.XDG_CACHE_HOME, 'ingot-image-build') : join(homedir(), '.cache', 'ingot-image-build');
+}
+
+export interface RamdiskOptions {
+  out: string;
+  cacheDir: string;
+  lockPath: string;
+  compression: Compression;
+  extraModules: string[];
+  append: string[];
+  iso: boolean;
+  /** Overrides the lock's sourceDateEpoch (SOURCE_DATE_EPOCH in the environment). */
+  sourceDateEpoch?: number;
+  agentEntry: string;
+}
+
+export async function buildRamdisk(options: RamdiskOptions): Promise<Manifest> {
+  const progress = createProgress();
+  const lock: LockFile = parseLockFile(await readFile(options.lockPath, 'utf8'));
+  const epoch = options.sourceDateEpoch ?? lock.sourceDateEpoch;
+  const out = resolve(options.out);
+  const work = `${out}.work`;
+  const staging = join(work, 'root');
+  await mkdir(out, { recursive: true });
+  await mkdir(work, { recursive: true });
+  const kernelAppend = renderKernelAppend(options.append);
+
+  const debPaths = await progress.phase(`fetch ${lock.packages.length + 1} .debs (cache ${options.cacheDir})`, () => fetchDebs([lock.kernel, ...lock.packages], options.cacheDir, progress.note));
+  const [kernelRoot, sysroot] = await progress.phase('extract packages (cached by package set)', () => Promise.all([
+    extractDebs([lock.kernel], debPaths.slice(0, 1), options.cacheDir, 'kernel'),
+    extractDebs(lock.packages, debPaths.slice(1), options.cacheDir, 'userspace'),
+  ]));
+  const node = await progress.phase(`node ${lock.node.package}@${lock.node.version}`, () => fetchNode(lock.node, options.cacheDir, progress.note));
+  const agentBundle = join(work, 'agent.mjs');
+  await progress.phase('bundle the agent (esbuild)', async () => {
+    await bundleAgent({ entry: options.agentEntry, outfile: agentBundle });
+    // The bundle must at least start: --help needs every import to resolve.
+    await run([process.execPath, agentBundle, '--help']);
+    progress.note(`agent.mjs ${formatMiB((await stat(agentBundle)).size)}, runs on the host (--help)`);
+  });
+  const assembled = await progress.phase('assemble the root (tools, busybox, libraries, node, agent)', () => assembleRoot({
+    staging, sysroot, nodeBinary: node.binary, agentBundle,
+    markerText: `ingot ramdisk; kernel ${lock.kernel.release}; node ${lock.node.version}\n`,
+  }));
+  progress.note(`${assembled.tools.length} tools, ${assembled.applets} busybox applet links, ${assembled.libraries.length} shared libraries`);
+  const modules = await progress.phase('kernel modules (closure, depmod)', async () => {
+    const set = await resolveModules(kernelRoot, lock.kernel.release, selectModules(options.extraModules));
+    await installModules(kernelRoot, lock.kernel.release, set, staging);
+    return set;
+  });
+  progress.note(`${modules.files.length} modules shipped, ${modules.early.length} loaded early, ${modules.late.length} late, the rest by coldplug${modules.builtin.length ? `; built in: ${modules.builtin.join(' ')}` : ''}`);
+
+  const vmlinuz = join(out, 'vmlinuz');
+  const initramfs = join(out, 'initramfs.cpio.zst');
+  await copyFile(join(kernelRoot, 'boot', `vmlinuz-${lock.kernel.release}`), vmlinuz);
+  const components = await progress.phase(`pack initramfs (cpio newc, ${options.compression}, SOURCE_DATE_EPOCH=${epoch})`, () => packInitramfs({
+    staging, output: initramfs, compression: options.compression, sourceDateEpoch: epoch, note: progress.note,
+  }));
+  const iso = join(out, 'ingot-ramdisk.iso');
+  if (options.iso) {
+    await progress.phase('virtual-media ISO (grub-mkrescue, BIOS + UEFI)', () => makeIso({ vmlinuz, initramfs, kernelAppend, workDir: work, output: iso, sourceDateEpoch: epoch }));
+  } else {
+    await rm(iso, { force: true });
+  }
+
+  const outputs: Record<string, OutputFile> = {};
+  for (const [name, path] of [['vmlinuz', vmlinuz], ['initramfs', initramfs], ...(options.iso ? [['iso', iso]] : [])] as [string, string][]) {
+    outputs[name] = { path: path.slice(out.length + 1), bytes: (await stat(path)).size, sha256: await sha256File(path) };
+  }
+  const manifest = buildManifest({ lock, moduleLoadOrder: { early: modules.early, late: modules.late }, modulesShipped: modules.files.length, compression: options.compression, sourceDateEpoch: epoch, kernelAppend, components, outputs });
+  await writeFile(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  process.stderr.write(`${renderSizeTable(manifest)}\n`);
+  process.stderr.write(`built ${out} in ${progress.elapsed().toFixed(1)} s: initramfs ${formatMiB(outputs.initramfs!.bytes)} sha256 ${outputs.initramfs!.sha256}\n`);
+  return manifest;
+}

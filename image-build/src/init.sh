@@ -1,0 +1,134 @@
+#!/bin/sh
+# /init of the Ingot ramdisk (busybox sh, PID 1). It mounts the pseudo
+# filesystems, loads the modules, brings the network up, and keeps the agent
+# running. PID 1 stays this shell: if the agent crashes it is started again.
+# The agent reads /proc/cmdline itself (IPA's ipa-* parameters).
+export PATH=/usr/sbin:/usr/bin
+export HOME=/root
+umask 022
+
+log() { echo "ingot-init: $*"; }
+
+mount -t proc -o nosuid,nodev,noexec proc /proc
+mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+# Debian's kernel has CONFIG_DEVTMPFS_MOUNT off: /dev is ours to mount.
+mount -t devtmpfs -o mode=0755,nosuid devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+mkdir -p /run/ingot
+hostname ingot
+log "mounted /proc /sys /dev /run ($(cut -d' ' -f1 /proc/uptime) s since the kernel started)"
+
+# Modules: the build-time closure in load order (softdeps included: busybox
+# modprobe ignores them), in ONE modprobe (one exec per module costs seconds
+# under emulation); then coldplug whatever the hardware still asks for (NICs,
+# HBAs). What finding disks, network and the configuration device does not
+# need (md, dm, loop, efivarfs) loads in the background meanwhile.
+modprobe -a $(cat /etc/ingot/modules-early) 2>/dev/null
+find /sys/devices -name modalias -exec cat {} + 2>/dev/null | sort -u | xargs modprobe -qa 2>/dev/null
+(
+  modprobe -a $(cat /etc/ingot/modules-late) 2>/dev/null
+  if [ -d /sys/firmware/efi/efivars ]; then
+    mount -t efivarfs -o nosuid,nodev,noexec efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  fi
+  log "late modules loaded ($(cut -d' ' -f1 /proc/uptime) s)"
+) &
+log "modules loaded ($(cut -d' ' -f1 /proc/uptime) s)"
+
+ip link set lo up
+
+# Labels IPA's virtual-media boot uses for the configuration device. Labels
+# are case sensitive and mkfs.fat upper-cases labels, so both cases are tried.
+CONFIG_LABELS="ir-vfd-dev IR-VFD-DEV config-2 CONFIG-2 vmedia_boot_iso VMEDIA_BOOT_ISO"
+
+# One blkid run probes every block device (one exec per label costs seconds
+# under emulation); prints "<device> <label>" of the first match.
+find_config_device() {
+  blkid -s LABEL 2>/dev/null | {
+    while IFS= read -r line; do
+      device=${line%%:*}; label=${line#*LABEL=\"}; label=${label%%\"*}
+      for wanted in $CONFIG_LABELS; do
+        [ "$label" = "$wanted" ] && { echo "$device $label"; exit 0; }
+      done
+    done
+    exit 1
+  }
+}
+
+# USB mass storage (how BMCs present virtual media) is scanned only after
+# usb-storage's delay_use (1 s): where such an interface exists, wait until the
+# set of block devices has not changed for 1.5 s (at most 8 s) before deciding
+# there is no configuration device. ATA/AHCI CD-ROMs were probed while the
+# modules above loaded; machines without USB storage do not wait. The loop
+# counts with a glob: no fork but sleep, which matters under emulation.
+wait_for_storage() {
+  quiet=15
+  grep -qs '^08$' /sys/bus/usb/devices/*/bInterfaceClass || return 0
+  set -- /sys/class/block/*; last=$#; stable=0; tries=0
+  while [ $stable -lt $quiet ] && [ $tries -lt 80 ]; do
+    sleep 0.1
+    set -- /sys/class/block/*
+    if [ $# = $last ]; then stable=$((stable + 1)); else stable=0; last=$#; fi
+    tries=$((tries + 1))
+  done
+}
+
+wait_for_storage
+if config=$(find_config_device); then
+  # The agent configures the network statically from this device (no DHCP).
+  log "configuration device ${config% *} (label ${config#* }): no DHCP, the agent configures the network from it"
+  echo "$config" > /run/ingot/config-device
+else
+  links=""
+  for path in /sys/class/net/*; do
+    name=${path##*/}
+    # type 1 is ARPHRD_ETHER; skip loopback and anything that is not ethernet.
+    [ "$name" = lo ] && continue
+    [ "$(cat "$path/type" 2>/dev/null)" = 1 ] || continue
+    ip link set "$name" up && links="$links $name"
+  done
+  log "DHCP on:${links:- (no ethernet link found)}"
+  for name in $links; do
+    udhcpc -f -S -i "$name" -s /etc/ingot/udhcpc.script -t 3 -T 2 -A 3 -x hostname:ingot >/dev/null 2>&1 &
+  done
+  # Start the agent once one link has a lease, or after 15 s without any (it
+  # keeps retrying its lookup; the DHCP clients keep trying too).
+  tries=0
+  while [ -n "$links" ] && [ $tries -lt 150 ] && ! ls /run/ingot/dhcp-* >/dev/null 2>&1; do
+    sleep 0.1; tries=$((tries + 1))
+  done
+  for lease in /run/ingot/dhcp-*; do [ -f "$lease" ] && log "lease: $(cat "$lease")"; done
+fi
+
+# The agent's output goes to the serial console and the screen, where they exist.
+consoles=""
+for tty in /dev/ttyS0 /dev/tty0; do
+  (printf '' > "$tty") 2>/dev/null && consoles="$consoles $tty"
+done
+log "starting the agent ($(cut -d' ' -f1 /proc/uptime) s); output on:${consoles:- /dev/console}"
+
+run_agent() {
+  while true; do
+    node /opt/ingot/agent.mjs
+    log "the agent exited with status $?; starting it again in 2 s"
+    sleep 2
+  done
+}
+
+if [ -n "$consoles" ]; then
+  first=${consoles# }; first=${first%% *}; rest=${consoles#* $first}
+  run_agent 2>&1 | tee -a $rest > "$first" &
+else
+  run_agent > /dev/console 2>&1 &
+fi
+
+# PID 1 never exits (that would panic the kernel); waiting also reaps orphans.
+while true; do
+  wait
+  sleep 60
+done

@@ -1,0 +1,23 @@
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from './exec.ts';
+import { renderGrubConfig } from './grub.ts';
+
+/**
+ * A hybrid ISO for BMC virtual media and USB sticks: GRUB for BIOS (El Torito
+ * and MBR) and UEFI (an EFI system partition image), both reading the same
+ * grub.cfg, which boots the kernel and initramfs with the given command line.
+ */
+export async function makeIso(options: { vmlinuz: string; initramfs: string; kernelAppend: string; workDir: string; output: string; sourceDateEpoch: number }): Promise<void> {
+  const tree = join(options.workDir, 'iso');
+  await rm(tree, { recursive: true, force: true });
+  await mkdir(join(tree, 'boot', 'grub'), { recursive: true });
+  await copyFile(options.vmlinuz, join(tree, 'boot', 'vmlinuz'));
+  await copyFile(options.initramfs, join(tree, 'boot', 'initramfs.cpio.zst'));
+  await writeFile(join(tree, 'boot', 'grub', 'grub.cfg'), renderGrubConfig({ kernelAppend: options.kernelAppend }));
+  // xorriso honours SOURCE_DATE_EPOCH for the ISO's own timestamps.
+  await run(['grub-mkrescue', '-o', options.output, tree, '--', '-volid', 'INGOT_RAMDISK'], {
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) },
+  });
+  await rm(tree, { recursive: true, force: true });
+}
