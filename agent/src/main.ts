@@ -18,6 +18,7 @@ import { detectRamdisk } from './mode.ts';
 import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
 import { createDeviceGuard } from './system/device-guard.ts';
 import { createRealSystem } from './system/real-system.ts';
+import { setUpVirtualMedia } from './vmedia/set-up-virtual-media.ts';
 
 const usage = `ingot-agent: Ingot's provisioning agent (speaks ironic-python-agent's protocol)
 
@@ -49,7 +50,12 @@ async function main(): Promise<void> {
   const probe = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
   const inRamdisk = await detectRamdisk(probe);
   // Outside the ramdisk /proc/cmdline is the host's: only flags configure the agent.
-  const kernel = inRamdisk ? parseKernelCmdline(await readFile('/proc/cmdline', 'utf8')) : {};
+  const cmdline = inRamdisk ? parseKernelCmdline(await readFile('/proc/cmdline', 'utf8')) : {};
+  // Inside the ramdisk only: virtual media (reference 10.3) adds parameters over the kernel's and configures the network.
+  const vmedia = inRamdisk
+    ? await setUpVirtualMedia({ system: createRealSystem({ guard: createDeviceGuard({ mode: 'ramdisk' }) }), kernel: cmdline })
+    : undefined;
+  const kernel = vmedia?.params ?? cmdline;
   const config: AgentConfig = resolveConfig({ kernel, flags: settingFlags });
 
   const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
@@ -59,6 +65,8 @@ async function main(): Promise<void> {
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
   if (inRamdisk) log.info('running inside the Ingot ramdisk: every disk of this machine may be used');
   else log.warn({ disks: guard.disks }, `sandbox mode (not inside the Ingot ramdisk): only the ${guard.disks.length} disk(s) given with --disk will be touched; the host's own disks are invisible, and power actions are simulated`);
+
+  if (vmedia?.report) log.info({ vmedia: vmedia.report }, 'configuration taken from virtual media');
 
   const system = createRealSystem({ guard, log });
   const devices = createBlockDevices({ system, guard });
