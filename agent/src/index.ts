@@ -16,3 +16,4 @@ export { createHostInventory } from './inventory/host-inventory.ts';
 export type { Inventory, InventorySource } from './inventory/inventory.ts';
 export { collectSystemLogs } from './logs/collect-system-logs.ts';
 export { createRamdiskPower, createSimulatedPower, type PowerControl } from './power/power-control.ts';
+export { writeImage } from './image/pipeline/index.ts';

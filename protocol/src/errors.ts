@@ -26,6 +26,18 @@ export const errorCodes = {
   INGOT_ERASE_FAILED: { type: 'BlockDeviceEraseError', status: 500, retryable: false, message: 'Error erasing block device' },
   INGOT_LOGS_FAILED: { type: 'CommandExecutionError', status: 500, retryable: false, message: 'Collecting system logs failed' },
   INGOT_INTERNAL: { type: 'CommandExecutionError', status: 500, retryable: false, message: 'Internal error' },
+  // Image writing (agent/src/image/pipeline).
+  INGOT_IMAGE_CHECKSUM: { type: 'ImageChecksumError', status: 500, retryable: false, message: 'Image checksum mismatch' },
+  INGOT_IMAGE_DOWNLOAD: { type: 'ImageDownloadError', status: 500, retryable: true, message: 'Image download failed' },
+  INGOT_IMAGE_FORMAT: { type: 'InvalidImage', status: 400, retryable: false, message: 'Image format not supported or corrupt' },
+  INGOT_IMAGE_TOO_LARGE: { type: 'ImageWriteError', status: 400, retryable: false, message: 'Image larger than the target' },
+  INGOT_IMAGE_STALLED: { type: 'ImageDownloadError', status: 500, retryable: true, message: 'Image download stalled' },
+  INGOT_IMAGE_TIMEOUT: { type: 'ImageDownloadTimeoutError', status: 408, retryable: false, message: 'Image download took longer than allowed' },
+  INGOT_IMAGE_WRITE: { type: 'ImageWriteError', status: 500, retryable: false, message: 'Writing the image failed' },
+  INGOT_IMAGE_READBACK: { type: 'ImageWriteError', status: 500, retryable: false, message: 'Read-back verification of the written image failed' },
+  // Image parameters (agent/src/image).
+  INGOT_IMAGE_CHECKSUM_SPEC: { type: 'ImageDownloadError', status: 500, retryable: false, message: 'Image checksum could not be determined' },
+  INGOT_CONFIGDRIVE_INVALID: { type: 'InstanceDeployFailure', status: 400, retryable: false, message: 'Invalid config drive' },
   // Agent as a client of the conductor.
   INGOT_LOOKUP_FAILED: { type: 'LookupNodeError', status: 500, retryable: true, message: 'Lookup of the node failed' },
   INGOT_LOOKUP_TOKEN_REFUSED: { type: 'LookupNodeError', status: 401, retryable: false, message: 'The conductor withheld the token and none is held' },

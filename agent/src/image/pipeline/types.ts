@@ -1,0 +1,82 @@
+import type { Logger } from 'pino';
+import type { DeviceGuard } from '../../system/device-guard.ts';
+import type { System } from '../../system/system.ts';
+import type { DigestAlgorithm, ExpectedDigest } from './checksum.ts';
+import type { ImageFormat } from './format.ts';
+
+export interface BackoffOptions {
+  /** First wait after a failure, in ms. */
+  initialMs: number;
+  /** Upper bound of a single wait, in ms. */
+  maxMs: number;
+  /** Growth per consecutive failure. */
+  factor: number;
+}
+
+export interface WriteImageOptions {
+  /** No byte for this long (while we are not the ones pausing) aborts the attempt, which is then retried. */
+  stallTimeoutMs: number;
+  /** The whole write, retries included; 0 means no limit (IPA's image_download_max_duration). */
+  totalTimeoutMs: number;
+  /** Failed attempts in a row, without a new byte received, that are tolerated (IPA: 9 connection retries). */
+  retries: number;
+  backoff: BackoffOptions;
+  /** Re-read the written bytes and compare with a digest taken while writing. */
+  verifyReadback?: boolean;
+  /**
+   * 'if-device-reads-zero': the caller vouches that the target reads back zeros
+   * (a fresh sparse file, a verified zeroing discard), so all-zero 4 MiB blocks
+   * are skipped. Otherwise stale data would stay there (perf-limits.md 3).
+   */
+  skipZeroBlocks?: 'never' | 'if-device-reads-zero';
+  /** Minimum interval between onProgress calls and progress log lines; default 1000 ms. */
+  progressIntervalMs?: number;
+}
+
+export interface WriteImageProgress {
+  /** Served (as downloaded) bytes so far and in total (total undefined until the first response). */
+  bytesDone: number;
+  bytesTotal: number | undefined;
+  /** Image bytes written to the target (decompressed). */
+  bytesWritten: number;
+  /** Served bytes per second since the start. */
+  rateBytesPerSecond: number;
+  etaSeconds: number | undefined;
+  format: ImageFormat | undefined;
+}
+
+export interface WriteImageRequest {
+  urls: readonly string[];
+  /** Digest of the file as served (compressed if it is), like Glance's os_hash_value. */
+  expectedDigest: ExpectedDigest;
+  /** `size` is the capacity of the target in bytes; nothing is written past it. */
+  target: { path: string; size: number };
+  guard: DeviceGuard;
+  /** Used to zero remnants and to re-read the partition table; without it both use plain writes / are skipped. */
+  system?: System;
+  caPem?: string;
+  /** http://host:port proxy for every URL (https through CONNECT). */
+  proxy?: string;
+  signal?: AbortSignal;
+  log: Logger;
+  onProgress?: (progress: WriteImageProgress) => void;
+  options: WriteImageOptions;
+}
+
+export interface WriteImageResult {
+  format: ImageFormat;
+  /** Bytes of the image as written (decompressed). */
+  imageBytes: number;
+  /** Bytes of the file as served. */
+  servedBytes: number;
+  digest: { algorithm: DigestAlgorithm; value: string };
+  /** sha256 of the image bytes re-read from the target (or the served algorithm for raw images), when verified. */
+  readbackDigest?: string;
+  /** Token-free form of the URL the last bytes came from. */
+  url: string;
+  attempts: number;
+  resumes: number;
+  restarts: number;
+  skippedZeroBytes: number;
+  durationMs: number;
+}

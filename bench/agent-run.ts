@@ -1,0 +1,31 @@
+/**
+ * One deploy by Ingot's writer, as the benchmark times it: a separate process
+ * so that /usr/bin/time sees its own CPU and peak RSS. Prints one JSON line.
+ * Usage: agent-run.ts <url> <sha256> <target> [skip-zero]
+ */
+import { createDeviceGuard, createLogger, createRealSystem } from '../agent/src/index.ts';
+import { writeImage } from '../agent/src/image/pipeline/index.ts';
+import { stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+
+const [url, digest, target, skip] = process.argv.slice(2);
+if (!url || !digest || !target) throw new Error('usage: agent-run.ts <url> <sha256> <target> [skip-zero]');
+const info = await stat(target);
+const size = info.isBlockDevice() ? Number(execFileSync('blockdev', ['--getsize64', target]).toString().trim()) : info.size;
+const guard = createDeviceGuard({ mode: 'sandbox', disks: [target] });
+const log = createLogger({ level: 'warn' });
+const started = process.hrtime.bigint();
+const result = await writeImage({
+  urls: [url],
+  expectedDigest: { algorithm: 'sha256', value: digest },
+  target: { path: target, size },
+  guard,
+  system: createRealSystem({ guard, log }),
+  log,
+  options: {
+    stallTimeoutMs: 30_000, totalTimeoutMs: 600_000, retries: 3, backoff: { initialMs: 200, maxMs: 2000, factor: 2 },
+    skipZeroBlocks: skip === 'skip-zero' ? 'if-device-reads-zero' : 'never', progressIntervalMs: 60_000,
+  },
+});
+const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+console.log(JSON.stringify({ ...result, wallS }));

@@ -1,0 +1,106 @@
+/**
+ * The benchmark's fixtures: a generated 2 GiB ext4 image and its .zst
+ * (perf-limits.md 1: mkfs.ext4, copies of /usr to about 700 MiB of data,
+ * 160 MiB of random files standing in for already-compressed content), an
+ * nginx from Debian on 127.0.0.1, and a loop device (or a file) to write to.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
+const sh = (file: string, args: string[]) => execFileSync(file, args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 }).toString();
+
+export interface BenchImage {
+  raw: string;
+  zst: string;
+  rawSha256: string;
+  zstSha256: string;
+}
+
+/** Builds the image once; later runs reuse it (the directory is a cache). */
+export function prepareImage(dir: string): BenchImage {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const raw = `${dir}/image.raw`;
+  const zst = `${dir}/image.raw.zst`;
+  if (!existsSync(zst)) {
+    const staging = `${dir}/staging`;
+    sh('rm', ['-rf', staging, raw]);
+    mkdirSync(`${staging}/random`, { recursive: true });
+    for (const source of ['/usr/bin', '/usr/sbin', '/usr/lib/python3', '/usr/lib/python3.11', '/usr/share/perl', '/usr/lib/x86_64-linux-gnu']) {
+      if (existsSync(source)) sh('cp', ['-a', source, `${staging}/${source.replaceAll('/', '_')}`]);
+      if (Number(sh('du', ['-sm', staging]).split('\t')[0]) > 540) break;
+    }
+    for (let i = 0; i < 16; i++) sh('dd', ['if=/dev/urandom', `of=${staging}/random/blob-${i}`, 'bs=1M', 'count=10', 'status=none']);
+    sh('truncate', ['-s', String(IMAGE_BYTES), raw]);
+    sh('mkfs.ext4', ['-q', '-F', '-d', staging, raw]);
+    sh('rm', ['-rf', staging]);
+    sh('zstd', ['-q', '-3', '-f', raw, '-o', zst]);
+    sh('chmod', ['644', raw, zst]);
+  }
+  const digest = (path: string) => sh('openssl', ['dgst', '-sha256', '-r', path]).split(' ')[0]!;
+  return { raw, zst, rawSha256: digest(raw), zstSha256: digest(zst) };
+}
+
+export interface Nginx {
+  url(name: string): string;
+  stop(): Promise<void>;
+}
+
+/** nginx with sendfile and 2 workers, as measured in perf-limits.md; an unusual port (9). */
+export async function startNginx(dir: string, port: number): Promise<Nginx> {
+  const prefix = `${dir}/nginx`;
+  mkdirSync(`${prefix}/logs`, { recursive: true });
+  writeFileSync(`${prefix}/nginx.conf`, `
+worker_processes 2;
+error_log ${prefix}/logs/error.log;
+pid ${prefix}/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  server { listen 127.0.0.1:${port}; root ${dir}; }
+}
+`);
+  const child: ChildProcess = spawn('nginx', ['-p', prefix, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'], { stdio: 'inherit' });
+  for (let i = 0; i < 50; i++) {
+    try {
+      sh('curl', ['-sf', '-o', '/dev/null', '-r', '0-0', `http://127.0.0.1:${port}/image.raw.zst`]);
+      break;
+    } catch {
+      await sleep(100);
+    }
+  }
+  return {
+    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    async stop() {
+      child.kill('SIGQUIT');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+export interface BenchTarget {
+  path: string;
+  kind: 'loop device' | 'file';
+  detach(): void;
+}
+
+/** A loop device over a fully written 2 GiB file (perf-limits.md 1), or the file itself where loop devices are unavailable. */
+export function attachTarget(dir: string): BenchTarget {
+  const backing = `${dir}/target.img`;
+  if (!existsSync(backing)) sh('dd', ['if=/dev/zero', `of=${backing}`, 'bs=4M', `count=${IMAGE_BYTES / (4 << 20)}`, 'status=none']);
+  try {
+    const device = sh('losetup', ['--show', '--find', backing]).trim();
+    return { path: device, kind: 'loop device', detach: () => { execFileSync('losetup', ['--detach', device]); } };
+  } catch (error) {
+    console.warn(`no loop device (${(error as Error).message.split('\n')[0]}): writing to ${backing} instead`);
+    return { path: backing, kind: 'file', detach: () => {} };
+  }
+}

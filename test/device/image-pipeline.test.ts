@@ -1,0 +1,334 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtemp, open, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { compress as zstdCompress } from 'zstd-napi';
+import { isIngotError } from '@ingot/protocol';
+import { createDeviceGuard, createLogger, createRealSystem } from '@ingot/agent';
+// Relative import: the agent package does not export the pipeline yet.
+import { writeImage, type WriteImageRequest } from '@ingot/agent/image-pipeline';
+import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes } from './loop-disks.ts';
+
+const MiB = 1024 * 1024;
+const TARGET_SIZE = 64 * MiB;
+const log = createLogger({ level: 'silent' });
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** What the test server does for one path; `first*` faults apply to the first request only. */
+interface Route {
+  body: Buffer;
+  status?: number;
+  ranges?: boolean;
+  cutFirstAfter?: number;
+  shortFirstBy?: number;
+  shortAlwaysBy?: number;
+  /** Absolute offset at which every response stops sending, the connection left open. */
+  stallAt?: number;
+  slowBytesPerTick?: number;
+}
+
+/** A node:http server on 127.0.0.1 that misbehaves on request: cuts, short bodies, stalls, no Range. */
+class ImageServer {
+  readonly routes = new Map<string, Route>();
+  readonly requests: Array<{ path: string; range: string | undefined }> = [];
+  private server: Server | undefined;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  url(path: string, query = ''): string {
+    return `http://127.0.0.1:${this.port}${path}${query}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '').split('?')[0]!;
+    const route = this.routes.get(path);
+    const first = !this.requests.some((r) => r.path === path);
+    this.requests.push({ path, range: req.headers.range });
+    if (!route) {
+      res.writeHead(404).end('not here');
+      return;
+    }
+    if (route.status) {
+      res.writeHead(route.status).end('failing on purpose');
+      return;
+    }
+    const match = route.ranges !== false ? /^bytes=(\d+)-$/.exec(req.headers.range ?? '') : null;
+    const start = match ? Number(match[1]) : 0;
+    const total = route.body.length;
+    const headers: Record<string, number | string> = { 'Content-Length': total - start, 'Accept-Ranges': route.ranges === false ? 'none' : 'bytes' };
+    if (match) headers['Content-Range'] = `bytes ${start}-${total - 1}/${total}`;
+    res.writeHead(match ? 206 : 200, headers);
+    let body = route.body.subarray(start);
+    const short = route.shortAlwaysBy ?? (first ? route.shortFirstBy : undefined);
+    if (short !== undefined) body = body.subarray(0, body.length - short);
+    const cut = first ? route.cutFirstAfter : undefined;
+    if (cut !== undefined) {
+      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
+    if (route.stallAt !== undefined) {
+      res.write(body.subarray(0, Math.max(0, route.stallAt - start))); // then nothing, connection left open
+      return;
+    }
+    if (route.slowBytesPerTick !== undefined) {
+      let at = 0;
+      const tick = setInterval(() => {
+        if (res.destroyed) return clearInterval(tick);
+        const next = Math.min(body.length, at + route.slowBytesPerTick!);
+        res.write(body.subarray(at, next));
+        at = next;
+        if (at >= body.length) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 20);
+      return;
+    }
+    res.end(body);
+  }
+}
+
+/** 12 MiB and a ragged tail: random data, a zero run (zero-block skipping), random again. */
+function makeImage(): Buffer {
+  const image = Buffer.alloc(12 * MiB + 12345);
+  randomBytes(3 * MiB).copy(image, 0);
+  randomBytes(image.length - 9 * MiB).copy(image, 9 * MiB);
+  image.write('ingot-image-head', 0);
+  return image;
+}
+
+const server = new ImageServer();
+let work = '';
+let target = '';
+const image = makeImage();
+const bodies: Record<'raw' | 'zstd' | 'gzip' | 'xz', Buffer> = { raw: image, zstd: zstdCompress(image), gzip: gzipSync(image), xz: Buffer.alloc(0) };
+const xzMissing = await hasTools('xz');
+
+function request(urls: string[], expected: string, overrides: Partial<WriteImageRequest['options']> = {}, path = target, size = TARGET_SIZE): WriteImageRequest {
+  return {
+    urls,
+    expectedDigest: { algorithm: 'sha256', value: expected },
+    target: { path, size },
+    guard: createDeviceGuard({ mode: 'sandbox', disks: [path] }),
+    log,
+    options: { stallTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 3, backoff: { initialMs: 10, maxMs: 50, factor: 2 }, verifyReadback: true, ...overrides },
+  };
+}
+
+async function expectFailure(promise: Promise<unknown>, code: string): Promise<Error> {
+  const error = await promise.then(() => undefined, (e: unknown) => e as Error);
+  expect(error, `expected ${code}`).toBeDefined();
+  expect(isIngotError(error) ? error.code : String(error)).toBe(code);
+  return error!;
+}
+
+async function expectWiped(path: string, size: number): Promise<void> {
+  expect((await readBytes(path, 0, MiB)).every((b) => b === 0)).toBe(true);
+  expect((await readBytes(path, size - MiB, MiB)).every((b) => b === 0)).toBe(true);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'ingot-image-'));
+  if (!xzMissing) {
+    await writeFile(join(work, 'image.raw'), image);
+    execFileSync('xz', ['-0', '-T1', '-k', join(work, 'image.raw')]);
+    bodies.xz = await readFile(join(work, 'image.raw.xz'));
+  }
+  await server.start();
+});
+
+afterAll(async () => {
+  await server.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  server.routes.clear();
+  server.requests.length = 0;
+  target = join(work, `disk-${randomBytes(4).toString('hex')}.img`);
+  // A sparse "disk" whose last MiB holds old data, so a wipe is visible.
+  await writeFile(target, '');
+  await truncate(target, TARGET_SIZE);
+  const handle = await open(target, 'r+');
+  await handle.write(Buffer.alloc(MiB, 0xaa), 0, MiB, TARGET_SIZE - MiB);
+  await handle.close();
+});
+
+describe('writing an image in one streaming pass', () => {
+  for (const format of ['raw', 'zstd', 'gzip', 'xz'] as const) {
+    it.skipIf(format === 'xz' && xzMissing !== null)(`writes a ${format} image to a sparse file, recognised by its magic bytes, and verifies the digest of the bytes as served`, async () => {
+      server.routes.set(`/image.${format}`, { body: bodies[format] });
+      const result = await writeImage(request([server.url(`/image.${format}`)], sha256(bodies[format])));
+      expect(result.format).toBe(format);
+      expect(result.imageBytes).toBe(image.length);
+      expect(result.servedBytes).toBe(bodies[format].length);
+      expect(result.digest.value).toBe(sha256(bodies[format]));
+      expect(result.readbackDigest).toBe(format === 'raw' ? sha256(image) : sha256(image));
+      expect(sha256(await readBytes(target, 0, image.length))).toBe(sha256(image));
+    });
+  }
+
+  it('resumes a connection cut mid-stream with a Range request, and the digest carries on to the right value', async () => {
+    server.routes.set('/cut.zst', { body: bodies.zstd, cutFirstAfter: 3 * MiB + 17 });
+    const result = await writeImage(request([server.url('/cut.zst')], sha256(bodies.zstd)));
+    expect(result.resumes).toBe(1);
+    expect(result.restarts).toBe(0);
+    expect(server.requests[1]?.range).toMatch(/^bytes=\d+-$/);
+    expect(Number(/\d+/.exec(server.requests[1]!.range!)![0])).toBeGreaterThan(0);
+    expect(sha256(await readBytes(target, 0, image.length))).toBe(sha256(image));
+  });
+
+  it('starts over from byte 0 with a fresh digest and decompressor when the server answers a Range request with 200', async () => {
+    server.routes.set('/norange.gz', { body: bodies.gzip, ranges: false, cutFirstAfter: 2 * MiB });
+    const result = await writeImage(request([server.url('/norange.gz')], sha256(bodies.gzip)));
+    expect(result.restarts).toBe(1);
+    expect(sha256(await readBytes(target, 0, image.length))).toBe(sha256(image));
+  });
+
+  it('resumes when the server closes with fewer bytes than its Content-Length announced', async () => {
+    server.routes.set('/short.raw', { body: image, shortFirstBy: 1000 });
+    const result = await writeImage(request([server.url('/short.raw')], sha256(image)));
+    expect(result.resumes).toBe(1);
+    expect(sha256(await readBytes(target, 0, image.length))).toBe(sha256(image));
+  });
+
+  it('never reports success when every response is shorter than announced, and wipes the target', async () => {
+    server.routes.set('/always-short.raw', { body: image, shortAlwaysBy: 5000, ranges: false });
+    await expectFailure(writeImage(request([server.url('/always-short.raw')], sha256(image), { retries: 2 })), 'INGOT_IMAGE_DOWNLOAD');
+    await expectWiped(target, TARGET_SIZE);
+  });
+
+  it('fails on a checksum mismatch with a clear error and wipes the first and last MiB of the target', async () => {
+    server.routes.set('/image.zst', { body: bodies.zstd });
+    const error = await expectFailure(writeImage(request([server.url('/image.zst')], 'AB'.repeat(32))), 'INGOT_IMAGE_CHECKSUM');
+    expect(error.message).toContain(sha256(bodies.zstd));
+    await expectWiped(target, TARGET_SIZE);
+  });
+
+  it('accepts an expected digest written in uppercase', async () => {
+    server.routes.set('/image.raw', { body: image });
+    const result = await writeImage(request([server.url('/image.raw')], sha256(image).toUpperCase()));
+    expect(result.digest.value).toBe(sha256(image));
+  });
+
+  it('fails at once on 404 with an error naming the URL without its query string, and writes nothing', async () => {
+    const error = await expectFailure(writeImage(request([server.url('/missing.raw', '?temp_url_sig=secret')], sha256(image))), 'INGOT_IMAGE_DOWNLOAD');
+    expect(error.message).toContain(`http://127.0.0.1:${server.port}/missing.raw`);
+    expect(error.message).toContain('404');
+    expect(error.message).not.toContain('secret');
+    expect(server.requests).toHaveLength(1);
+    expect((await readBytes(target, TARGET_SIZE - MiB, 16)).every((b) => b === 0xaa)).toBe(true);
+  });
+
+  it('fails over to the next URL when the first one answers 503', async () => {
+    server.routes.set('/down.raw', { body: image, status: 503 });
+    server.routes.set('/up.raw', { body: image });
+    const result = await writeImage(request([server.url('/down.raw'), server.url('/up.raw')], sha256(image)));
+    expect(result.url).toContain('/up.raw');
+    expect(server.requests.map((r) => r.path)).toEqual(['/down.raw', '/up.raw']);
+  });
+
+  it('gives up on a stalled server after the stall timeout and its retries, and wipes what was written', async () => {
+    server.routes.set('/stall.raw', { body: image, stallAt: 5 * MiB });
+    await expectFailure(writeImage(request([server.url('/stall.raw')], sha256(image), { stallTimeoutMs: 300, retries: 1 })), 'INGOT_IMAGE_STALLED');
+    expect(server.requests.length).toBe(2);
+    await expectWiped(target, TARGET_SIZE);
+  });
+
+  it('refuses a raw image larger than the target before writing a byte', async () => {
+    server.routes.set('/big.raw', { body: image });
+    await expectFailure(writeImage(request([server.url('/big.raw')], sha256(image), {}, target, 8 * MiB)), 'INGOT_IMAGE_TOO_LARGE');
+    expect((await readBytes(target, 0, 16)).every((b) => b === 0)).toBe(true);
+  });
+
+  it('stops a compressed image that inflates past the end of the target without writing past it', async () => {
+    server.routes.set('/big.zst', { body: bodies.zstd });
+    await expectFailure(writeImage(request([server.url('/big.zst')], sha256(bodies.zstd), {}, target, 8 * MiB)), 'INGOT_IMAGE_TOO_LARGE');
+    expect((await readBytes(target, 8 * MiB, 4 * MiB)).every((b) => b === 0)).toBe(true);
+  });
+
+  it('fails with a clear error on a corrupt zstd stream', async () => {
+    const corrupt = Buffer.from(bodies.zstd);
+    corrupt.fill(0xff, 4, 64); // frame header descriptor with its reserved bit set, then garbage
+    server.routes.set('/corrupt.zst', { body: corrupt });
+    const error = await expectFailure(writeImage(request([server.url('/corrupt.zst')], sha256(corrupt))), 'INGOT_IMAGE_FORMAT');
+    expect(error.message).toMatch(/zstd stream is corrupt/);
+  });
+
+  it('fails with a clear error on a zstd stream that ends inside a frame, even when its digest matches', async () => {
+    const truncated = bodies.zstd.subarray(0, bodies.zstd.length - 100);
+    server.routes.set('/truncated.zst', { body: truncated });
+    const error = await expectFailure(writeImage(request([server.url('/truncated.zst')], sha256(truncated))), 'INGOT_IMAGE_FORMAT');
+    expect(error.message).toMatch(/ended inside a frame/);
+    await expectWiped(target, TARGET_SIZE);
+  });
+
+  it('refuses qcow2 with a clear error, as qemu-img converts it', async () => {
+    const qcow = Buffer.concat([Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]), Buffer.alloc(MiB)]);
+    server.routes.set('/disk.qcow2', { body: qcow });
+    const error = await expectFailure(writeImage(request([server.url('/disk.qcow2')], sha256(qcow))), 'INGOT_IMAGE_FORMAT');
+    expect(error.message).toMatch(/qemu-img/);
+  });
+
+  it('fails with a clear error when the target disappears during the write', async () => {
+    server.routes.set('/slow.raw', { body: image, slowBytesPerTick: 2 * MiB });
+    const writing = writeImage(request([server.url('/slow.raw')], sha256(image)));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await unlink(target);
+    const error = await expectFailure(writing, 'INGOT_IMAGE_WRITE');
+    expect(error.message).toMatch(/disappeared/);
+  });
+
+  it('reports progress with totals, a rate and an ETA', async () => {
+    server.routes.set('/slow.zst', { body: bodies.zstd, slowBytesPerTick: MiB });
+    const seen: number[] = [];
+    const req = request([server.url('/slow.zst')], sha256(bodies.zstd), { progressIntervalMs: 50 });
+    req.onProgress = (p) => {
+      expect(p.bytesTotal === undefined || p.bytesTotal === bodies.zstd.length).toBe(true);
+      seen.push(p.bytesDone);
+      if (p.bytesDone > 0 && p.bytesDone < bodies.zstd.length) expect(p.etaSeconds).toBeGreaterThanOrEqual(0);
+    };
+    await writeImage(req);
+    expect(seen.length).toBeGreaterThan(2);
+    expect(seen.at(-1)).toBe(bodies.zstd.length);
+  });
+});
+
+const loopReason = await loopUnavailableReason();
+if (loopReason) console.warn(`skipping the loop-device image test: ${loopReason}`);
+
+describe.skipIf(loopReason !== null)('writing an image to a loop device', () => {
+  it('writes a zstd image with O_DIRECT, reads it back, and wipes the device on a checksum mismatch', async () => {
+    const backing = join(work, 'loop-backing.img');
+    await writeFile(backing, '');
+    await truncate(backing, TARGET_SIZE);
+    const device = await attachLoop(backing, 512);
+    try {
+      server.routes.set('/image.zst', { body: bodies.zstd });
+      const guard = createDeviceGuard({ mode: 'sandbox', disks: [device] });
+      const system = createRealSystem({ guard, log });
+      const good = { ...request([server.url('/image.zst')], sha256(bodies.zstd), {}, device), guard, system };
+      const result = await writeImage(good);
+      expect(result.readbackDigest).toBe(sha256(image));
+      expect(sha256(await readBytes(device, 0, image.length))).toBe(sha256(image));
+      await expectFailure(writeImage({ ...good, expectedDigest: { algorithm: 'sha256', value: '0'.repeat(64) } }), 'INGOT_IMAGE_CHECKSUM');
+      await expectWiped(device, TARGET_SIZE);
+    } finally {
+      await detachLoop(device);
+    }
+  });
+});
