@@ -22,7 +22,7 @@ import { createManagerRegistry } from './hardware/registry.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
 import type { System } from './system/system.ts';
-import { createSelfSignedCertificate } from './tls/self-signed.ts';
+import { createSelfSignedCertificate, generateAgentKey, type AgentKeyPair } from './tls/self-signed.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -80,6 +80,7 @@ export function createAgent(deps: AgentDeps): Agent {
   const beatListeners: Array<(ok: boolean) => void> = [];
   const lifetime = new AbortController();
   let restart: (() => void) | undefined;
+  let agentKey: Promise<AgentKeyPair> | undefined;
 
   const hardware = { system: deps.system, devices: deps.devices, log };
   let runner!: CommandRunner;
@@ -131,7 +132,7 @@ export function createAgent(deps: AgentDeps): Agent {
       log.info({ version }, 'conductor API predates agent_verify_ca (1.68): serving plain HTTP');
       return undefined;
     }
-    const generated = createSelfSignedCertificate({ ip: advertiseHost, commonName: hostname() });
+    const generated = createSelfSignedCertificate({ ip: advertiseHost, commonName: hostname(), key: await (agentKey ?? generateAgentKey()) });
     await mkdir(deps.stateDir, { recursive: true, mode: 0o700 });
     await writeFile(join(deps.stateDir, 'agent.key'), generated.keyPem, { mode: 0o600 });
     await writeFile(join(deps.stateDir, 'agent.crt'), generated.certPem, { mode: 0o644 });
@@ -206,6 +207,11 @@ export function createAgent(deps: AgentDeps): Agent {
     onHeartbeat(listener) { beatListeners.push(listener); },
 
     async start() {
+      if (config.enableAutoTls && !config.tlsCertFile && config.apiUrl?.length) {
+        // Started now, used after the lookup: key generation takes seconds on slow CPUs.
+        agentKey = generateAgentKey();
+        agentKey.catch(() => undefined);
+      }
       const registry = await createManagerRegistry(deps.managers, hardware);
       const extensions: Extension[] = [
         createStepExtension('clean', { registry, hardware, onNode: (value) => { node = value; } }),
