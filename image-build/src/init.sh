@@ -96,13 +96,9 @@ else
   for name in $links; do
     udhcpc -f -S -i "$name" -s /etc/ingot/udhcpc.script -t 3 -T 2 -A 3 -x hostname:ingot >/dev/null 2>&1 &
   done
-  # Start the agent once one link has a lease, or after 15 s without any (it
-  # keeps retrying its lookup; the DHCP clients keep trying too).
-  tries=0
-  while [ -n "$links" ] && [ $tries -lt 150 ] && ! ls /run/ingot/dhcp-* >/dev/null 2>&1; do
-    sleep 0.1; tries=$((tries + 1))
-  done
-  for lease in /run/ingot/dhcp-*; do [ -f "$lease" ] && log "lease: $(cat "$lease")"; done
+  # The agent starts at once: Node takes seconds to start under emulation,
+  # longer than a lease, and its lookup retries until the network is up.
+  # The DHCP hook reports each lease on the console.
 fi
 
 # The agent's output goes to the serial console and the screen, where they exist.
