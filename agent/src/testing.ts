@@ -5,6 +5,7 @@
  */
 import type { FileStat, RunOptions, RunResult, System } from './system/system.ts';
 import { ToolError } from './system/system.ts';
+import { IngotError } from '@ingot/protocol';
 
 export interface FakeCommand {
   argv: readonly (string | RegExp)[];
@@ -62,4 +63,15 @@ export function createFakeSystem(options: { commands?: FakeCommand[]; files?: Re
       throw new Error(`fake system: readRange(${path}) needs a real device; use a device test`);
     },
   };
+}
+
+/** The IngotError that `fn` throws; fails the test when it throws nothing or something else. */
+export function refusal(fn: () => unknown): IngotError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof IngotError) return error;
+    throw error;
+  }
+  throw new Error('expected an IngotError, but the call succeeded');
 }

@@ -1,23 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { IngotError } from '@ingot/protocol';
 import { CONFIG_DRIVE_MAX_BYTES, decodeConfigDriveBody, detectConfigDriveFormat, parseConfigDrive } from './config-drive.ts';
+import { refusal } from '../testing.ts';
 
 // Made as Ironic makes them: genisoimage -J -r -V config-2 over openstack/latest, and mkfs.vfat -n CONFIG-2 with mcopy.
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8').trim();
 const isoParam = fixture('configdrive-iso.gz.b64');
 const vfatParam = fixture('configdrive-vfat.gz.b64');
 
-function refusal(fn: () => unknown): IngotError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof IngotError) return error;
-    throw error;
-  }
-  throw new Error('accepted');
-}
 
 describe('parseConfigDrive', () => {
   it('returns null when there is no config drive', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IngotError } from '@ingot/protocol';
+import { refusal } from '../testing.ts';
 import {
   checkImageFitsRoot, diskIdentifierFromMbr, MiB, partitionPath, partitionPaths, partitionUuidsResult, planPartitionLayout,
   type PartitionLayoutInput,
@@ -13,15 +13,6 @@ const base: PartitionLayoutInput = {
 const summary = (input: PartitionLayoutInput) =>
   planPartitionLayout(input).partitions.map((p) => [p.number, p.role, p.startMiB, p.endMiB, p.flags.join(',')]);
 
-function refusal(fn: () => unknown): IngotError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof IngotError) return error;
-    throw error;
-  }
-  throw new Error('accepted');
-}
 
 describe('planPartitionLayout', () => {
   it('lays out UEFI on GPT as IPA does: a 550 MiB ESP at 1 MiB, then ephemeral, swap, config drive, and root last', () => {
