@@ -1,4 +1,5 @@
 import { IngotError } from '@ingot/protocol';
+import type { DigestAlgorithm } from '../checksum-spec.ts';
 
 /**
  * The expected digest of the image AS SERVED (the compressed file when it is
@@ -6,7 +7,7 @@ import { IngotError } from '@ingot/protocol';
  * Python's lowercase hexdigest() by plain equality, so an uppercase value
  * fails there (ipa-protocol.md 9.3); we compare case-insensitively.
  */
-export type DigestAlgorithm = 'sha256' | 'sha384' | 'sha512' | 'md5';
+export type { DigestAlgorithm };
 
 export interface ExpectedDigest {
   algorithm: DigestAlgorithm;
@@ -30,9 +31,5 @@ export function parseExpectedDigest(expected: ExpectedDigest): ExpectedDigest {
   return { algorithm, value };
 }
 
-/** Case-insensitive comparison of two hex digests; different lengths never match. */
-export function digestsMatch(actual: string, expected: string): boolean {
-  const a = actual.trim().toLowerCase();
-  const b = expected.trim().toLowerCase();
-  return a.length > 0 && a.length === b.length && a === b;
-}
+/** Case-insensitive comparison of two hex digests (one rule for the whole agent, in checksum-spec.ts). */
+export { digestsEqual as digestsMatch } from '../checksum-spec.ts';
