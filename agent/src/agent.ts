@@ -17,8 +17,9 @@ import { createConductorApi, type ConductorApi } from './conductor/conductor-api
 import { createHeartbeater, type Heartbeater } from './conductor/heartbeater.ts';
 import { lookupNode } from './conductor/lookup.ts';
 import type { BlockDevices } from './disks/block-devices.ts';
-import type { HardwareManager } from './hardware/manager.ts';
+import type { HardwareContext, HardwareManager } from './hardware/manager.ts';
 import { createManagerRegistry } from './hardware/registry.ts';
+import type { ImageDeployHooks } from './image/deploy/deploy-hooks.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
 import type { System } from './system/system.ts';
@@ -77,12 +78,17 @@ export function createAgent(deps: AgentDeps): Agent {
   let verifyCa: string | undefined;
   let heartbeater: Heartbeater | undefined;
   let partitionUuids: Record<string, unknown> = {};
+  let md5Allowed = false;
   const beatListeners: Array<(ok: boolean) => void> = [];
   const lifetime = new AbortController();
   let restart: (() => void) | undefined;
   let agentKey: Promise<AgentKeyPair> | undefined;
 
-  const hardware = { system: deps.system, devices: deps.devices, log };
+  const imageDeploy: ImageDeployHooks = {
+    recordPartitionUuids: (uuids) => { partitionUuids = { ...uuids }; },
+    md5Allowed: () => md5Allowed,
+  };
+  const hardware: HardwareContext = { system: deps.system, devices: deps.devices, log, imageDeploy };
   let runner!: CommandRunner;
 
   const startOver = (reason: string) => {
@@ -142,6 +148,7 @@ export function createAgent(deps: AgentDeps): Agent {
 
   const applyLookup = (found: LookupResponse) => {
     node = found.node;
+    md5Allowed = found.config.agent_md5_checksum_enable === true;
     const offered = found.config.agent_token;
     if (typeof offered === 'string' && offered !== REDACTED_TOKEN && offered.length >= 32) {
       token = offered;
@@ -220,6 +227,9 @@ export function createAgent(deps: AgentDeps): Agent {
         createStandbyExtension({
           system: deps.system, devices: deps.devices, power: deps.power,
           partitionUuids: () => partitionUuids,
+          recordPartitionUuids: imageDeploy.recordPartitionUuids,
+          md5Allowed: imageDeploy.md5Allowed,
+          node: () => node,
           afterPowerAction: (action) => {
             // A real power cut ends this process; if we are still here, nothing cut it.
             const graceMs = deps.power.simulated ? 100 : 30_000;

@@ -1,4 +1,7 @@
+import type { NodeInfo } from '@ingot/protocol';
 import type { BlockDevices } from '../disks/block-devices.ts';
+import type { PartitionUuids } from '../image/partition-layout.ts';
+import { deployWholeDiskImage, parseDeployRequest } from '../image/deploy/write-whole-disk.ts';
 import type { PowerControl } from '../power/power-control.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';
@@ -9,6 +12,11 @@ export interface StandbyDeps {
   power: PowerControl;
   /** Partition UUIDs recorded by the last image write; `{}` until then (4.1). */
   partitionUuids(): Record<string, unknown>;
+  recordPartitionUuids(uuids: PartitionUuids): void;
+  /** The lookup's `agent_md5_checksum_enable` (9.3). */
+  md5Allowed(): boolean;
+  /** The node cached from the lookup or the last step command (IPA's cache_node): its root device hints choose the disk. */
+  node(): NodeInfo | undefined;
   /** The power action is done; when no power cut follows, the agent starts over (issue: recovery). */
   afterPowerAction(action: 'power_off' | 'run_image'): void;
 }
@@ -36,6 +44,26 @@ export function createStandbyExtension(deps: StandbyDeps): Extension {
     powerCommand('power_off'),
     powerCommand('run_image'),
     { name: 'sync', mode: 'sync', async run() { await syncDisks(deps.system, deps.devices); return null; } },
+    {
+      name: 'prepare_image',
+      mode: 'async',
+      // A bad image_info is a 400 before anything starts (IPA's validator, 9.2).
+      validate(params) {
+        parseDeployRequest(params.image_info, { md5Allowed: deps.md5Allowed(), configdrive: params.configdrive });
+      },
+      async run(params, ctx) {
+        const deployed = await deployWholeDiskImage({
+          system: deps.system, devices: deps.devices, log: ctx.log, signal: ctx.signal, progress: ctx.progress,
+          node: deps.node() ?? { uuid: 'unknown' },
+        }, params.image_info, {
+          md5Allowed: deps.md5Allowed(),
+          configdrive: params.configdrive,
+          beforeWrite: () => deps.recordPartitionUuids({}),
+        });
+        deps.recordPartitionUuids(deployed.partitionUuids);
+        return { result: deployed.result };
+      },
+    },
     { name: 'get_partition_uuids', mode: 'sync', async run() { return deps.partitionUuids(); } },
   ]);
 }

@@ -1,3 +1,4 @@
+import { deployWholeDiskImage } from '../image/deploy/write-whole-disk.ts';
 import { eraseDevicesMetadata } from './erase-metadata.ts';
 import { SupportLevel, type HardwareManager, type StepContext, type StepDefinition } from './manager.ts';
 
@@ -13,6 +14,22 @@ const eraseMetadata = async (ctx: StepContext) =>
     signal: ctx.signal,
   });
 
+/**
+ * IPA's `write_image` deploy step runs `standby.prepare_image` and waits for
+ * it, so its result is `{"result":"prepare_image: ..."}` (ipa-protocol.md 4.3).
+ */
+const writeImageStep = async (ctx: StepContext, args: Record<string, unknown>) => {
+  const hooks = ctx.imageDeploy;
+  const options = { md5Allowed: hooks?.md5Allowed() ?? false, configdrive: args.configdrive };
+  const deployed = await deployWholeDiskImage(ctx, args.image_info, {
+    ...options,
+    // The previous image's UUIDs are stale once this write starts (it may wipe the disk).
+    beforeWrite: () => hooks?.recordPartitionUuids({}),
+  });
+  hooks?.recordPartitionUuids(deployed.partitionUuids);
+  return { result: deployed.result };
+};
+
 const cleanStep = (step: Omit<StepDefinition, 'kind' | 'abortable' | 'rebootRequested'>): StepDefinition => ({
   ...step, kind: 'clean', abortable: true, rebootRequested: false,
 });
@@ -20,7 +37,7 @@ const cleanStep = (step: Omit<StepDefinition, 'kind' | 'abortable' | 'rebootRequ
 /**
  * The generic hardware manager: what any Linux machine supports. Its steps
  * and default priorities follow IPA's (5.6); more arrive with later issues
- * (erase_devices, RAID, write_image).
+ * (erase_devices, RAID, partition images).
  */
 export function createGenericManager(): HardwareManager {
   return {
@@ -30,6 +47,14 @@ export function createGenericManager(): HardwareManager {
     steps: [
       cleanStep({ name: 'erase_devices_metadata', priority: 99, interface: 'deploy', run: eraseMetadata }),
       { name: 'erase_devices_metadata', kind: 'deploy', priority: 0, interface: 'deploy', abortable: false, rebootRequested: false, run: eraseMetadata },
+      {
+        name: 'write_image', kind: 'deploy', priority: 0, interface: 'deploy', abortable: false, rebootRequested: false,
+        argsinfo: {
+          image_info: { description: 'Information about the image to be deployed', required: true },
+          configdrive: { description: 'A config drive (URL or base64 gzipped ISO); not supported yet', required: false },
+        },
+        run: writeImageStep,
+      },
       { name: 'erase_devices_metadata', kind: 'service', priority: 0, interface: 'deploy', abortable: true, rebootRequested: false, run: eraseMetadata },
     ],
   };

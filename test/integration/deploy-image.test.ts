@@ -1,0 +1,196 @@
+import express from 'express';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import zstd from 'zstd-napi';
+import {
+  AGENT_VERSION, collectSystemLogs, createAgent, createBlockDevices, createDeviceGuard, createGenericManager,
+  createMachineFileInventory, createRealSystem, createSimulatedPower,
+  resolveConfig,
+} from '@ingot/agent';
+import { AgentClient, createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
+import { isIngotError, type NodeInfo } from '@ingot/protocol';
+import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
+
+const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
+
+const MiB = 1024 * 1024;
+const NODE_UUID = '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a02';
+
+/** 8 MiB of random data shaped as a whole-disk image: an MBR disk signature at 440 and the boot signature at 510. */
+function createRawImage(): { bytes: Buffer; diskIdentifier: string } {
+  const bytes = randomBytes(8 * MiB);
+  bytes.writeUInt32LE(0x1234abcd, 440);
+  bytes.writeUInt16LE(0, 444);
+  bytes[510] = 0x55;
+  bytes[511] = 0xaa;
+  return { bytes, diskIdentifier: '0x1234abcd' };
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+async function serveImages(files: Record<string, Buffer>): Promise<string> {
+  const server = http.createServer((req, res) => {
+    const body = files[req.url ?? ''];
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = range ? Number(range[1]) : 0;
+    res.writeHead(range ? 206 : 200, {
+      'Content-Length': String(body.length - start),
+      'Accept-Ranges': 'bytes',
+      ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body.subarray(start));
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A conductor and an agent paired over automatic TLS, as in agent-pairing.test.ts, with one 64 MiB disk file. */
+async function startPairedAgent(machine: SimulatedMachine) {
+  const store = createMemoryNodeStore([createNodeRecord({ uuid: NODE_UUID, macs: [machine.mac], lookupAllowed: true })]);
+  const tokens: string[] = [];
+  const heartbeats: HeartbeatEvent[] = [];
+  const pairing = createPairing({
+    store, heartbeatTimeout: 10, log,
+    onTokenIssued: (_uuid, token) => tokens.push(token),
+    onHeartbeat: (event) => { heartbeats.push(event); },
+  });
+  const app = express();
+  app.use(createPairingRouter(pairing, { log }));
+  const server = http.createServer(app).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks } });
+  const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
+  const system = createRealSystem({ guard, log });
+  const devices = createBlockDevices({ system, guard });
+  const agent = createAgent({
+    config, log, system, devices, stateDir: machine.dir, version: AGENT_VERSION,
+    inventory: createMachineFileInventory({ path: machine.machineFile, devices }),
+    power: createSimulatedPower(log), managers: [createGenericManager()],
+    collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
+  });
+  cleanups.push(() => agent.stop());
+  await agent.start();
+  const beat = await until('the first heartbeat', () => heartbeats[0]);
+  const client = new AgentClient({ url: beat.callbackUrl, token: tokens[0]!, ca: beat.agentVerifyCa, log });
+  cleanups.push(() => client.close());
+  return { agent, client };
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The disk is 64 MiB, below IPA's 4 GiB minimum for a disk chosen without hints, so the node names it (9.10). */
+const nodeFor = (disk: string): NodeInfo => ({ uuid: NODE_UUID, instance_info: { root_device: { name: disk } } });
+
+async function runWriteImage(client: AgentClient, node: NodeInfo, imageInfo: Record<string, unknown>) {
+  const versions = (await client.getDeploySteps(node, [])).hardwareManagerVersion;
+  const step = { interface: 'deploy', step: 'write_image', args: { image_info: imageInfo, configdrive: null } };
+  await client.executeDeployStep(step, node, [], versions);
+  return { step, done: await client.waitForCommand('execute_deploy_step', { intervalMs: 200, timeoutMs: 60_000 }) };
+}
+
+describe('whole-disk image deployment through IPA\'s write_image step and standby.prepare_image', () => {
+  it('writes a raw image to the disk named by the root device hints and reports its MBR disk identifier as the root uuid', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const image = createRawImage();
+    const base = await serveImages({ '/disk.img': image.bytes });
+    const { client } = await startPairedAgent(machine);
+    const disk = machine.disks[0]!;
+
+    expect(await client.getPartitionUuids()).toEqual({});
+    const { step, done } = await runWriteImage(client, nodeFor(disk), {
+      id: 'disk.img', urls: [`${base}/disk.img`], os_hash_algo: 'sha256', os_hash_value: sha256(image.bytes),
+      disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true,
+    });
+
+    expect(done.command_status).toBe('SUCCEEDED');
+    expect(done.command_result).toEqual({
+      deploy_result: { result: `prepare_image: image (disk.img) written to device ${disk} root_uuid=${image.diskIdentifier}` },
+      deploy_step: step,
+    });
+    expect(readFileSync(disk).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
+    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+  });
+
+  it('writes a zstd-compressed image whose digest is that of the file as served', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const image = createRawImage();
+    const compressed = zstd.compress(image.bytes);
+    const base = await serveImages({ '/disk.img.zst': compressed });
+    const { client } = await startPairedAgent(machine);
+    const disk = machine.disks[0]!;
+
+    const { done } = await runWriteImage(client, nodeFor(disk), {
+      id: 'disk.img.zst', urls: [`${base}/disk.img.zst`], os_hash_algo: 'sha256', os_hash_value: sha256(compressed),
+      disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true,
+    });
+
+    expect(done.command_status).toBe('SUCCEEDED');
+    expect(readFileSync(disk).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
+    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+  });
+
+  it('fails with INGOT_IMAGE_CHECKSUM on a wrong digest, leaves the first MiB of the disk zeroed and records no partition uuids', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const image = createRawImage();
+    const base = await serveImages({ '/disk.img': image.bytes });
+    const { client } = await startPairedAgent(machine);
+    const disk = machine.disks[0]!;
+
+    const { done } = await runWriteImage(client, nodeFor(disk), {
+      id: 'disk.img', urls: [`${base}/disk.img`], os_hash_algo: 'sha256', os_hash_value: sha256(Buffer.from('another image')),
+      disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true,
+    });
+
+    expect(done.command_status).toBe('FAILED');
+    expect(done.command_error).toMatchObject({ error_code: 'INGOT_IMAGE_CHECKSUM' });
+    expect(readFileSync(disk).subarray(0, MiB).equals(Buffer.alloc(MiB))).toBe(true);
+    expect(await client.getPartitionUuids()).toEqual({});
+  });
+
+  it('refuses a bad image_info sent to standby.prepare_image with HTTP 400 INGOT_INVALID_PARAMS and records nothing', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const { agent, client } = await startPairedAgent(machine);
+    const before = readFileSync(machine.disks[0]!).subarray(0, MiB);
+
+    const refused = await client.runCommand('standby.prepare_image', { image_info: { id: 'disk.img', urls: ['ftp://example.invalid/disk.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64) } }, { wait: false })
+      .catch((error: unknown) => error);
+    expect(isIngotError(refused) && refused.code).toBe('INGOT_INVALID_PARAMS');
+    expect(isIngotError(refused) && refused.status).toBe(400);
+
+    const partition = await client.runCommand('standby.prepare_image', { image_info: { id: 'p.img', urls: ['http://127.0.0.1/p.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64), image_type: 'partition', root_mb: 10 } })
+      .catch((error: unknown) => error);
+    expect(isIngotError(partition) && partition.status).toBe(400);
+    expect(isIngotError(partition) && partition.message).toMatch(/partition images are not supported yet/);
+
+    expect(agent.runner.list().filter((command) => command.command_name.endsWith('prepare_image'))).toEqual([]);
+    expect(await client.getPartitionUuids()).toEqual({});
+    expect(readFileSync(machine.disks[0]!).subarray(0, MiB).equals(before)).toBe(true);
+  });
+});
