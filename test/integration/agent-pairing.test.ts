@@ -1,70 +1,19 @@
-import express from 'express';
-import { once } from 'node:events';
-import http from 'node:http';
-import https from 'node:https';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import {
-  AGENT_VERSION, collectSystemLogs, createAgent, createBlockDevices, createDeviceGuard, createGenericManager,
-  createMachineFileInventory, createRealSystem, createSimulatedPower, resolveConfig, type Agent,
-} from '@ingot/agent';
-import { AgentClient, createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
+import { AgentClient } from '@ingot/conductor-client';
 import { isIngotError } from '@ingot/protocol';
 import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
+import { startTestAgent, startTestConductor, until, type Cleanups, type TestConductorOptions } from '../support/paired-agent.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
 
-/** A conductor made of conductor-client's public pieces, on 127.0.0.1. */
-async function startConductor(machine: SimulatedMachine, options: { allowedAddresses?: string[]; tls?: { cert: string; key: string } } = {}) {
-  const store = createMemoryNodeStore([createNodeRecord({ uuid: '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01', macs: [machine.mac], lookupAllowed: true, allowedAddresses: options.allowedAddresses })]);
-  const tokens: string[] = [];
-  const heartbeats: HeartbeatEvent[] = [];
-  const lookups: number[] = [];
-  const pairing = createPairing({
-    store, heartbeatTimeout: 10, log,
-    onTokenIssued: (_uuid, token) => tokens.push(token),
-    onHeartbeat: (event) => { heartbeats.push(event); },
-    onLookup: () => { lookups.push(Date.now()); },
-  });
-  const app = express();
-  app.use(createPairingRouter(pairing, { log }));
-  const server = (options.tls ? https.createServer(options.tls, app) : http.createServer(app)).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return { url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
-}
-
-async function startAgent(machine: SimulatedMachine, apiUrl: string, options: { agentToken?: string; caFile?: string } = {}): Promise<Agent> {
-  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks, ...(options.agentToken ? { agentToken: options.agentToken } : {}), ...(options.caFile ? { caFile: options.caFile } : {}) } });
-  const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
-  const system = createRealSystem({ guard, log });
-  const devices = createBlockDevices({ system, guard });
-  const agent = createAgent({
-    config, log, system, devices, stateDir: machine.dir, version: AGENT_VERSION,
-    inventory: createMachineFileInventory({ path: machine.machineFile, devices }),
-    power: createSimulatedPower(log), managers: [createGenericManager()],
-    collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
-  });
-  cleanups.push(() => agent.stop());
-  await agent.start();
-  return agent;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const startConductor = (machine: SimulatedMachine, options?: TestConductorOptions) => startTestConductor(machine, cleanups, log, options);
+const startAgent = (machine: SimulatedMachine, apiUrl: string, options?: { agentToken?: string; caFile?: string }) => startTestAgent(machine, apiUrl, cleanups, log, options);
 
 describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
   it('pairs with a one-time token and automatic TLS, and runs cleaning that wipes the disks', async () => {

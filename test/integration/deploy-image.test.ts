@@ -1,4 +1,3 @@
-import express from 'express';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -7,17 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import zstd from 'zstd-napi';
-import {
-  AGENT_VERSION, collectSystemLogs, createAgent, createBlockDevices, createDeviceGuard, createGenericManager,
-  createMachineFileInventory, createRealSystem, createSimulatedPower,
-  resolveConfig,
-} from '@ingot/agent';
-import { AgentClient, createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
+import { AgentClient } from '@ingot/conductor-client';
 import { isIngotError, type NodeInfo } from '@ingot/protocol';
 import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
+import { startTestAgent, startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
-const cleanups: Array<() => Promise<void> | void> = [];
+const cleanups: Cleanups = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
 
 const MiB = 1024 * 1024;
@@ -56,49 +51,14 @@ async function serveImages(files: Record<string, Buffer>): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** A conductor and an agent paired over automatic TLS, as in agent-pairing.test.ts, with one 64 MiB disk file. */
+/** A conductor and an agent paired over automatic TLS, with one 64 MiB disk file. */
 async function startPairedAgent(machine: SimulatedMachine) {
-  const store = createMemoryNodeStore([createNodeRecord({ uuid: NODE_UUID, macs: [machine.mac], lookupAllowed: true })]);
-  const tokens: string[] = [];
-  const heartbeats: HeartbeatEvent[] = [];
-  const pairing = createPairing({
-    store, heartbeatTimeout: 10, log,
-    onTokenIssued: (_uuid, token) => tokens.push(token),
-    onHeartbeat: (event) => { heartbeats.push(event); },
-  });
-  const app = express();
-  app.use(createPairingRouter(pairing, { log }));
-  const server = http.createServer(app).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks } });
-  const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
-  const system = createRealSystem({ guard, log });
-  const devices = createBlockDevices({ system, guard });
-  const agent = createAgent({
-    config, log, system, devices, stateDir: machine.dir, version: AGENT_VERSION,
-    inventory: createMachineFileInventory({ path: machine.machineFile, devices }),
-    power: createSimulatedPower(log), managers: [createGenericManager()],
-    collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
-  });
-  cleanups.push(() => agent.stop());
-  await agent.start();
-  const beat = await until('the first heartbeat', () => heartbeats[0]);
-  const client = new AgentClient({ url: beat.callbackUrl, token: tokens[0]!, ca: beat.agentVerifyCa, log });
+  const conductor = await startTestConductor(machine, cleanups, log, { nodeUuid: NODE_UUID });
+  const agent = await startTestAgent(machine, conductor.url, cleanups, log);
+  const beat = await until('the first heartbeat', () => conductor.heartbeats[0]);
+  const client = new AgentClient({ url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa, log });
   cleanups.push(() => client.close());
   return { agent, client };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** The disk is 64 MiB, below IPA's 4 GiB minimum for a disk chosen without hints, so the node names it (9.10). */
