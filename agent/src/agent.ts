@@ -181,9 +181,9 @@ export function createAgent(deps: AgentDeps): Agent {
     if (config.insecure) log.warn('ipa-insecure is set: the conductor\'s certificate is NOT verified');
     for (;;) {
       phase = 'looking-up';
-      const inventory = await deps.inventory.collect();
+      const macs = deps.inventory.lookupMacs ? await deps.inventory.lookupMacs() : macAddresses(await deps.inventory.collect());
       const found = await lookupNode({
-        api, macs: macAddresses(inventory), nodeUuid: node?.uuid, log, signal: lifetime.signal,
+        api, macs, nodeUuid: node?.uuid, log, signal: lifetime.signal,
         timeoutSeconds: config.lookupTimeout, intervalSeconds: Math.max(1, config.lookupInterval),
       });
       applyLookup(found);

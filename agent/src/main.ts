@@ -63,7 +63,11 @@ async function main(): Promise<void> {
   const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: pino.multistream(destinations) });
 
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
-  if (inRamdisk) log.info('running inside the Ingot ramdisk: every disk of this machine may be used');
+  if (inRamdisk) {
+    // Seconds since the kernel started, and how much of it was Node's own start: the boot budget's last parts.
+    const uptime = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
+    log.info({ uptimeSeconds: uptime, processSeconds: Number(process.uptime().toFixed(2)) }, 'running inside the Ingot ramdisk: every disk of this machine may be used');
+  }
   else log.warn({ disks: guard.disks }, `sandbox mode (not inside the Ingot ramdisk): only the ${guard.disks.length} disk(s) given with --disk will be touched; the host's own disks are invisible, and power actions are simulated`);
 
   if (vmedia?.report) log.info({ vmedia: vmedia.report }, 'configuration taken from virtual media');

@@ -14,6 +14,7 @@ import { buildManifest, renderSizeTable, type Manifest, type OutputFile } from '
 import { selectModules } from './modules.ts';
 import { packInitramfs, type Compression } from './pack-initramfs.ts';
 import { createProgress, formatMiB } from './progress.ts';
+import { extractVmlinux } from './vmlinux.ts';
 
 export const IMAGE_BUILD_DIR = resolve(new URL('..', import.meta.url).pathname);
 export const REPO_ROOT = resolve(IMAGE_BUILD_DIR, '..');
@@ -75,7 +76,10 @@ export async function buildRamdisk(options: RamdiskOptions): Promise<Manifest> {
 
   const vmlinuz = join(out, 'vmlinuz');
   const initramfs = join(out, 'initramfs.cpio.zst');
+  const vmlinux = join(out, 'vmlinux');
   await copyFile(join(kernelRoot, 'boot', `vmlinuz-${lock.kernel.release}`), vmlinuz);
+  const pvh = await progress.phase('vmlinux for VMs (the ELF kernel inside vmlinuz, booted by QEMU through PVH)', () => extractVmlinux(vmlinuz, vmlinux));
+  if (!pvh) progress.note('this kernel has no PVH entry point: no vmlinux, VMs boot vmlinuz');
   const components = await progress.phase(`pack initramfs (cpio newc, ${options.compression}, SOURCE_DATE_EPOCH=${epoch})`, () => packInitramfs({
     staging, output: initramfs, compression: options.compression, sourceDateEpoch: epoch, note: progress.note,
   }));
@@ -87,7 +91,7 @@ export async function buildRamdisk(options: RamdiskOptions): Promise<Manifest> {
   }
 
   const outputs: Record<string, OutputFile> = {};
-  for (const [name, path] of [['vmlinuz', vmlinuz], ['initramfs', initramfs], ...(options.iso ? [['iso', iso]] : [])] as [string, string][]) {
+  for (const [name, path] of [['vmlinuz', vmlinuz], ...(pvh ? [['vmlinux', vmlinux]] : []), ['initramfs', initramfs], ...(options.iso ? [['iso', iso]] : [])] as [string, string][]) {
     outputs[name] = { path: path.slice(out.length + 1), bytes: (await stat(path)).size, sha256: await sha256File(path) };
   }
   const manifest = buildManifest({ lock, moduleLoadOrder: { early: modules.early, late: modules.late }, modulesShipped: modules.files.length, compression: options.compression, sourceDateEpoch: epoch, kernelAppend, components, outputs });

@@ -47,6 +47,18 @@ export async function readHostInterfaces(system: System): Promise<InterfaceInfo[
   return interfaces;
 }
 
+/** The current MACs of the interfaces `readHostInterfaces` lists, in its order, from sysfs alone (no spawn). */
+export async function readHostMacs(system: System): Promise<string[]> {
+  const macs: string[] = [];
+  for (const name of (await system.listDir(netRoot)).sort()) {
+    const base = `${netRoot}/${name}`;
+    if (!(await system.exists(`${base}/device`))) continue;
+    const mac = ((await readOptional(system, `${base}/address`)) ?? '').trim().toLowerCase();
+    if (mac !== '' && !macs.includes(mac)) macs.push(mac);
+  }
+  return macs;
+}
+
 async function readInterface(system: System, name: string, addresses: InterfaceAddresses | undefined): Promise<InterfaceInfo> {
   const base = `${netRoot}/${name}`;
   const uevent = parseUevent((await readOptional(system, `${base}/device/uevent`)) ?? '');

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { FileStat, RunResult, System } from '../system/system.ts';
 import type { BlockDevice } from '../disks/block-devices.ts';
 import { createHostInventory } from './host-inventory.ts';
+import { macAddresses } from './inventory.ts';
 import { parsePciAddress, parseSpeed, parseUevent } from './host-interfaces.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
@@ -102,6 +103,13 @@ describe('createHostInventory', () => {
       name: 'eno2', has_carrier: false, pci_address: '0000:03:00.1', driver: 'igb', vendor: '0x8086', product: '0x1533',
       ipv4_address: null, ipv6_address: null,
     });
+  });
+
+  it('answers lookup\'s MACs from sysfs alone, the same as the full inventory gives, without running a tool', async () => {
+    const spec = machine();
+    const inventory = createHostInventory({ system: fakeSystem({ ...spec, commands: {} }), devices });
+    expect(await inventory.lookupMacs!()).toEqual(['3c:ec:ef:00:11:22', '02:fc:00:00:00:01']);
+    expect(await inventory.lookupMacs!()).toEqual(macAddresses(await createHostInventory({ system: fakeSystem(spec), devices }).collect()));
   });
 
   it('reads CPU from lscpu, memory from /proc/meminfo and memory blocks, and disks in IPA field names without zero-size ones', async () => {

@@ -5,7 +5,7 @@ import type { BootInfo, CpuInfo, Inventory, InventorySource, MemoryInfo, SystemV
 import { lscpuArgv, parseCpuinfoFlags, parseLscpu } from './cpu.ts';
 import { parseMeminfoTotal, parseMemoryBlocks } from './memory.ts';
 import { readDiskInfos } from './disk-info.ts';
-import { readHostInterfaces, readOptional } from './host-interfaces.ts';
+import { readHostInterfaces, readHostMacs, readOptional } from './host-interfaces.ts';
 
 export interface HostInventoryOptions {
   system: System;
@@ -27,6 +27,7 @@ export function createHostInventory(options: HostInventoryOptions): InventorySou
   const { system, devices } = options;
   const hostname = options.hostname ?? osHostname;
   return {
+    lookupMacs: () => readHostMacs(system),
     async collect(): Promise<Inventory> {
       const [interfaces, cpu, memory, disks, systemVendor, boot] = await Promise.all([
         readHostInterfaces(system),

@@ -110,6 +110,11 @@ export interface Inventory {
 /** Where an inventory comes from: the real host inside the ramdisk, or a machine file outside it. */
 export interface InventorySource {
   collect(): Promise<Inventory>;
+  /**
+   * Only what lookup sends, `macAddresses(collect())`, where it is much
+   * cheaper than a whole inventory (seconds of spawns under emulation).
+   */
+  lookupMacs?(): Promise<string[]>;
 }
 
 /** The MACs lookup sends to the conductor: every non-empty one, lowercased, in interface order, without repeats. */
