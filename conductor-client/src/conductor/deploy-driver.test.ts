@@ -34,7 +34,7 @@ describe('driveDeployment', () => {
     expect(names(agent.requests)).toEqual([
       ['deploy.get_deploy_steps', 'true'], ['deploy.execute_deploy_step', 'false'], ['standby.get_partition_uuids', 'true'], ['standby.power_off', 'false'],
     ]);
-    const execute = agent.requests.find((r) => (r.body as { name?: string }).name === 'deploy.execute_deploy_step')!;
+    const execute = agent.requests.find((r) => (r.body as { name?: string } | undefined)?.name === 'deploy.execute_deploy_step')!;
     expect((execute.body as { params: unknown }).params).toEqual({
       step: {
         interface: 'deploy', step: 'write_image',
