@@ -62,13 +62,15 @@ describe('createProgressBar', () => {
     expect(writes.every((line) => line.endsWith('\n') && !line.includes('\r'))).toBe(true);
   });
 
-  it('prints completion at once even within the interval, and nothing for an empty sample', () => {
+  it('prints completion at once even within the interval, once, and nothing for an empty sample', () => {
     let clock = 0;
     const { writes, output: out } = output(false);
     const bar = createProgressBar({ output: out, now: () => clock, width: 2 });
     bar.update(null);
     bar.update({ stage: 'write', done: 1, total: 2 });
     clock = 100;
+    bar.update({ stage: 'write', done: 2, total: 2 });
+    clock = 900;
     bar.update({ stage: 'write', done: 2, total: 2 });
     bar.finish();
     expect(writes).toEqual(['write [#.] 50% 1/2\n', 'write [##] 100% 2/2 10.0/s\n']);

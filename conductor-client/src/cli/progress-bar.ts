@@ -86,6 +86,7 @@ export function createProgressBar(options: ProgressBarOptions): ProgressBar {
   let printed: { line: string; at: number } | undefined;
   let pending: string | undefined;
   let drawn = false;
+  let completed = false;
 
   const lineFor = (progress: CommandProgress, at: number): string => {
     const done = progress.done ?? 0;
@@ -107,9 +108,12 @@ export function createProgressBar(options: ProgressBarOptions): ProgressBar {
     update(progress) {
       if (!progress) return;
       const at = now();
+      const complete = progress.total !== undefined && progress.done !== undefined && progress.done >= progress.total;
+      // Once complete the figures stop moving: the line (and its rate) stays as first drawn.
+      if (complete && completed) return;
       const line = lineFor(progress, at);
       if (line === printed?.line) return;
-      const complete = progress.total !== undefined && progress.done !== undefined && progress.done >= progress.total;
+      completed = complete;
       if (options.output.isTTY || !printed || complete || at - printed.at >= minIntervalMs) {
         draw(line);
         printed = { line, at };
