@@ -81,7 +81,7 @@ export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvent
   readonly store: NodeStore;
   readonly pairing: Pairing;
   state(uuid: string): ReferenceNodeState | undefined;
-  /** Resolves when the node's cleaning succeeds, rejects when it fails. */
+  /** Resolves when the node's cleaning succeeds, rejects when it fails; never settles for a node that starts in deploying. */
   waitForCleaning(uuid: string): Promise<CleaningReport>;
   /** Resolves when the node is active, rejects when cleaning or the deploy fails. */
   waitForDeployment(uuid: string): Promise<DeploymentReport>;
