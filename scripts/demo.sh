@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the demo on a fresh Debian 12 machine: a reference conductor and a simulated machine's agent
-# pair over HTTPS with a one-time token and run cleaning. Needs no root once the packages are there.
+# pair over HTTPS with a one-time token, run cleaning, then deploy a whole-disk image generated on the
+# spot (sgdisk, mkfs.ext4 -d, zstd) and verified from the host. Needs no root once the packages are there.
+# INGOT_DEMO_IMAGE_MIB sets the image size (default 256); INGOT_DEMO_KEEP=1 keeps the files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/debian-packages.sh demo

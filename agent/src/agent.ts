@@ -15,7 +15,7 @@ import type { AgentConfig } from './config.ts';
 import { detectAdvertiseAddress } from './conductor/advertise-address.ts';
 import { createConductorApi, type ConductorApi } from './conductor/conductor-api.ts';
 import { createHeartbeater, type Heartbeater } from './conductor/heartbeater.ts';
-import { lookupNode } from './conductor/lookup.ts';
+import { lookupBackoffSeconds, lookupNode } from './conductor/lookup.ts';
 import type { BlockDevices } from './disks/block-devices.ts';
 import type { HardwareContext, HardwareManager } from './hardware/manager.ts';
 import { createManagerRegistry } from './hardware/registry.ts';
@@ -82,6 +82,8 @@ export function createAgent(deps: AgentDeps): Agent {
   const beatListeners: Array<(ok: boolean) => void> = [];
   const lifetime = new AbortController();
   let restart: (() => void) | undefined;
+  /** Set when this agent starts over after its own power_off/run_image (see serveLoop). */
+  let powerActionAt: number | undefined;
   let agentKey: Promise<AgentKeyPair> | undefined;
 
   const imageDeploy: ImageDeployHooks = {
@@ -91,8 +93,9 @@ export function createAgent(deps: AgentDeps): Agent {
   const hardware: HardwareContext = { system: deps.system, devices: deps.devices, log, imageDeploy };
   let runner!: CommandRunner;
 
-  const startOver = (reason: string) => {
+  const startOver = (reason: string, afterPowerAction = false) => {
     log.warn({ reason }, 'starting over as freshly booted: forgetting commands and looking up again');
+    powerActionAt = afterPowerAction ? Date.now() : undefined;
     heartbeater?.stop();
     heartbeater = undefined;
     runner.reset();
@@ -179,6 +182,7 @@ export function createAgent(deps: AgentDeps): Agent {
       minTlsVersion: config.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     });
     if (config.insecure) log.warn('ipa-insecure is set: the conductor\'s certificate is NOT verified');
+    let withheldAttempt = 0;
     for (;;) {
       phase = 'looking-up';
       const macs = deps.inventory.lookupMacs ? await deps.inventory.lookupMacs() : macAddresses(await deps.inventory.collect());
@@ -186,6 +190,24 @@ export function createAgent(deps: AgentDeps): Agent {
         api, macs, nodeUuid: node?.uuid, log, signal: lifetime.signal,
         timeoutSeconds: config.lookupTimeout, intervalSeconds: Math.max(1, config.lookupInterval),
       });
+      // After standby.power_off or run_image that cut no power (a simulated
+      // machine), the conductor may not have power-cycled the node yet: Ironic
+      // first polls the BMC, then powers off and only then wipes the token
+      // (ironic-conductor.md §4, tear_down_agent). Until then a lookup still
+      // finds the node and withholds the token ("******"). A real machine would
+      // still be off: ask again later instead of locking down, within the
+      // lookup timeout.
+      if (powerActionAt !== undefined && !token && found.config.agent_token === REDACTED_TOKEN
+        && Date.now() - powerActionAt < config.lookupTimeout * 1000) {
+        withheldAttempt += 1;
+        const waitSeconds = lookupBackoffSeconds(withheldAttempt, Math.max(1, config.lookupInterval));
+        log.info({ attempt: withheldAttempt, waitSeconds: Number(waitSeconds.toFixed(1)) }, 'the conductor still holds the token of before the power action; looking up again later');
+        await sleepUnlessAborted(waitSeconds * 1000, lifetime.signal);
+        if (lifetime.signal.aborted) return;
+        continue;
+      }
+      powerActionAt = undefined;
+      withheldAttempt = 0;
       applyLookup(found);
       await listen(api);
       phase = 'serving';
@@ -233,7 +255,7 @@ export function createAgent(deps: AgentDeps): Agent {
           afterPowerAction: (action) => {
             // A real power cut ends this process; if we are still here, nothing cut it.
             const graceMs = deps.power.simulated ? 100 : 30_000;
-            setTimeout(() => { if (!lifetime.signal.aborted) startOver(`${action} finished and no power cut followed`); }, graceMs).unref();
+            setTimeout(() => { if (!lifetime.signal.aborted) startOver(`${action} finished and no power cut followed`, true); }, graceMs).unref();
           },
         }),
         defineExtension('log', [{ name: 'collect_system_logs', mode: 'sync', run: () => deps.collectLogs() }]),
@@ -268,5 +290,17 @@ function waitFor(predicate: () => boolean): Promise<void> {
   return new Promise((resolve) => {
     const check = () => (predicate() ? resolve() : setTimeout(check, 20));
     check();
+  });
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
   });
 }

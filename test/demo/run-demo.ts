@@ -1,23 +1,36 @@
 /**
  * The demo (`npm run demo`): on one machine, with no hardware and no root, the
- * reference conductor and an agent whose machine is simulated (disk files, an
- * inventory described in a file) pair over HTTPS with a one-time token, and the
- * conductor runs automated cleaning through the agent, showing each step.
+ * reference conductor and an agent whose machine is simulated (sparse disk
+ * files, an inventory described in a file) pair over HTTPS with a one-time
+ * token; the conductor runs automated cleaning through the agent, then
+ * deploys a whole-disk image generated here (GPT + ext4, zstd-compressed,
+ * served over HTTP from 127.0.0.1) as Ironic does, showing a progress bar;
+ * the host finally checks the disk file against the image's digest.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { createProgressBar, type ProgressBar } from '@ingot/conductor-client/progress-bar';
 import { createReferenceConductor } from '@ingot/conductor-client/reference-conductor';
 import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
+import { createDemoImage, sha256OfFile } from './disk-image.ts';
+import { createImageServer } from './image-server.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const MiB = 1024 * 1024;
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
+const rate = (bytes: number, ms: number) => (ms > 0 ? bytes / MiB / (ms / 1000) : 0);
+/** The agent picks the smallest disk of at least 4 GiB when the node has no root device hints (ipa-protocol.md §9.10). */
+const DISK_MIB = 4096;
+const IMAGE_MIB = Number(process.env.INGOT_DEMO_IMAGE_MIB ?? 256);
 
 function checkTools(): void {
-  const missing = ['sgdisk', 'mkfs.ext4', 'wipefs', 'blkid', 'partx'].filter((tool) => {
+  const missing = ['sgdisk', 'mkfs.ext4', 'wipefs', 'blkid', 'partx', 'zstd'].filter((tool) => {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
       return false;
@@ -26,7 +39,7 @@ function checkTools(): void {
     }
   });
   if (missing.length > 0) {
-    throw new Error(`the demo needs ${missing.join(', ')}: run scripts/demo.sh as root once, or apt-get install -y gdisk e2fsprogs util-linux`);
+    throw new Error(`the demo needs ${missing.join(', ')}: run scripts/demo.sh as root once, or apt-get install -y gdisk e2fsprogs util-linux zstd`);
   }
 }
 
@@ -37,22 +50,36 @@ function rssMiB(pid: number): number {
 
 async function main(): Promise<void> {
   checkTools();
-  const machine = createSimulatedMachine({ disks: 2, sizeMiB: 64 });
+  say('Ingot demo: a conductor pairs with a simulated machine over HTTPS, cleans its disks and deploys an image\n');
+  const imageDir = mkdtempSync(join(tmpdir(), 'ingot-demo-image-'));
+  const image = await createDemoImage({ dir: imageDir, sizeMiB: IMAGE_MIB });
+  say(`image     ${image.rawPath}: ${mib(image.rawBytes)} GPT disk, ext4 "${image.label}" with ${mib(image.contentBytes)} of files (mkfs.ext4 -d)`);
+  say(`          ${basename(image.zstPath)}: ${mib(image.zstBytes)} (zstd -3), sha256 ${image.zstSha256}`);
+  say(`          built in ${seconds(image.durationMs)}; raw sha256 ${image.rawSha256}`);
+  const images = await createImageServer({ files: { [`/${basename(image.zstPath)}`]: image.zstPath } });
+  const imageUrl = `${images.url}/${basename(image.zstPath)}`;
+  say(`          served at ${imageUrl}`);
+
+  const machine = createSimulatedMachine({ disks: 2, sizeMiB: DISK_MIB });
   const uuid = '4c1a5e3e-6b1f-4d8a-9a51-1d1e8e0d0001';
-  say('Ingot demo: pair a simulated machine with a conductor over HTTPS and clean its disks\n');
   say(`machine   ${machine.dir}`);
-  say(`          MAC ${machine.mac}; disks ${machine.disks.map((d) => d.split('/').pop()).join(', ')} (64 MiB files)`);
-  for (const disk of machine.disks) say(`          ${disk.split('/').pop()}: ${remainingSignatures(disk).join(', ') || 'blank'}`);
+  say(`          MAC ${machine.mac}; disks ${machine.disks.map((d) => basename(d)).join(', ')} (${DISK_MIB / 1024} GiB sparse files)`);
+  for (const disk of machine.disks) say(`          ${basename(disk)}: ${remainingSignatures(disk).join(', ') || 'blank'}`);
 
   const conductor = await createReferenceConductor({
-    port: 0, pollIntervalMs: 500, heartbeatTimeout: 30,
-    nodes: [{ uuid, macs: [machine.mac], allowedAddresses: ['127.0.0.1'] }],
+    port: 0, pollIntervalMs: 250, heartbeatTimeout: 30,
+    nodes: [{
+      uuid, macs: [machine.mac], allowedAddresses: ['127.0.0.1'],
+      // os_hash_value is the digest of the file as served (Glance's), so the compressed one.
+      deploy: { image: { url: imageUrl, checksum: { algorithm: 'sha256', value: image.zstSha256 }, diskFormat: 'raw' } },
+    }],
     log: pino({ level: 'silent' }),
   });
-  say(`conductor ${conductor.url}  (node ${uuid} enrolled by MAC, lookup allowed from 127.0.0.1 only)\n`);
+  say(`conductor ${conductor.url}  (node ${uuid} enrolled by MAC, lookup allowed from 127.0.0.1 only; no root device hints)\n`);
 
   const agentLog = join(machine.dir, 'agent.log');
   const started = Date.now();
+  const at = () => seconds(Date.now() - started).padStart(8);
   // `npm run demo -- --agent-bundle build/agent.mjs` runs a bundled agent instead of the TypeScript sources.
   const bundleIndex = process.argv.indexOf('--agent-bundle');
   const entry = bundleIndex > 0 ? [resolve(process.argv[bundleIndex + 1] ?? '')] : ['--import', 'tsx', join(root, 'agent/src/main.ts')];
@@ -70,37 +97,85 @@ async function main(): Promise<void> {
   say(`agent     pid ${agent.pid}, sandbox mode (only the 2 disk files), log ${agentLog}`);
 
   let firstHeartbeatMs = 0;
-  conductor.on('lookup', ({ tokenIssued }) => say(`  ${seconds(Date.now() - started)}  lookup by MAC: node found, ${tokenIssued ? 'one-time token issued (stored as a hash)' : 'token withheld (******)'}`));
+  let cleaningStartedMs = 0;
+  let cleaningMs = 0;
+  let bar: ProgressBar | undefined;
+  let peakRss = 0;
+  const sampleRss = setInterval(() => { try { peakRss = Math.max(peakRss, rssMiB(agent.pid!)); } catch { /* exited */ } }, 200);
+  conductor.on('lookup', ({ tokenIssued }) => say(`${at()}  lookup by MAC: node found, ${tokenIssued ? 'one-time token issued (stored as a hash)' : 'token withheld (******)'}`));
   conductor.on('heartbeat', ({ callbackUrl, first }) => {
     if (!first) return;
     firstHeartbeatMs = Date.now() - started;
-    say(`  ${seconds(firstHeartbeatMs)}  first heartbeat: agent at ${callbackUrl}, self-signed certificate received and pinned`);
+    cleaningStartedMs = firstHeartbeatMs;
+    say(`${at()}  first heartbeat: agent at ${callbackUrl}, self-signed certificate received and pinned`);
   });
-  conductor.on('step-start', ({ step, index, total }) => say(`  ${seconds(Date.now() - started)}  clean step ${index + 1}/${total}: ${step.interface}.${step.step} (priority ${step.priority}) started`));
+  conductor.on('state', ({ state, previous }) => say(`${at()}  node ${previous ?? '?'} -> ${state}`));
+  conductor.on('step-start', ({ phase, step, index, total }) => {
+    if (phase === 'clean') return say(`${at()}  clean step ${index + 1}/${total}: ${step.interface}.${step.step} (priority ${step.priority}) started`);
+    say(`${at()}  deploy step deploy.write_image: ${imageUrl} -> the agent's root disk (progress: bytes served)`);
+    bar = createProgressBar({ output: { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true }, label: '            served', minIntervalMs: 2000 });
+  });
   let lastProgress = '';
-  conductor.on('progress', ({ progress }) => {
+  conductor.on('progress', ({ phase, progress }) => {
+    if (phase === 'deploy') return bar?.update(progress);
     const line = progress ? `${progress.stage}${progress.total ? ` ${progress.done ?? 0}/${progress.total} ${progress.unit ?? ''}` : ''}${progress.message ? ` (${progress.message})` : ''}` : '';
     if (line && line !== lastProgress) say(`            ${line}`);
     lastProgress = line;
   });
-  conductor.on('step-done', ({ step, durationMs }) => say(`  ${seconds(Date.now() - started)}  clean step ${step.step} succeeded in ${seconds(durationMs)}`));
+  conductor.on('step-done', ({ phase, step, durationMs }) => {
+    if (phase === 'deploy') {
+      bar?.finish();
+      return say(`${at()}  deploy step write_image succeeded in ${seconds(durationMs)} (downloaded, decompressed, verified, written)`);
+    }
+    say(`${at()}  clean step ${step.step} succeeded in ${seconds(durationMs)}`);
+  });
+  conductor.on('done', () => { cleaningMs = Date.now() - started - cleaningStartedMs; });
+  conductor.on('failed', () => bar?.finish());
 
   try {
-    const cleaning = conductor.waitForCleaning(uuid);
-    const outcome = await Promise.race([cleaning.then(() => 'done' as const), agentExit.then((code) => code)]);
-    if (outcome !== 'done') throw new Error(`the agent exited with code ${outcome} before cleaning finished; see ${agentLog}`);
-    say(`\ncleaning finished: node ${uuid} is ${conductor.state(uuid)}`);
-    for (const disk of machine.disks) say(`          ${disk.split('/').pop()}: ${remainingSignatures(disk).join(', ') || 'no partition table, no filesystem signature'}`);
-    await new Promise((resolveWait) => setTimeout(resolveWait, 1500));
-    const idle = rssMiB(agent.pid!);
-    say(`\nmeasured  start to first heartbeat ${seconds(firstHeartbeatMs)}; agent idle RSS ${idle.toFixed(1)} MiB (${bundleIndex > 0 ? 'bundled' : 'node + tsx, untranspiled'})`);
-    process.stdout.write(`${JSON.stringify({ demo: 'clean', first_heartbeat_s: Number((firstHeartbeatMs / 1000).toFixed(2)), agent_idle_rss_mib: Number(idle.toFixed(1)) })}\n`);
+    const deployed = conductor.waitForDeployment(uuid);
+    const outcome = await Promise.race([deployed.then((report) => ({ report })), agentExit.then((code) => ({ code }))]);
+    if (!('report' in outcome)) throw new Error(`the agent exited with code ${outcome.code} before the deploy finished; see ${agentLog}`);
+    const { report } = outcome;
+    say(`${at()}  root uuid (MBR disk identifier) ${report.rootUuid ?? 'none'}; standby.power_off ${report.poweredOff ? 'sent' : 'refused'}`);
+    say(`\nnode ${uuid} is ${conductor.state(uuid)}`);
+
+    // The host's own check: the agent chose disk0 (both are 4 GiB, ties go by name) and wrote the image there.
+    const verifyStarted = Date.now();
+    const target = machine.disks[0]!;
+    const onDisk = await sha256OfFile(target, image.rawBytes);
+    const verifyMs = Date.now() - verifyStarted;
+    const digestOk = onDisk === image.rawSha256;
+    say(`verify    sha256 of the first ${mib(image.rawBytes)} of ${basename(target)}: ${onDisk}`);
+    say(`          raw image sha256:                          ${image.rawSha256}  ${digestOk ? 'OK, identical' : 'MISMATCH'}`);
+    for (const disk of machine.disks) say(`          ${basename(disk)}: ${remainingSignatures(disk).join(', ') || 'no partition table, no filesystem signature'}`);
+    if (!digestOk) throw new Error(`the disk does not hold the image: sha256 ${onDisk}, expected ${image.rawSha256}; see ${agentLog}`);
+
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+    const writeMs = report.writeDurationMs;
+    say('\nsummary');
+    say(`  image build                ${seconds(image.durationMs)}`);
+    say(`  agent start to heartbeat   ${seconds(firstHeartbeatMs)}`);
+    say(`  cleaning                   ${seconds(cleaningMs)}`);
+    say(`  image write (write_image)  ${seconds(writeMs)}: ${rate(image.rawBytes, writeMs).toFixed(0)} MiB/s written, ${rate(image.zstBytes, writeMs).toFixed(0)} MiB/s served (${mib(image.zstBytes)} zstd -> ${mib(image.rawBytes)})`);
+    say(`  host verification         ${seconds(verifyMs)}: digest OK`);
+    say(`  total, agent start to active ${seconds(Date.now() - started - verifyMs - 500)}; agent peak RSS ${peakRss.toFixed(0)} MiB (${bundleIndex > 0 ? 'bundled' : 'node + tsx, untranspiled'})`);
+    process.stdout.write(`${JSON.stringify({
+      demo: 'clean+deploy', first_heartbeat_s: Number((firstHeartbeatMs / 1000).toFixed(2)), cleaning_s: Number((cleaningMs / 1000).toFixed(2)),
+      write_s: Number((writeMs / 1000).toFixed(2)), image_mib: image.rawBytes / MiB, served_mib: Number((image.zstBytes / MiB).toFixed(1)),
+      write_mib_per_s: Number(rate(image.rawBytes, writeMs).toFixed(1)), digest_ok: digestOk, agent_peak_rss_mib: Number(peakRss.toFixed(1)),
+    })}\n`);
   } finally {
+    clearInterval(sampleRss);
     agent.kill('SIGTERM');
     await Promise.race([agentExit, new Promise((resolveWait) => setTimeout(resolveWait, 3000))]);
-    if (agent.exitCode === null) agent.kill('SIGKILL');
+    if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
     await conductor.close();
-    if (!process.env.INGOT_DEMO_KEEP) machine.remove();
+    await images.close();
+    if (!process.env.INGOT_DEMO_KEEP) {
+      machine.remove();
+      rmSync(imageDir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -4,11 +4,8 @@
  * collects its logs; then the host checks the disk files. Designed for TCG:
  * budget ~13 s from QEMU's start to a listening agent (ramdisk-feasibility.md).
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,30 +15,11 @@ import { createTestCertificate } from '@ingot/conductor-client/testing';
 // image-build has no package.json yet; switch to '@ingot/image-build/config-media' once it exports it.
 import { buildConfigMedia, parseStaticNetwork, renderNetworkData } from '@ingot/image-build/config-media';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
+import { e2eUnavailable, initrd, kernel, within } from './e2e-support.ts';
 import { freePort, startVm, type Vm } from './qemu.ts';
 
-const root = resolve(fileURLToPath(import.meta.url), '../../..');
-const ramdiskDir = process.env.INGOT_RAMDISK_DIR ?? join(root, 'build/ramdisk');
-const kernel = join(ramdiskDir, 'vmlinuz');
-const initrd = join(ramdiskDir, 'initramfs.cpio.zst');
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
-
-function unavailable(): string | undefined {
-  const missingFiles = [kernel, initrd].filter((path) => !existsSync(path));
-  if (missingFiles.length > 0) return `the ramdisk is not built (${missingFiles.join(', ')} missing): run \`npm run ramdisk\` first`;
-  const missingTools = ['qemu-system-x86_64', 'sgdisk', 'mkfs.ext4', 'blkid', 'xorriso', 'openssl'].filter((tool) => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  if (missingTools.length > 0) return `missing host tools: ${missingTools.join(', ')} (apt-get install qemu-system-x86 gdisk e2fsprogs util-linux xorriso openssl)`;
-  return undefined;
-}
-
-const reason = unavailable();
+const reason = e2eUnavailable(['sgdisk', 'mkfs.ext4', 'blkid', 'xorriso', 'openssl']);
 // In CI a missing ramdisk is a failure, not a skip: the e2e test is what proves the ramdisk boots.
 if (reason && !process.env.CI) process.stdout.write(`skipping the QEMU end-to-end tests: ${reason}\n`);
 
@@ -53,17 +31,6 @@ afterEach(async (context) => {
     try { await cleanup(); } catch (error) { process.stderr.write(`cleanup failed: ${String(error)}\n`); }
   }
 });
-
-/** Rejects after `ms`, so that no wait is unbounded. */
-function within<T>(what: string, ms: number, promise: Promise<T>, vm?: Vm): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}${vm ? `; console: ${vm.consoleLog}` : ''}`)), ms);
-    timer.unref();
-  });
-  const died = vm ? vm.exited.then(({ code, signal }) => { throw new Error(`QEMU exited (code ${code}, signal ${signal}) while waiting for ${what}; console: ${vm.consoleLog}`); }) : new Promise<never>(() => undefined);
-  return Promise.race([promise, timeout, died]).finally(() => clearTimeout(timer));
-}
 
 /** The entries of a tar archive (ustar headers), enough to see what collect_system_logs packed. */
 function tarEntries(tar: Buffer): Map<string, string> {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
@@ -8,19 +8,26 @@ import { createUsedDisk, findMissingDiskTools, readDiskSignatures } from './iron
 import { findFreePort } from './ironic/free-port.ts';
 import { createIronicApi, type IronicApi, type IronicNode } from './ironic/ironic-api.ts';
 import { checkIronicInstalled, IRONIC_INSTALL_HINT, startIronic, SYSTEM_PYTHON, type IronicServer } from './ironic/ironic-server.ts';
+import { checkNginxInstalled, startImageServer, type ImageServer } from '../support/nginx-image-server.ts';
+import { createWholeDiskImage, readDeployedMarker, readHeadDigest, type WholeDiskImage } from '../support/whole-disk-image.ts';
 
 /**
  * Debian's real Ironic 21.4 (ironic-standalone.md) drives the real agent
- * through automated cleaning: lookup, token, heartbeats with auto-TLS,
- * get_clean_steps, erase_devices_metadata on two disk files, and back to
- * `available`. Outside CI the suite is skipped when python3-ironic is
- * missing; in CI it must run (startIronic then fails with the install hint).
+ * through a node's life: automated cleaning (lookup, token, heartbeats with
+ * auto-TLS, get_clean_steps, erase_devices_metadata on two disk files) to
+ * `available`; a whole-disk image deploy from Debian's nginx (get_deploy_steps,
+ * write_image, get_partition_uuids, standby.power_off) to `active`; and
+ * undeploy with automated cleaning back to `available`. Outside CI the suite
+ * is skipped when python3-ironic or nginx is missing; in CI it must run
+ * (startIronic or startImageServer then fails with the install hint).
  */
 const ironicMissing = await checkIronicInstalled();
-const skipReason =
-  ironicMissing !== null && !process.env.CI
+const nginxMissing = checkNginxInstalled();
+const skipReason = process.env.CI
+  ? null
+  : ironicMissing !== null
     ? `python3-ironic is not importable by ${SYSTEM_PYTHON} (${ironicMissing}); run: ${IRONIC_INSTALL_HINT}`
-    : null;
+    : nginxMissing;
 if (skipReason !== null) console.log(`[skip] Ironic compatibility test: ${skipReason}`);
 
 // A locally administered unicast MAC (bit 1 of the first octet set), so it
@@ -30,10 +37,23 @@ const DISK_MiB = 64;
 /** [api]ramdisk_heartbeat_timeout: the agent then heartbeats every 3-6 s. */
 const HEARTBEAT_TIMEOUT_S = 10;
 const CLEANING_TIMEOUT_MS = 240_000;
+const DEPLOY_TIMEOUT_MS = 240_000;
+const IMAGE_MiB = 24;
+/**
+ * The node's boot mode. In UEFI mode (Ironic 21.4's default) a whole-disk
+ * deploy also sends image.install_bootloader (ironic-conductor.md §4, §6b);
+ * once the agent implements it, switch this to 'uefi' (and expect the command
+ * in the deploy test below).
+ */
+const BOOT_MODE = 'bios' as 'bios' | 'uefi';
 
-describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through the Ingot agent', () => {
+describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning, deploying and undeploying a node through the Ingot agent', () => {
   let workDir: string;
   let ironic: IronicServer | undefined;
+  let images: ImageServer | undefined;
+  let image: WholeDiskImage;
+  let deployed: IronicNode | undefined;
+  let undeployed: IronicNode | undefined;
   let agent: AgentProcess | undefined;
   let api: IronicApi;
   let node: IronicNode;
@@ -54,6 +74,7 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through
       console.error(`--- ${ironic.logPath} (tail) ---\n${await ironic.logTail(120)}`);
     }
     if (agent) console.error(`--- ${agent.logPath} (tail; agent ${agent.exitStatus() ?? 'running'}) ---\n${await agent.logTail(120)}`);
+    if (images) console.error(`--- nginx access log ---\n${(await images.readAccessLog()).map((entry) => JSON.stringify(entry)).join('\n')}`);
   }
 
   function whenFailed(): void {
@@ -65,11 +86,46 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through
     return cleaned;
   }
 
+  function afterDeploy(): IronicNode {
+    if (!deployed) throw new Error('the deploy did not reach "active"; see the deploy test of this suite');
+    return deployed;
+  }
+
+  /** Waits for `wanted`, failing early if the agent dies and naming what Ironic refused. */
+  async function waitForState(wanted: string, timeoutMs: number): Promise<IronicNode> {
+    try {
+      return await api.waitForProvisionState(node.uuid, wanted, {
+        timeoutMs,
+        intervalMs: 250,
+        failOn: ['clean failed', 'deploy failed', 'error'],
+        onPoll: (polled) => {
+          const url = polled.driver_internal_info.agent_url;
+          if (typeof url === 'string') callbackUrls.add(url);
+          if (agent?.exitStatus() !== undefined) throw new Error(`the agent exited (${agent.exitStatus()}) while the node was '${polled.provision_state}'`);
+        },
+      });
+    } catch (error) {
+      // What Ironic refused (heartbeats above all) usually names the cause.
+      const refused = await ironic!.readClientErrors();
+      throw new Error(`${(error as Error).message}\nIronic answered 4xx with: ${refused.join(' | ') || '(nothing)'}`, { cause: error });
+    }
+  }
+
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(os.tmpdir(), 'ingot-ironic-test-'));
     try {
       disks.push(...(await prepareUsedDisks(workDir)));
       const machineFile = await writeMachineFile(workDir, MAC);
+
+      // The image server: the whole-disk image, and the deploy kernel and
+      // ramdisk that the pxe boot interface fetches (and caches) before every
+      // cleaning and deploy; nothing boots them here, so any bytes do.
+      const wwwRoot = path.join(workDir, 'www');
+      await mkdir(wwwRoot);
+      image = await createWholeDiskImage(path.join(wwwRoot, 'disk.img'), IMAGE_MiB);
+      await writeFile(path.join(wwwRoot, 'deploy.kernel'), 'not a kernel\n');
+      await writeFile(path.join(wwwRoot, 'deploy.initramfs'), 'not an initramfs\n');
+      images = await startImageServer({ root: wwwRoot, stateDir: path.join(workDir, 'nginx'), log: (line) => console.log(`[nginx] ${line}`) });
 
       // require_tls: Ironic refuses plain-http callbacks, so a finished
       // cleaning proves the agent served HTTPS and Ironic verified it against
@@ -83,7 +139,16 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through
       await installAgentTokenAudit(ironic.databasePath);
       api = createIronicApi(ironic.url);
 
-      node = await api.createNode({ name: `ingot-it-${MAC.replaceAll(':', '')}`, memoryMb: 2048, cpuArch: 'x86_64', localGb: 1 });
+      node = await api.createNode({
+        name: `ingot-it-${MAC.replaceAll(':', '')}`, memoryMb: 2048, cpuArch: 'x86_64', localGb: 1,
+        driverInfo: { deploy_kernel: `${images.url}/deploy.kernel`, deploy_ramdisk: `${images.url}/deploy.initramfs` },
+        properties: {
+          capabilities: `boot_mode:${BOOT_MODE}`,
+          // The second disk receives the image; the first must stay untouched.
+          // Both are far below IPA's 4 GiB minimum for a disk chosen without hints.
+          root_device: { name: disks[1] },
+        },
+      });
       await api.createPort(node.uuid, MAC);
 
       agentListenPort = await findFreePort({ avoid: [ironic.port, 8080] });
@@ -109,6 +174,7 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through
   afterAll(async () => {
     await agent?.stop();
     await ironic?.stop();
+    await images?.stop();
     if (!workDir) return;
     // Kept after a failure (or on request) for a closer look.
     if (logsPrinted || process.env.INGOT_KEEP_TEST_FILES) console.log(`[kept] ${workDir}`);
@@ -121,22 +187,7 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through
     await api.waitForProvisionState(node.uuid, 'manageable', { timeoutMs: 30_000 });
 
     await api.setProvisionState(node.uuid, 'provide');
-    try {
-      cleaned = await api.waitForProvisionState(node.uuid, 'available', {
-        timeoutMs: CLEANING_TIMEOUT_MS,
-        intervalMs: 250,
-        failOn: ['clean failed', 'deploy failed', 'error'],
-        onPoll: (polled) => {
-          const url = polled.driver_internal_info.agent_url;
-          if (typeof url === 'string') callbackUrls.add(url);
-          if (agent?.exitStatus() !== undefined) throw new Error(`the agent exited (${agent.exitStatus()}) while the node was '${polled.provision_state}'`);
-        },
-      });
-    } catch (error) {
-      // What Ironic refused (heartbeats above all) usually names the cause.
-      const refused = await ironic!.readClientErrors();
-      throw new Error(`${(error as Error).message}\nIronic answered 4xx with: ${refused.join(' | ') || '(nothing)'}`, { cause: error });
-    }
+    cleaned = await waitForState('available', CLEANING_TIMEOUT_MS);
     expect(cleaned.provision_state).toBe('available');
     expect(cleaned.last_error).toBeNull();
     expect(cleaned.maintenance).toBe(false);
@@ -183,17 +234,6 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through
     }
   });
 
-  it('never wrote an agent token that Ironic issued into its log', async () => {
-    whenFailed();
-    afterCleaning();
-    const tokens = await readIssuedAgentTokens(ironic!.databasePath);
-    expect(tokens.length).toBeGreaterThan(0);
-    const agentLog = await readFile(agent!.logPath, 'utf8');
-    expect(agentLog.length).toBeGreaterThan(0);
-    for (const token of tokens) expect(agentLog.includes(token), `token ${token.slice(0, 4)}… found in ${agent!.logPath}`).toBe(false);
-    expect(findUnredactedTokens(agentLog)).toEqual([]);
-  });
-
   it('keeps running after Ironic wipes its token at the end of cleaning, and looks the node up again', async () => {
     whenFailed();
     afterCleaning();
@@ -212,7 +252,98 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning a node through
     expect(agent!.exitStatus()).toBeUndefined();
     expect(relookedUp, 'a lookup after the refused heartbeat').toBe(true);
   }, 60_000);
+
+  it(`deploys a whole-disk image served by nginx to active in ${BOOT_MODE} boot mode: write_image, get_partition_uuids, power off`, async () => {
+    whenFailed();
+    afterCleaning();
+    // What an operator sets for an http image (ironic-conductor.md §4):
+    // Ironic HEADs the URL, then the agent downloads it itself.
+    await api.updateNode(node.uuid, [
+      { op: 'add', path: '/instance_info/image_source', value: `${images!.url}/disk.img` },
+      { op: 'add', path: '/instance_info/image_os_hash_algo', value: 'sha256' },
+      { op: 'add', path: '/instance_info/image_os_hash_value', value: image.sha256 },
+      { op: 'add', path: '/instance_info/image_disk_format', value: 'raw' },
+    ]);
+    await api.setProvisionState(node.uuid, 'active');
+    deployed = await waitForState('active', DEPLOY_TIMEOUT_MS);
+    expect(deployed.last_error).toBeNull();
+    expect(deployed.driver_internal_info.is_whole_disk_image).toBe(true);
+    // The agent's `root uuid` for a whole-disk image: the MBR disk signature (ipa-protocol.md 9.5, 9.8).
+    expect(deployed.driver_internal_info.root_uuid_or_disk_id).toBe(mbrDiskSignature(await readFile(image.path)));
+    // Fake power: Ironic powered the node off after standby.power_off, then on to boot the instance.
+    expect(deployed.power_state).toBe('power on');
+  }, DEPLOY_TIMEOUT_MS + 60_000);
+
+  it('wrote the image byte for byte to the disk the root device hint names, and left the other disk alone', async () => {
+    whenFailed();
+    afterDeploy();
+    expect(await readHeadDigest(disks[1]!, image.size)).toBe(image.sha256);
+    expect(await readDeployedMarker(disks[1]!)).toEqual({ diskGuid: image.diskGuid, marker: image.marker });
+    // Still as cleaning left it.
+    expect(await readDiskSignatures(disks[0]!)).toEqual({ partitions: [], wipefs: [], blkidWhole: null, blkidPartition: null });
+  });
+
+  it('ran the whole-disk deploy sequence of ironic-conductor.md §6(b) through the agent', async () => {
+    whenFailed();
+    afterDeploy();
+    const log = await readFile(ironic!.logPath, 'utf8');
+    const deployLog = log.slice(log.indexOf(`Node ${node.uuid} cleaning complete`));
+    const sent = [...deployLog.matchAll(/Executing agent command (\S+) for node (\S+)/g)]
+      .filter((match) => match[2] === node.uuid).map((match) => match[1]!);
+    const expected = ['deploy.get_deploy_steps', 'deploy.execute_deploy_step', 'standby.get_partition_uuids',
+      ...(BOOT_MODE === 'uefi' ? ['image.install_bootloader'] : []), 'standby.power_off'];
+    expect(sent.slice(0, expected.length)).toEqual(expected);
+    expect(deployLog).toContain(`Image successfully written to node ${node.uuid}`);
+    expect(deployLog).toContain(`Successfully deployed node ${node.uuid}`);
+
+    // image_info as Ironic built it (ironic-conductor.md §4): the agent logs its keys, never its values.
+    const writing = (await readFile(agent!.logPath, 'utf8')).split('\n').find((line) => line.includes('"writing whole-disk image"'));
+    expect(writing, 'the agent logged the start of the image write').toBeDefined();
+    const imageInfoKeys = (JSON.parse(writing!) as { imageInfoKeys: string[] }).imageInfoKeys;
+    console.log(`[wire] image_info keys Ironic sent: ${imageInfoKeys.join(', ')}`);
+    expect(imageInfoKeys).toEqual(expect.arrayContaining(['id', 'urls', 'disk_format', 'stream_raw_images', 'os_hash_algo', 'os_hash_value', 'node_uuid']));
+    expect(imageInfoKeys).not.toContain('root_mb'); // whole-disk: no partition-image keys
+
+    // On the wire at the image server: the conductor checked the URL, the agent fetched all of it.
+    const served = (await images!.readAccessLog()).filter((entry) => entry.path === '/disk.img');
+    expect(served.some((entry) => entry.method === 'HEAD' && entry.status === 200 && entry.userAgent.startsWith('python-requests/'))).toBe(true);
+    const downloads = served.filter((entry) => entry.method === 'GET' && entry.status === 200);
+    expect(downloads.length).toBe(1);
+    expect(downloads[0]!.bytes).toBe(image.size);
+  });
+
+  it('undeploys: tears down, cleans the disks through the agent and returns the node to available', async () => {
+    whenFailed();
+    afterDeploy();
+    await api.setProvisionState(node.uuid, 'deleted');
+    undeployed = await waitForState('available', CLEANING_TIMEOUT_MS);
+    expect(undeployed.last_error).toBeNull();
+    expect(undeployed.instance_info).toEqual({});
+    for (const disk of disks) {
+      expect({ disk, ...(await readDiskSignatures(disk)) }).toEqual({ disk, partitions: [], wipefs: [], blkidWhole: null, blkidPartition: null });
+    }
+    expect(await readDeployedMarker(disks[1]!)).toEqual({ diskGuid: null, marker: null });
+    const log = await readFile(ironic!.logPath, 'utf8');
+    expect(log.split(`Node ${node.uuid} cleaning complete`).length - 1, 'two automated cleanings').toBe(2);
+  }, CLEANING_TIMEOUT_MS + 60_000);
+
+  it('never wrote any agent token that Ironic issued (for cleaning, deploy and undeploy) into its log', async () => {
+    whenFailed();
+    afterCleaning();
+    const tokens = await readIssuedAgentTokens(ironic!.databasePath);
+    expect(tokens.length).toBeGreaterThan(0);
+    const agentLog = await readFile(agent!.logPath, 'utf8');
+    expect(agentLog.length).toBeGreaterThan(0);
+    for (const token of tokens) expect(agentLog.includes(token), `token ${token.slice(0, 4)}… found in ${agent!.logPath}`).toBe(false);
+    expect(findUnredactedTokens(agentLog)).toEqual([]);
+  });
+
 });
+
+/** Ironic's `root uuid` of a whole-disk image: the MBR disk signature at byte 440, as `0x%08x`. */
+function mbrDiskSignature(bytes: Buffer): string {
+  return `0x${bytes.readUInt32LE(440).toString(16).padStart(8, '0')}`;
+}
 
 /** Two disks as a previous tenant leaves them: GPT, one partition, ext4 inside. */
 async function prepareUsedDisks(dir: string): Promise<string[]> {

@@ -25,7 +25,7 @@ export interface TestConductorOptions {
   tls?: { cert: string; key: string };
 }
 
-export async function startTestConductor(machine: SimulatedMachine, cleanups: Cleanups, log: Logger, options: TestConductorOptions = {}) {
+export async function startTestConductor(machine: Pick<SimulatedMachine, 'mac'>, cleanups: Cleanups, log: Logger, options: TestConductorOptions = {}) {
   const uuid = options.nodeUuid ?? '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01';
   const store = createMemoryNodeStore([createNodeRecord({ uuid, macs: [machine.mac], lookupAllowed: true, allowedAddresses: options.allowedAddresses })]);
   const tokens: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
-import { HELP, parseCliArgs, parseListen } from './args.ts';
+import { HELP, parseCliArgs, parseListen, parseRootDeviceHints } from './args.ts';
 
 describe('parseCliArgs', () => {
   it('reads every flag of the clean command', () => {
@@ -18,17 +18,37 @@ describe('parseCliArgs', () => {
 
   it('answers --help with help, and the help documents every flag', () => {
     expect(parseCliArgs(['--help'])).toEqual({ kind: 'help' });
-    for (const flag of ['--mac', '--node-uuid', '--allow', '--listen', '--timeout', '--poll-interval', '--require-tls', '--verbose', '--help']) expect(HELP).toContain(flag);
+    for (const flag of ['--mac', '--node-uuid', '--allow', '--listen', '--timeout', '--poll-interval', '--require-tls', '--verbose', '--help',
+      '--image-url', '--image-checksum', '--disk-format', '--root-device', '--skip-cleaning']) expect(HELP).toContain(flag);
   });
 
   it.each([
     [[]], [['clean']], [['clean', '--mac', 'nope']], [['clean', '--mac', '52:54:00:aa:bb:cc', '--allow', '10.0.0.0/40']],
     [['clean', '--mac', '52:54:00:aa:bb:cc', '--timeout', '-1']], [['clean', '--mac', '52:54:00:aa:bb:cc', '--bogus']],
     [['clean', '--mac', '52:54:00:aa:bb:cc', '--listen', 'localhost']], [['deploy', '--mac', '52:54:00:aa:bb:cc']],
+    [['deploy', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'http://h/i.img']],
+    [['deploy', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'file:///i.img', '--image-checksum', `sha256:${'a'.repeat(64)}`]],
+    [['deploy', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'http://h/i.img', '--image-checksum', 'sha256:xyz']],
+    [['deploy', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'http://h/i.img', '--image-checksum', `sha256:${'a'.repeat(64)}`, '--root-device', 'colour=red']],
+    [['clean', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'http://h/i.img']], [['inspect', '--mac', '52:54:00:aa:bb:cc']],
   ])('refuses %j with a usage error', (argv) => {
     let caught: unknown;
     try { parseCliArgs(argv); } catch (error) { caught = error; }
     expect(isIngotError(caught, 'INGOT_CONFIG_INVALID')).toBe(true);
+  });
+
+  it('reads the deploy command: image, checksum, disk format, root device hints, a longer default timeout', () => {
+    expect(parseCliArgs(['deploy', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'https://img.example/disk.img.zst', '--image-checksum', `SHA256:${'A'.repeat(64)}`,
+      '--disk-format', 'raw', '--root-device', 'name=/dev/sdb', '--root-device', 'size=>= 100', '--skip-cleaning'])).toMatchObject({
+      kind: 'deploy', timeoutSeconds: 3600, skipCleaning: true,
+      image: { url: 'https://img.example/disk.img.zst', checksum: { algorithm: 'sha256', value: 'a'.repeat(64) }, diskFormat: 'raw' },
+      rootDevice: { name: '/dev/sdb', size: '>= 100' },
+    });
+  });
+
+  it('types integer sizes and boolean rotational root device hints as IPA expects', () => {
+    expect(parseRootDeviceHints(['size=8', 'rotational=False', 'serial=S3Z'])).toEqual({ size: 8, rotational: false, serial: 'S3Z' });
+    expect(parseRootDeviceHints([])).toBeUndefined();
   });
 
   it('splits listen addresses with and without a host', () => {

@@ -3,12 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { IngotError } from '@ingot/protocol';
 import { normaliseMac, parseAddressFilter } from '../index.ts';
+import { parseImageChecksum, type DeployImage } from '../conductor/image-info.ts';
 
 export const HELP = `Usage: ingot-conductor clean --mac <mac> [options]
+       ingot-conductor deploy --mac <mac> --image-url <url> --image-checksum <checksum> [options]
 
-Serves Ironic's lookup and heartbeat endpoints, waits for the agent of one
-node to pair, then runs automated cleaning through it (every clean step with
-priority > 0, highest first) and exits.
+Serves Ironic's lookup and heartbeat endpoints and waits for the agent of one
+node to pair. "clean" then runs automated cleaning through it (every clean step
+with priority > 0, highest first) and exits. "deploy" cleans the same way,
+then writes a whole-disk image as Ironic does (write_image deploy step,
+get_partition_uuids, power_off) with a progress bar, and exits.
 
 Options:
   --mac <mac>            MAC address of the node (repeatable, at least one).
@@ -18,14 +22,27 @@ Options:
                          (repeatable; IPv4 or IPv6). Without it any address may.
   --listen <host:port>   Where to serve the API (default 127.0.0.1:6385). Give the
                          agent http://<host>:<port> as ipa-api-url.
-  --timeout <seconds>    Give up if pairing and cleaning take longer (default 600).
+  --timeout <seconds>    Give up if pairing, cleaning and deploying take longer
+                         (default 600 for clean, 3600 for deploy).
   --poll-interval <s>    Seconds between polls of a running step (default 2).
   --require-tls          Refuse agents whose callback_url is not https.
   --verbose              Log details (JSON, to stderr).
   -h, --help             Show this help.
 
-Exit status: 0 when cleaning succeeded, 1 when it failed, 2 on timeout,
-64 on a usage error.
+Deploy options:
+  --image-url <url>      http(s) URL of the whole-disk image; the agent downloads
+                         it (raw, or zstd/gzip/xz-compressed raw).
+  --image-checksum <c>   <algorithm>:<hex> (e.g. sha256:9f86...), <algorithm>:<url
+                         of a checksum file>, a checksum-file URL, or bare hex.
+                         The digest of the file as served (compressed if it is).
+  --disk-format <fmt>    image_info.disk_format (default raw).
+  --root-device <k=v>    Root device hint (repeatable), e.g. name=/dev/sda,
+                         serial=S3Z..., size=">= 100" (GiB). Without hints the
+                         agent takes the smallest disk of at least 4 GiB.
+  --skip-cleaning        Deploy at once, without cleaning first.
+
+Exit status: 0 when cleaning (and the deploy) succeeded, 1 when it failed,
+2 on timeout, 64 on a usage error.
 `;
 
 export interface CleanCommand {
@@ -41,7 +58,14 @@ export interface CleanCommand {
   verbose: boolean;
 }
 
-export type CliCommand = { kind: 'help' } | CleanCommand;
+export interface DeployCommand extends Omit<CleanCommand, 'kind'> {
+  kind: 'deploy';
+  image: DeployImage;
+  rootDevice: Record<string, string | number | boolean> | undefined;
+  skipCleaning: boolean;
+}
+
+export type CliCommand = { kind: 'help' } | CleanCommand | DeployCommand;
 
 const usage = (details: string) => new IngotError('INGOT_CONFIG_INVALID', { details });
 
@@ -76,6 +100,11 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         timeout: { type: 'string' },
         'poll-interval': { type: 'string' },
         'require-tls': { type: 'boolean' },
+        'image-url': { type: 'string' },
+        'image-checksum': { type: 'string' },
+        'disk-format': { type: 'string' },
+        'root-device': { type: 'string', multiple: true },
+        'skip-cleaning': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -85,7 +114,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
-  if (positionals[0] !== 'clean' || positionals.length > 1) throw usage(`expected the command "clean", got "${positionals.join(' ')}"`);
+  const kind = positionals[0];
+  if ((kind !== 'clean' && kind !== 'deploy') || positionals.length > 1) throw usage(`expected the command "clean" or "deploy", got "${positionals.join(' ')}"`);
   const macs = (values.mac ?? []).map((mac) => {
     const normal = normaliseMac(mac);
     if (!normal) throw usage(`--mac "${mac}" is not a MAC address`);
@@ -97,11 +127,39 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   const nodeUuid = values['node-uuid'] ?? randomUUID();
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nodeUuid)) throw usage(`--node-uuid "${nodeUuid}" is not a UUID`);
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:6385');
-  return {
-    kind: 'clean', macs, nodeUuid: nodeUuid.toLowerCase(), allow, listenHost: host, port,
-    timeoutSeconds: positiveNumber(values.timeout, '--timeout', 600),
+  const common = {
+    macs, nodeUuid: nodeUuid.toLowerCase(), allow, listenHost: host, port,
+    timeoutSeconds: positiveNumber(values.timeout, '--timeout', kind === 'deploy' ? 3600 : 600),
     pollIntervalSeconds: positiveNumber(values['poll-interval'], '--poll-interval', 2),
     requireTls: values['require-tls'] ?? false,
     verbose: values.verbose ?? false,
   };
+  const deployOnly = (['image-url', 'image-checksum', 'disk-format', 'root-device', 'skip-cleaning'] as const).filter((flag) => values[flag] !== undefined);
+  if (kind === 'clean') {
+    if (deployOnly.length > 0) throw usage(`--${deployOnly[0]} belongs to the deploy command`);
+    return { kind, ...common };
+  }
+  const url = values['image-url'];
+  if (!url) throw usage('--image-url is required to deploy');
+  if (!/^https?:\/\/[^/]/i.test(url)) throw usage(`--image-url must be an http(s) URL the agent can reach, got "${url}"`);
+  if (!values['image-checksum']) throw usage('--image-checksum is required to deploy (e.g. sha256:<hex of the image file as served>)');
+  const image: DeployImage = { url, checksum: parseImageChecksum(values['image-checksum']), diskFormat: values['disk-format'] ?? 'raw' };
+  return { kind, ...common, image, rootDevice: parseRootDeviceHints(values['root-device'] ?? []), skipCleaning: values['skip-cleaning'] ?? false };
+}
+
+const HINT_NAMES = new Set(['size', 'model', 'wwn', 'serial', 'vendor', 'wwn_with_extension', 'wwn_vendor_extension', 'name', 'hctl', 'by_path', 'tran', 'rotational']);
+
+/** `name=/dev/sda` pairs into IPA's root device hints (ipa-protocol.md §9.10); a bare integer size and a boolean rotational are typed. */
+export function parseRootDeviceHints(pairs: readonly string[]): Record<string, string | number | boolean> | undefined {
+  if (pairs.length === 0) return undefined;
+  const hints: Record<string, string | number | boolean> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const key = at > 0 ? pair.slice(0, at).trim() : '';
+    const value = pair.slice(at + 1).trim();
+    if (!HINT_NAMES.has(key) || value === '') throw usage(`--root-device "${pair}" must be <hint>=<value> with a hint among ${[...HINT_NAMES].join(', ')}`);
+    hints[key] = key === 'size' && /^\d+$/.test(value) ? Number(value)
+      : key === 'rotational' && /^(true|false)$/i.test(value) ? value.toLowerCase() === 'true' : value;
+  }
+  return hints;
 }

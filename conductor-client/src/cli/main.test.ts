@@ -1,17 +1,19 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFakeAgentServer, pairFakeAgent } from '../testing.ts';
+import { FAKE_DISK_IDENTIFIER, createFakeAgentServer, pairFakeAgent } from '../testing.ts';
 import { runCli, type CliIo } from './main.ts';
 
 const MAC = '52:54:00:0a:0b:0c';
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
 
-function capture(): CliIo & { out: (l: string) => void; lines: string[]; errors: string[]; url: () => Promise<string> } {
+function capture(): CliIo & { out: (l: string) => void; lines: string[]; errors: string[]; writes: string[]; url: () => Promise<string> } {
   const lines: string[] = [];
   const errors: string[] = [];
+  const writes: string[] = [];
   return {
-    lines, errors,
+    lines, errors, writes,
+    write: (text) => writes.push(text),
     logStream: new Writable({ write(_chunk, _enc, done) { done(); } }),
     out: (line) => lines.push(line),
     err: (line) => errors.push(line),
@@ -65,5 +67,57 @@ describe('ingot-conductor clean', () => {
     expect(io.errors.join('\n')).toContain('--mac is required');
     expect(await runCli(['--help'], io)).toBe(0);
     expect(io.lines.join('\n')).toContain('Usage: ingot-conductor clean');
+  });
+});
+
+const IMAGE_URL = 'http://127.0.0.1:9/images/disk.img.zst';
+const SHA = 'ef'.repeat(32);
+
+describe('ingot-conductor deploy', () => {
+  it('cleans, deploys with a progress bar, prints the root uuid and exits 0', async () => {
+    const io = capture();
+    const agent = await createFakeAgentServer({ stepDurationMs: 60, imageBytes: 300 * 1024 * 1024, imageChunks: 6 });
+    cleanups.push(() => agent.close());
+    const run = runCli(['deploy', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', `sha256:${SHA}`, '--root-device', 'name=/dev/vdb'], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(0);
+    const text = io.lines.join('\n');
+    expect(text).toMatch(/cleaning done: 1 step/);
+    expect(text).toContain('deploy step deploy.write_image started');
+    expect(text).toMatch(new RegExp(`deploy done: image written and verified in [0-9.]+ s \\([0-9.]+ MiB/s served\\); root uuid ${FAKE_DISK_IDENTIFIER}; agent powering off`));
+    expect(text).toMatch(/is active after/);
+    // Not a terminal: whole lines, the first and the completed one at least.
+    expect(io.writes.length).toBeGreaterThanOrEqual(2);
+    expect(io.writes.every((w) => w.endsWith('\n') && !w.includes('\r'))).toBe(true);
+    expect(io.writes.at(-1)).toMatch(/^ {2}image \[#{30}\] 100% 300\/300 MiB/);
+    const write = agent.requests.find((r) => (r.body as { name?: string } | undefined)?.name === 'deploy.execute_deploy_step');
+    expect((write?.body as { params: { step: { args: { image_info: unknown } } } }).params.step.args.image_info).toMatchObject({ id: 'disk.img.zst', urls: [IMAGE_URL], os_hash_algo: 'sha256', os_hash_value: SHA });
+    expect([...io.lines, ...io.writes].join('\n')).not.toContain(pairing.token);
+  });
+
+  it('exits 1 naming the agent error when the image write fails', async () => {
+    const io = capture();
+    const agent = await createFakeAgentServer({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('checksum mismatch for disk.img.zst'); } } });
+    cleanups.push(() => agent.close());
+    const run = runCli(['deploy', '--skip-cleaning', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(1);
+    expect(io.errors.join('\n')).toMatch(/deploy failed: .*deploy\.write_image failed on the agent: .*checksum mismatch for disk\.img\.zst/);
+    expect(io.lines.join('\n')).not.toMatch(/cleaning done/);
+  });
+
+  it('redraws the bar in place on a terminal', async () => {
+    const io = { ...capture(), isTTY: true };
+    const agent = await createFakeAgentServer({ stepDurationMs: 60, imageChunks: 3 });
+    cleanups.push(() => agent.close());
+    const run = runCli(['deploy', '--skip-cleaning', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', `sha256:${SHA}`], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(0);
+    expect(io.writes.length).toBeGreaterThanOrEqual(3);
+    expect(io.writes.slice(0, -1).every((w) => w.startsWith('\r  image [') && w.endsWith('\x1b[K'))).toBe(true);
+    expect(io.writes.at(-1)).toBe('\n');
   });
 });

@@ -1,7 +1,10 @@
 /**
  * A minimal conductor built only on the public API: it serves lookup and
  * heartbeat, and on the first heartbeat of a node waiting to be cleaned it
- * drives automated cleaning through the agent. No BMC: it never powers nodes.
+ * drives automated cleaning through the agent, then, when the node has an
+ * image, deploys it (Ironic's whole-disk sequence, as with fast track: the
+ * agent that cleaned stays up and keeps its token). No BMC: it never powers
+ * nodes itself; the agent's standby.power_off ends a deploy.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -15,17 +18,30 @@ import {
   type HeartbeatEvent, type NodeRecord, type NodeStore, type Pairing,
 } from '../index.ts';
 import { driveCleaning, type CleaningReport } from './clean-driver.ts';
+import { driveDeployment, type DeploymentReport } from './deploy-driver.ts';
+import type { DeployImage } from './image-info.ts';
 
-/** 'cleaning': waiting for the agent or running steps; then 'available' or 'clean failed'. */
-export type ReferenceNodeState = 'cleaning' | 'available' | 'clean failed' | 'manageable';
+/**
+ * Ironic's provision states, the subset this conductor walks through:
+ * 'cleaning' (waiting for the agent or running steps) → 'available' or
+ * 'clean failed'; with an image, 'cleaning' → 'deploying' → 'active' or
+ * 'deploy failed'.
+ */
+export type ReferenceNodeState = 'cleaning' | 'available' | 'clean failed' | 'manageable' | 'deploying' | 'active' | 'deploy failed';
+
+export type ReferencePhase = 'clean' | 'deploy';
 
 export interface ReferenceNodeSpec {
   uuid: string;
   name?: string;
   macs: string[];
   allowedAddresses?: string[];
-  /** Default 'cleaning'. */
+  /** Default 'cleaning'; 'deploying' skips cleaning (the agent's first heartbeat starts the deploy). */
   state?: ReferenceNodeState;
+  /** Deploy this whole-disk image after cleaning. */
+  deploy?: { image: DeployImage; configdrive?: unknown };
+  /** Root device hints, sent as `instance_info.root_device` (ipa-protocol.md §9.10), e.g. `{ name: '/dev/sda' }`. */
+  rootDevice?: Record<string, unknown>;
 }
 
 export interface ReferenceConductorOptions {
@@ -37,7 +53,7 @@ export interface ReferenceConductorOptions {
   log?: Logger;
   heartbeatTimeout?: number;
   requireTls?: boolean;
-  /** Between polls of a running step. Default 2000. */
+  /** Between polls of a running step or image write. Default 2000. */
   pollIntervalMs?: number;
   /** Per HTTP call to the agent. Default 60000. */
   agentTimeoutMs?: number;
@@ -46,11 +62,17 @@ export interface ReferenceConductorOptions {
 export interface ReferenceConductorEvents {
   lookup: [{ uuid: string; tokenIssued: boolean; remoteAddress?: string }];
   heartbeat: [{ uuid: string; callbackUrl: string; agentVersion: string; first: boolean }];
-  'step-start': [{ uuid: string; step: StepRequest; index: number; total: number }];
-  progress: [{ uuid: string; step: StepRequest; progress: CommandProgress | null | undefined }];
-  'step-done': [{ uuid: string; step: StepRequest; index: number; total: number; durationMs: number }];
+  /** Every provision state change. */
+  state: [{ uuid: string; state: ReferenceNodeState; previous: ReferenceNodeState | undefined }];
+  /** A clean step, or the deploy's write_image step, started. */
+  'step-start': [{ uuid: string; phase: ReferencePhase; step: StepRequest; index: number; total: number }];
+  progress: [{ uuid: string; phase: ReferencePhase; step: StepRequest; progress: CommandProgress | null | undefined }];
+  'step-done': [{ uuid: string; phase: ReferencePhase; step: StepRequest; index: number; total: number; durationMs: number }];
+  /** Cleaning succeeded. */
   done: [{ uuid: string; report: CleaningReport }];
-  failed: [{ uuid: string; error: Error }];
+  /** The image is written and verified, partition uuids read, the agent told to power off. */
+  deployed: [{ uuid: string; report: DeploymentReport; durationMs: number }];
+  failed: [{ uuid: string; phase: ReferencePhase; error: Error }];
 }
 
 export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvents> {
@@ -59,15 +81,17 @@ export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvent
   readonly store: NodeStore;
   readonly pairing: Pairing;
   state(uuid: string): ReferenceNodeState | undefined;
-  /** Resolves when the node's cleaning succeeds, rejects when it fails. */
+  /** Resolves when the node's cleaning succeeds, rejects when it fails; never settles for a node that starts in deploying. */
   waitForCleaning(uuid: string): Promise<CleaningReport>;
+  /** Resolves when the node is active, rejects when cleaning or the deploy fails. */
+  waitForDeployment(uuid: string): Promise<DeploymentReport>;
   close(): Promise<void>;
 }
 
-function agentNode(record: NodeRecord): NodeInfo {
+function agentNode(record: NodeRecord, provisionState: ReferenceNodeState): NodeInfo {
   // The node as Ironic sends it to the agent: secrets masked (ironic-conductor.md §1).
   return {
-    uuid: record.uuid, name: record.name ?? null, provision_state: 'cleaning', driver_info: {},
+    uuid: record.uuid, name: record.name ?? null, provision_state: provisionState, driver_info: {},
     properties: record.properties, instance_info: record.instance_info,
     driver_internal_info: { ...record.driver_internal_info, agent_secret_token: REDACTED_TOKEN, agent_url: record.agentUrl },
   };
@@ -78,65 +102,115 @@ const agentPorts = (record: NodeRecord) => record.macs.map((address) => ({
   physical_network: null, is_smartnic: false, internal_info: {}, extra: {},
 }));
 
+/** A promise settled from outside, observed later (so an early rejection is never unhandled). */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
 export async function createReferenceConductor(options: ReferenceConductorOptions): Promise<ReferenceConductor> {
   const log = options.log ?? pino({ level: 'silent' });
   const emitter = new EventEmitter<ReferenceConductorEvents>();
   const states = new Map<string, ReferenceNodeState>();
-  const outcomes = new Map<string, Promise<CleaningReport>>();
-  const settle = new Map<string, { resolve: (r: CleaningReport) => void; reject: (e: Error) => void }>();
+  const specs = new Map(options.nodes.map((spec) => [spec.uuid, spec]));
+  const cleanings = new Map<string, ReturnType<typeof deferred<CleaningReport>>>();
+  const deployments = new Map<string, ReturnType<typeof deferred<DeploymentReport>>>();
   // Plaintext tokens live only here, in memory, to call the agents; the store keeps hashes.
   const tokens = new Map<string, string>();
   const stop = new AbortController();
+  const lookupState = (state: ReferenceNodeState) => state === 'cleaning' || state === 'deploying';
   const store = createMemoryNodeStore(options.nodes.map((spec) => createNodeRecord({
     uuid: spec.uuid, name: spec.name, macs: spec.macs, allowedAddresses: spec.allowedAddresses,
-    lookupAllowed: (spec.state ?? 'cleaning') === 'cleaning',
+    lookupAllowed: lookupState(spec.state ?? 'cleaning'),
+    instance_info: spec.rootDevice ? { root_device: spec.rootDevice } : {},
   })));
   for (const spec of options.nodes) {
     states.set(spec.uuid, spec.state ?? 'cleaning');
-    const outcome = new Promise<CleaningReport>((resolve, reject) => settle.set(spec.uuid, { resolve, reject }));
-    outcome.catch(() => undefined); // observed through waitForCleaning and 'failed'
-    outcomes.set(spec.uuid, outcome);
+    cleanings.set(spec.uuid, deferred<CleaningReport>());
+    deployments.set(spec.uuid, deferred<DeploymentReport>());
   }
 
-  async function finish(uuid: string, outcome: { report: CleaningReport } | { error: Error }): Promise<void> {
-    // Ironic wipes the token and agent URL at the end of cleaning, success or failure.
+  const setState = (uuid: string, state: ReferenceNodeState) => {
+    const previous = states.get(uuid);
+    states.set(uuid, state);
+    log.info({ node: uuid, state, previous }, 'provision state');
+    emitter.emit('state', { uuid, state, previous });
+  };
+
+  // Ironic wipes the token and agent URL at the end of cleaning and of a deploy, success or failure.
+  async function release(uuid: string): Promise<void> {
     await pairing.revokeToken(uuid).catch((err: unknown) => log.error({ err, node: uuid }, 'could not wipe the token'));
     await store.update(uuid, () => ({ lookupAllowed: false }));
     tokens.delete(uuid);
-    if ('report' in outcome) {
-      states.set(uuid, 'available');
-      emitter.emit('done', { uuid, report: outcome.report });
-      settle.get(uuid)?.resolve(outcome.report);
-    } else {
-      states.set(uuid, 'clean failed');
-      log.error({ node: uuid, err: outcome.error }, 'cleaning failed');
-      emitter.emit('failed', { uuid, error: outcome.error });
-      settle.get(uuid)?.reject(outcome.error);
-    }
   }
 
-  async function clean(event: HeartbeatEvent): Promise<void> {
+  async function fail(uuid: string, phase: ReferencePhase, error: Error): Promise<void> {
+    await release(uuid);
+    setState(uuid, phase === 'clean' ? 'clean failed' : 'deploy failed');
+    log.error({ node: uuid, err: error }, phase === 'clean' ? 'cleaning failed' : 'deploy failed');
+    emitter.emit('failed', { uuid, phase, error });
+    if (phase === 'clean') cleanings.get(uuid)?.reject(error);
+    deployments.get(uuid)?.reject(error);
+  }
+
+  async function provision(event: HeartbeatEvent): Promise<void> {
     const uuid = event.node.uuid;
+    const spec = specs.get(uuid);
     const token = tokens.get(uuid);
     if (!token) {
-      await finish(uuid, { error: new IngotError('INGOT_CLEANING_FAILED', { details: 'no token for this agent in memory (issued before this conductor started?); reboot the agent' }) });
+      const phase: ReferencePhase = states.get(uuid) === 'deploying' ? 'deploy' : 'clean';
+      await fail(uuid, phase, new IngotError(phase === 'clean' ? 'INGOT_CLEANING_FAILED' : 'INGOT_DEPLOYMENT_FAILED', { details: 'no token for this agent in memory (issued before this conductor started?); reboot the agent' }));
       return;
     }
     const nodeLog = log.child({ node: uuid });
     const client = new AgentClient({ url: event.callbackUrl, token, ca: event.agentVerifyCa, timeoutMs: options.agentTimeoutMs, log: nodeLog });
     try {
-      const report = await driveCleaning({
-        client, node: agentNode(event.node), ports: agentPorts(event.node), log: nodeLog, signal: stop.signal,
-        pollIntervalMs: options.pollIntervalMs,
-        onProgress: (progress) => {
-          if (progress.type === 'step-start') emitter.emit('step-start', { uuid, step: progress.step, index: progress.index, total: progress.total });
-          if (progress.type === 'progress') emitter.emit('progress', { uuid, step: progress.step, progress: progress.progress });
-          if (progress.type === 'step-done') emitter.emit('step-done', { uuid, step: progress.step, index: progress.index, total: progress.total, durationMs: progress.durationMs });
-        },
-      });
-      await finish(uuid, { report });
-    } catch (error) {
-      await finish(uuid, { error: error instanceof Error ? error : new Error(String(error)) });
+      if (states.get(uuid) === 'cleaning') {
+        const report = await driveCleaning({
+          client, node: agentNode(event.node, 'cleaning'), ports: agentPorts(event.node), log: nodeLog, signal: stop.signal,
+          pollIntervalMs: options.pollIntervalMs,
+          onProgress: (progress) => {
+            if (progress.type === 'step-start') emitter.emit('step-start', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total });
+            if (progress.type === 'progress') emitter.emit('progress', { uuid, phase: 'clean', step: progress.step, progress: progress.progress });
+            if (progress.type === 'step-done') emitter.emit('step-done', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total, durationMs: progress.durationMs });
+          },
+        }).catch(async (error: unknown) => { await fail(uuid, 'clean', error instanceof Error ? error : new Error(String(error))); });
+        if (!report) return;
+        // With an image to deploy the agent stays up with its token (Ironic's fast track); otherwise cleaning ends here.
+        if (!spec?.deploy) await release(uuid);
+        setState(uuid, 'available');
+        emitter.emit('done', { uuid, report });
+        cleanings.get(uuid)?.resolve(report);
+        if (!spec?.deploy) return;
+        setState(uuid, 'deploying');
+      }
+      if (states.get(uuid) !== 'deploying') return;
+      if (!spec?.deploy) {
+        await fail(uuid, 'deploy', new IngotError('INGOT_DEPLOYMENT_FAILED', { details: 'the node has no image to deploy; give it one (deploy.image)' }));
+        return;
+      }
+      const started = Date.now();
+      const node = await store.get(uuid) ?? event.node;
+      try {
+        const report = await driveDeployment({
+          client, node: agentNode(node, 'deploying'), ports: agentPorts(node), image: spec.deploy.image, configdrive: spec.deploy.configdrive,
+          log: nodeLog, signal: stop.signal, pollIntervalMs: options.pollIntervalMs,
+          onProgress: (progress) => {
+            if (progress.type === 'write-start') emitter.emit('step-start', { uuid, phase: 'deploy', step: progress.step, index: 0, total: 1 });
+            if (progress.type === 'progress') emitter.emit('progress', { uuid, phase: 'deploy', step: progress.step, progress: progress.progress });
+            if (progress.type === 'written') emitter.emit('step-done', { uuid, phase: 'deploy', step: progress.step, index: 0, total: 1, durationMs: progress.durationMs });
+          },
+        });
+        await release(uuid);
+        setState(uuid, 'active');
+        emitter.emit('deployed', { uuid, report, durationMs: Date.now() - started });
+        deployments.get(uuid)?.resolve(report);
+      } catch (error) {
+        await fail(uuid, 'deploy', error instanceof Error ? error : new Error(String(error)));
+      }
     } finally {
       client.close();
     }
@@ -150,10 +224,10 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     onHeartbeat: (event) => {
       const uuid = event.node.uuid;
       emitter.emit('heartbeat', { uuid, callbackUrl: event.callbackUrl, agentVersion: event.agentVersion, first: event.first });
-      // Heartbeats are Ironic's clock; here the first one starts cleaning and polling does the rest.
-      if (states.get(uuid) !== 'cleaning' || running.has(uuid)) return;
+      // Heartbeats are Ironic's clock; here the first one starts the work and polling does the rest.
+      if (!lookupState(states.get(uuid) ?? 'manageable') || running.has(uuid)) return;
       running.add(uuid);
-      return clean(event).finally(() => running.delete(uuid));
+      return provision(event).finally(() => running.delete(uuid));
     },
   });
 
@@ -173,7 +247,8 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     store,
     pairing,
     state: (uuid: string) => states.get(uuid),
-    waitForCleaning: (uuid: string) => outcomes.get(uuid) ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
+    waitForCleaning: (uuid: string) => cleanings.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
+    waitForDeployment: (uuid: string) => deployments.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
     close: () => new Promise<void>((resolve) => {
       stop.abort(new Error('conductor closing'));
       server.close(() => resolve());

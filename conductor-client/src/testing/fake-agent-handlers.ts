@@ -1,6 +1,8 @@
 /**
  * The fake agent's default commands: step listing and execution that behave
- * like IPA's (ipa-protocol.md §4.1, §4.2), and no-op standby/log/rescue commands.
+ * like IPA's (ipa-protocol.md §4.1, §4.2), a simulated `write_image` deploy
+ * step (§9) reporting Ingot's command_progress, and no-op standby/log/rescue
+ * commands.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IngotError, type StepDescription } from '@ingot/protocol';
@@ -13,17 +15,29 @@ const defaultSteps: StepDescription[] = [
   { step: 'erase_devices', priority: 0, interface: 'deploy', reboot_requested: false, abortable: true },
 ];
 
+/** IPA lists its in-band deploy steps with priority 0: they run only when a conductor asks (ironic-conductor.md §4). */
+const defaultDeploySteps: StepDescription[] = [
+  { step: 'write_image', priority: 0, interface: 'deploy', reboot_requested: false, abortable: false },
+  { step: 'erase_devices_metadata', priority: 0, interface: 'deploy', reboot_requested: false, abortable: false },
+];
+
+/** The MBR disk signature the fake reports as `root uuid` after a write (ipa-protocol.md §9.5, step 8). */
+export const FAKE_DISK_IDENTIFIER = '0x1234abcd';
+
 function sameVersion(a: unknown, b: Record<string, string>): boolean {
   return JSON.stringify(Object.entries((a ?? {}) as object).sort()) === JSON.stringify(Object.entries(b).sort());
 }
 
 export function defaultFakeHandlers(options: FakeAgentOptions): Record<string, FakeCommandHandler> {
   const steps = options.steps ?? defaultSteps;
+  const deploySteps = options.deploySteps ?? defaultDeploySteps;
+  let partitionUuids: Record<string, unknown> = { 'root uuid': '00000000-0000-4000-8000-000000000001' };
   const version = options.hardwareManagerVersion ?? { [FAKE_MANAGER]: '1.0' };
   const duration = options.stepDurationMs ?? 20;
 
+  const stepsOf = (kind: 'clean' | 'deploy') => (kind === 'clean' ? steps : deploySteps);
   const getSteps = (kind: 'clean' | 'deploy'): FakeCommandHandler => () => ({
-    [`${kind}_steps`]: { [FAKE_MANAGER]: steps },
+    [`${kind}_steps`]: { [FAKE_MANAGER]: stepsOf(kind) },
     hardware_manager_version: version,
   });
 
@@ -33,15 +47,40 @@ export function defaultFakeHandlers(options: FakeAgentOptions): Record<string, F
     if (requested !== null && requested !== undefined && !sameVersion(requested, version)) {
       throw new IngotError('INGOT_VERSION_MISMATCH', { details: `expected ${JSON.stringify(version)}, got ${JSON.stringify(requested)}` });
     }
-    const step = params.step as { step?: unknown } | undefined;
+    const step = params.step as { step?: unknown; args?: Record<string, unknown> } | undefined;
     if (typeof step?.step !== 'string') throw new IngotError('INGOT_INVALID_PARAMS', { details: 'step.step is required' });
-    if (!steps.some((known) => known.step === step.step)) {
+    if (!stepsOf(kind).some((known) => known.step === step.step)) {
       throw new IngotError('INGOT_STEP_NOT_FOUND', { details: `no manager handles ${step.step}` });
+    }
+    if (kind === 'deploy' && step.step === 'write_image') {
+      const result = await writeImage(step.args ?? {}, context);
+      return { deploy_result: { result }, deploy_step: step };
     }
     context.setProgress({ stage: step.step, done: 0, total: 1, unit: 'devices' });
     await sleep(duration);
     context.setProgress({ stage: step.step, done: 1, total: 1, unit: 'devices' });
     return { [`${kind}_result`]: null, [`${kind}_step`]: step };
+  };
+
+  /** Simulates a download of `imageBytes` in `imageChunks` polls' worth of progress, as the real agent reports it. */
+  const writeImage = async (args: Record<string, unknown>, context: Parameters<FakeCommandHandler>[1]): Promise<string> => {
+    const info = args.image_info as Record<string, unknown> | undefined;
+    const urls = info?.urls;
+    if (typeof info?.id !== 'string' || !Array.isArray(urls) || urls.length === 0) {
+      throw new IngotError('INGOT_INVALID_PARAMS', { details: 'image_info needs id and a non-empty urls list' });
+    }
+    if (!info.checksum && !(info.os_hash_algo && info.os_hash_value)) {
+      throw new IngotError('INGOT_INVALID_PARAMS', { details: 'image_info needs checksum or os_hash_algo and os_hash_value' });
+    }
+    partitionUuids = {};
+    const total = options.imageBytes ?? 64 * 1024 * 1024;
+    const chunks = Math.max(1, options.imageChunks ?? 4);
+    for (let chunk = 0; chunk <= chunks; chunk++) {
+      context.setProgress({ stage: 'writing image', done: Math.round((total * chunk) / chunks), total, unit: 'bytes' });
+      if (chunk < chunks) await sleep(duration / chunks);
+    }
+    partitionUuids = { 'root uuid': FAKE_DISK_IDENTIFIER };
+    return `prepare_image: image (${info.id}) written to device /dev/fake0 root_uuid=${FAKE_DISK_IDENTIFIER}`;
   };
 
   const nothing: FakeCommandHandler = () => null;
@@ -50,7 +89,7 @@ export function defaultFakeHandlers(options: FakeAgentOptions): Record<string, F
     'clean.execute_clean_step': executeStep('clean'),
     'deploy.get_deploy_steps': getSteps('deploy'),
     'deploy.execute_deploy_step': executeStep('deploy'),
-    'standby.get_partition_uuids': () => ({ 'root uuid': '00000000-0000-4000-8000-000000000001' }),
+    'standby.get_partition_uuids': () => partitionUuids,
     'standby.sync': nothing,
     'standby.power_off': nothing,
     'standby.run_image': nothing,

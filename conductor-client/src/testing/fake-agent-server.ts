@@ -26,8 +26,14 @@ export interface FakeAgentOptions {
   /** Serve HTTPS with this certificate and key. */
   tls?: { cert: string; key: string };
   port?: number;
-  /** Steps answered by get_clean_steps / get_deploy_steps (default: erase_devices_metadata 99, erase_devices 0). */
+  /** Steps answered by get_clean_steps (default: erase_devices_metadata 99, erase_devices 0). */
   steps?: StepDescription[];
+  /** Steps answered by get_deploy_steps (default: write_image 0, erase_devices_metadata 0). */
+  deploySteps?: StepDescription[];
+  /** Size of the image the simulated write_image step reports writing. Default 64 MiB. */
+  imageBytes?: number;
+  /** Progress samples write_image goes through (over stepDurationMs). Default 4. */
+  imageChunks?: number;
   hardwareManagerVersion?: Record<string, string>;
   /** How long each execute_*_step takes, in ms. Default 20. */
   stepDurationMs?: number;

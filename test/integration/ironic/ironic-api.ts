@@ -41,9 +41,17 @@ export interface CreateNodeInput {
   memoryMb?: number;
   cpuArch?: string;
   localGb?: number;
-  /** Extra properties; `vendor: lenovo` is always set (see createNode). */
+  /** Extra properties (root_device, capabilities such as `boot_mode:bios`, ...). */
   properties?: Record<string, unknown>;
-  driverInfo?: Record<string, unknown>;
+  /** Must hold `deploy_kernel` and `deploy_ramdisk` URLs the conductor can fetch (the pxe boot interface caches them). */
+  driverInfo: Record<string, unknown>;
+}
+
+/** One RFC 6902 operation of `PATCH /v1/nodes/<uuid>`. */
+export interface JsonPatchOperation {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
 }
 
 export interface LookupReply {
@@ -118,6 +126,7 @@ export interface IronicApi {
   createNode(input: CreateNodeInput): Promise<IronicNode>;
   createPort(nodeUuid: string, mac: string): Promise<IronicPort>;
   getNode(uuid: string): Promise<IronicNode>;
+  updateNode(uuid: string, patch: JsonPatchOperation[]): Promise<IronicNode>;
   setProvisionState(uuid: string, target: ProvisionTarget, body?: Record<string, unknown>): Promise<void>;
   waitForProvisionState(uuid: string, wanted: string, options: WaitOptions): Promise<IronicNode>;
   /** The ramdisk's lookup at microversion 1.68, as IPA does it. */
@@ -146,32 +155,30 @@ export function createIronicApi(baseUrl: string): IronicApi {
   const api: IronicApi = {
     url,
 
+    // manual-management with noop management: the end of a deploy sets the
+    // boot device to disk, which fake-hardware's fake management refuses in
+    // BIOS mode (in UEFI mode Debian's 21.4 skips the call only for
+    // `properties.vendor: lenovo`). Fake power: no BMC; the agent is told to
+    // power off and Ironic just records the state.
     createNode: (input) =>
       call<IronicNode>('POST', '/v1/nodes', {
         name: input.name,
-        driver: 'fake-hardware',
+        driver: 'manual-management',
         deploy_interface: 'direct',
-        boot_interface: 'fake',
+        boot_interface: 'pxe',
         power_interface: 'fake',
-        management_interface: 'fake',
+        management_interface: 'noop',
         network_interface: 'noop',
-        driver_info: {
-          // The fake boot interface never fetches these.
-          deploy_kernel: 'http://127.0.0.1:9/deploy.kernel',
-          deploy_ramdisk: 'http://127.0.0.1:9/deploy.initramfs',
-          ...input.driverInfo,
-        },
+        driver_info: input.driverInfo,
         properties: {
           memory_mb: input.memoryMb ?? 2048,
           cpu_arch: input.cpuArch ?? 'x86_64',
           local_gb: input.localGb ?? 1,
           ...input.properties,
-          // Debian's 21.4 skips "set boot device to disk" (which fake
-          // management refuses) for Lenovo in UEFI mode: a test-only
-          // workaround (ironic-standalone.md, "Pitfalls").
-          vendor: 'lenovo',
         },
       }),
+
+    updateNode: (uuid, patch) => call<IronicNode>('PATCH', `/v1/nodes/${encodeURIComponent(uuid)}`, patch),
 
     createPort: (nodeUuid, mac) => call<IronicPort>('POST', '/v1/ports', { node_uuid: nodeUuid, address: mac }),
 

@@ -13,7 +13,7 @@ export interface IronicConfigInput {
 }
 
 /** Folders Ironic expects to exist under STATE (ironic-standalone.md, "Configuration"). */
-export const STATE_SUBDIRS = ['tmp', 'locks', 'httpboot', 'certs', 'deploy-logs', 'images', 'master_images'] as const;
+export const STATE_SUBDIRS = ['tmp', 'locks', 'httpboot', 'certs', 'deploy-logs', 'images', 'master_images', 'tftpboot', 'tftpboot/master_images'] as const;
 
 /**
  * Renders the configuration of ironic-standalone.md ("Configuration that
@@ -35,11 +35,16 @@ export function renderIronicConfig(input: IronicConfigInput): string {
       my_ip: '127.0.0.1',
       // SIGTERM otherwise waits up to 60 s for in-flight work.
       graceful_shutdown_timeout: 5,
-      enabled_hardware_types: 'fake-hardware',
-      enabled_boot_interfaces: 'fake',
+      // manual-management is what the tests enrol: its `noop` management
+      // accepts "boot from disk" at the end of a deploy, which fake-hardware's
+      // `fake` management refuses (it knows only PXE). Its boot interface is
+      // `pxe`, which writes real PXE configurations into [pxe]tftp_root and
+      // fetches the deploy kernel and ramdisk (ironic-standalone.md, "Pitfalls").
+      enabled_hardware_types: 'fake-hardware,manual-management',
+      enabled_boot_interfaces: 'fake,pxe',
       enabled_deploy_interfaces: 'direct,fake',
       enabled_power_interfaces: 'fake',
-      enabled_management_interfaces: 'fake',
+      enabled_management_interfaces: 'fake,noop',
       enabled_network_interfaces: 'noop',
       enabled_inspect_interfaces: 'no-inspect',
       enabled_raid_interfaces: 'no-raid,agent',
@@ -48,10 +53,10 @@ export function renderIronicConfig(input: IronicConfigInput): string {
       enabled_console_interfaces: 'no-console',
       enabled_bios_interfaces: 'no-bios',
       enabled_storage_interfaces: 'noop',
+      // No default boot or management interface: none is supported by both
+      // hardware types, and a default one does not support fails the start.
       default_deploy_interface: 'direct',
-      default_boot_interface: 'fake',
       default_power_interface: 'fake',
-      default_management_interface: 'fake',
       default_network_interface: 'noop',
       default_raid_interface: 'no-raid',
     },
@@ -97,6 +102,13 @@ export function renderIronicConfig(input: IronicConfigInput): string {
     pxe: {
       images_path: path.join(state, 'images'),
       instance_master_path: path.join(state, 'master_images'),
+      // Default /tftpboot: the pxe boot interface writes the node's PXE config there.
+      tftp_root: path.join(state, 'tftpboot'),
+      tftp_master_path: path.join(state, 'tftpboot', 'master_images'),
+    },
+    dhcp: {
+      // Default 'neutron'; with 'none' the pxe boot interface updates no DHCP server.
+      dhcp_provider: 'none',
     },
     service_catalog: {
       // Gives the agent's API URL without Keystone.

@@ -69,7 +69,9 @@ export async function deployWholeDiskImage(ctx: DeployContext, rawImageInfo: unk
   const log = ctx.log.child({ image: info.id, device: disk.name });
   const firstUrl = info.urls[0]!;
   const expected = await readExpectedDigest(info.checksumSpec, firstUrl, options);
-  log.info({ algorithm: expected.algorithm, source: expected.source, format: info.diskFormat }, 'writing whole-disk image');
+  // The keys only (values may hold credentials): what the conductor sent, for compatibility checks.
+  const sentKeys = rawImageInfo && typeof rawImageInfo === 'object' ? Object.keys(rawImageInfo).sort() : [];
+  log.info({ algorithm: expected.algorithm, source: expected.source, format: info.diskFormat, imageInfoKeys: sentKeys }, 'writing whole-disk image');
 
   options.beforeWrite?.();
   const written = await writeImage({

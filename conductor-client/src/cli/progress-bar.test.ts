@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { createProgressBar, formatProgressLine } from './progress-bar.ts';
+
+const MiB = 1024 * 1024;
+
+describe('formatProgressLine', () => {
+  it('draws a bar, the percentage, MiB done of total, the rate and the ETA for bytes', () => {
+    expect(formatProgressLine({ done: 512 * MiB, total: 1210 * MiB, unit: 'bytes', rate: 180 * MiB, etaSeconds: 3.9 }))
+      .toBe('[####......] 42% 512/1210 MiB 180 MiB/s ETA 4 s');
+  });
+
+  it('fills the bar completely and drops the ETA when done', () => {
+    expect(formatProgressLine({ done: 100 * MiB, total: 100 * MiB, unit: 'bytes', rate: 50 * MiB, etaSeconds: 0 }, 4)).toBe('[####] 100% 100/100 MiB 50 MiB/s');
+  });
+
+  it('shows only the amount and rate while the total is unknown', () => {
+    expect(formatProgressLine({ done: 3 * MiB, unit: 'bytes', rate: 1.5 * MiB })).toBe('3.0 MiB 1.5 MiB/s');
+  });
+
+  it('keeps other units as plain numbers and writes long ETAs in minutes', () => {
+    expect(formatProgressLine({ done: 1, total: 4, unit: 'devices', rate: 0.01, etaSeconds: 300 }, 4)).toBe('[#...] 25% 1/4 devices 0.0 devices/s ETA 5 min 0 s');
+  });
+
+  it('never draws past the ends when done exceeds total', () => {
+    expect(formatProgressLine({ done: 12, total: 10 }, 5)).toBe('[#####] 100% 12/10');
+  });
+});
+
+function output(isTTY: boolean) {
+  const writes: string[] = [];
+  return { writes, output: { isTTY, write: (text: string) => writes.push(text) } };
+}
+
+describe('createProgressBar', () => {
+  it('redraws one line in place on a terminal, with a rate from the samples, and ends it with a newline', () => {
+    let clock = 0;
+    const { writes, output: out } = output(true);
+    const bar = createProgressBar({ output: out, width: 10, now: () => clock, label: 'image' });
+    bar.update({ stage: 'writing image', done: 0, total: 100 * MiB, unit: 'bytes' });
+    clock = 1000;
+    bar.update({ stage: 'writing image', done: 40 * MiB, total: 100 * MiB, unit: 'bytes' });
+    bar.finish();
+    expect(writes).toEqual([
+      '\rimage [..........] 0% 0.0/100 MiB\x1b[K',
+      '\rimage [####......] 40% 40/100 MiB 40 MiB/s ETA 2 s\x1b[K',
+      '\n',
+    ]);
+  });
+
+  it('off a terminal prints a line at most every interval, and the final figures on finish', () => {
+    let clock = 0;
+    const { writes, output: out } = output(false);
+    const bar = createProgressBar({ output: out, width: 4, minIntervalMs: 5000, now: () => clock });
+    for (let second = 0; second <= 12; second++) {
+      clock = second * 1000;
+      bar.update({ stage: 'writing image', done: second, total: 20, unit: 'blocks' });
+    }
+    bar.finish();
+    expect(writes.map((line) => line.split(' ').slice(0, 4).join(' '))).toEqual([
+      'writing image [....] 0%', 'writing image [#...] 25%', 'writing image [##..] 50%', 'writing image [##..] 60%',
+    ]);
+    expect(writes.every((line) => line.endsWith('\n') && !line.includes('\r'))).toBe(true);
+  });
+
+  it('prints completion at once even within the interval, once, and nothing for an empty sample', () => {
+    let clock = 0;
+    const { writes, output: out } = output(false);
+    const bar = createProgressBar({ output: out, now: () => clock, width: 2 });
+    bar.update(null);
+    bar.update({ stage: 'write', done: 1, total: 2 });
+    clock = 100;
+    bar.update({ stage: 'write', done: 2, total: 2 });
+    clock = 900;
+    bar.update({ stage: 'write', done: 2, total: 2 });
+    bar.finish();
+    expect(writes).toEqual(['write [#.] 50% 1/2\n', 'write [##] 100% 2/2 10.0/s\n']);
+  });
+});

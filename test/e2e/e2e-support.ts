@@ -1,0 +1,41 @@
+/**
+ * What every QEMU end-to-end test shares: where the built ramdisk is, whether
+ * this machine can run the tests at all, and a bound on every wait.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Vm } from './qemu.ts';
+
+const root = resolve(fileURLToPath(import.meta.url), '../../..');
+const ramdiskDir = process.env.INGOT_RAMDISK_DIR ?? join(root, 'build/ramdisk');
+export const kernel = join(ramdiskDir, 'vmlinuz');
+export const initrd = join(ramdiskDir, 'initramfs.cpio.zst');
+
+/** Why the QEMU tests cannot run here (the ramdisk or a host tool is missing), or undefined. */
+export function e2eUnavailable(tools: string[]): string | undefined {
+  const missingFiles = [kernel, initrd].filter((path) => !existsSync(path));
+  if (missingFiles.length > 0) return `the ramdisk is not built (${missingFiles.join(', ')} missing): run \`npm run ramdisk\` first`;
+  const missingTools = ['qemu-system-x86_64', ...tools].filter((tool) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missingTools.length > 0) return `missing host tools: ${missingTools.join(', ')} (apt-get install qemu-system-x86 gdisk e2fsprogs util-linux xorriso openssl nginx)`;
+  return undefined;
+}
+
+/** Rejects after `ms`, or when QEMU exits first, so that no wait is unbounded. */
+export function within<T>(what: string, ms: number, promise: Promise<T>, vm?: Vm): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}${vm ? `; console: ${vm.consoleLog}` : ''}`)), ms);
+    timer.unref();
+  });
+  const died = vm ? vm.exited.then(({ code, signal }) => { throw new Error(`QEMU exited (code ${code}, signal ${signal}) while waiting for ${what}; console: ${vm.consoleLog}`); }) : new Promise<never>(() => undefined);
+  return Promise.race([promise, timeout, died]).finally(() => clearTimeout(timer));
+}
