@@ -15,7 +15,7 @@ import { createTestCertificate } from '@ingot/conductor-client/testing';
 // image-build has no package.json yet; switch to '@ingot/image-build/config-media' once it exports it.
 import { buildConfigMedia, parseStaticNetwork, renderNetworkData } from '@ingot/image-build/config-media';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
-import { e2eUnavailable, initrd, kernel, within } from './e2e-support.ts';
+import { e2eUnavailable, initrd, kernel, vmlinuz, within } from './e2e-support.ts';
 import { freePort, startVm, type Vm } from './qemu.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
@@ -95,7 +95,8 @@ async function bootCleanAndCollect(options: { virtualMedia: boolean }): Promise<
 
   const consoleLog = join(machine.dir, 'console.log');
   const vm = await startVm({
-    kernel, initrd, append: append.join(' '), mac: machine.mac, consoleLog, hostPort, exposePort: 9999, cdrom,
+    // The virtual-media case boots the bzImage real servers load; the DHCP case the faster vmlinux.
+    kernel: options.virtualMedia ? vmlinuz : kernel, initrd, append: append.join(' '), mac: machine.mac, consoleLog, hostPort, exposePort: 9999, cdrom,
     guestForwards: [{ guestAddress: '10.0.2.100', guestPort: tap.port, hostPort: tap.port }],
     disks: [{ path: machine.disks[0]!, bus: 'virtio' }, { path: machine.disks[1]!, bus: 'virtio' }, { path: machine.disks[2]!, bus: 'nvme', serial: 'INGOTE2E0001' }],
   });
