@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { IngotError } from '@ingot/protocol';
+import { ChunkedBody } from './chunked-body.ts';
 import { findHeadEnd, parseResponseHead, type ResponseHead } from './http-head.ts';
 import { basicAuthFromUrl, describeImageUrl } from './image-url.ts';
 
@@ -32,8 +33,12 @@ export interface RequestOptions {
 
 export interface OpenResponse {
   head: ResponseHead;
-  /** Streams `length` body bytes into `consumer`; rejects on a stall, an early close or abort. */
-  readBody(consumer: BodyConsumer, length: number): Promise<void>;
+  /**
+   * Streams the body into `consumer`: `length` bytes, or a chunked body up to
+   * its terminating chunk. Rejects on a stall, an early close, bad chunk
+   * framing or abort.
+   */
+  readBody(consumer: BodyConsumer, length: number | 'chunked'): Promise<void>;
   close(): void;
 }
 
@@ -100,7 +105,8 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
         headDone = true;
         return false; // hold the body until the caller has decided what to do with it
       };
-      const target = options.proxy && url.protocol === 'http:' ? url.href : `${url.pathname}${url.search}`;
+      // Through a proxy, an http request names the absolute URI (RFC 9112 3.2.2), without its userinfo.
+      const target = options.proxy && url.protocol === 'http:' ? `${url.protocol}//${url.host}${url.pathname}${url.search}` : `${url.pathname}${url.search}`;
       const auth = basicAuthFromUrl(url);
       const proxyAuth = options.proxy && url.protocol === 'http:' ? basicAuthFromUrl(new URL(options.proxy)) : undefined;
       socket.write(
@@ -125,7 +131,9 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
   return {
     head,
     close,
-    readBody(target, length) {
+    readBody(sink, length) {
+      const chunked = length === 'chunked' ? new ChunkedBody(sink) : undefined;
+      const target: BodyConsumer = chunked ?? sink;
       return new Promise<void>((resolve, reject) => {
         let received = 0;
         let open = true;
@@ -139,10 +147,25 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
         settle = finish;
         const take = (view: Uint8Array): boolean => {
           lastActivity = Date.now();
-          const body = view.subarray(0, Math.min(view.byteLength, length - received));
+          if (chunked) {
+            let more: boolean;
+            try {
+              more = chunked.onRead(view);
+            } catch (error) {
+              finish(retryable(`bad chunked encoding after ${chunked.decoded} body bytes: ${(error as Error).message}`, error));
+              return false;
+            }
+            if (chunked.done) {
+              finish();
+              return false;
+            }
+            paused = !more;
+            return more;
+          }
+          const body = view.subarray(0, Math.min(view.byteLength, (length as number) - received));
           received += body.byteLength;
           const more = target.onRead(body);
-          if (received >= length) {
+          if (received >= (length as number)) {
             finish();
             return false;
           }
@@ -150,7 +173,11 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
           return more;
         };
         socket.once('close', () => {
-          if (open) finish(retryable(`the connection closed after ${received} of ${length} body bytes${lastError ? ` (${lastError.message})` : ''}`, lastError));
+          if (!open) return;
+          const cause = lastError ? ` (${lastError.message})` : '';
+          finish(retryable(chunked
+            ? `the connection closed before the last chunk of the chunked body, after ${chunked.decoded} body bytes${cause}`
+            : `the connection closed after ${received} of ${length} body bytes${cause}`, lastError));
         });
         consumer = target;
         target.attach(() => {
