@@ -4,6 +4,7 @@ import type { ChecksumOptions } from '../checksum-spec.ts';
 import { parseImageInfo, type ImageInfo } from '../image-info.ts';
 import { diskIdentifierFromMbr, partitionUuidsResult, type PartitionUuids } from '../partition-layout.ts';
 import { writeImage, type WriteImageOptions, type WriteImageProgress } from '../pipeline/index.ts';
+import { proxyFor } from '../proxy-for.ts';
 import { rootDeviceHintsOf, selectRootDevice } from '../root-device-hints.ts';
 import { readExpectedDigest } from './checksum-file.ts';
 
@@ -78,7 +79,8 @@ export async function deployWholeDiskImage(ctx: DeployContext, rawImageInfo: unk
     target: { path: disk.name, size: disk.size },
     guard: ctx.devices.guard,
     system: ctx.system,
-    proxy: proxyFor(info, firstUrl),
+    proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
+    declaredFormat: info.diskFormat,
     signal: ctx.signal,
     log,
     onProgress: (progress) => ctx.progress(describeProgress(progress)),
@@ -103,15 +105,4 @@ function describeProgress(progress: WriteImageProgress) {
     unit: 'bytes',
     message: `${rate}${eta}`,
   };
-}
-
-/** The proxy for the image URL's scheme (9.1), unless its host is listed in `no_proxy`. */
-function proxyFor(info: ImageInfo, url: string): string | undefined {
-  const parsed = new URL(url);
-  const proxy = parsed.protocol === 'https:' ? info.proxies.https : info.proxies.http;
-  if (!proxy) return undefined;
-  const host = parsed.hostname.toLowerCase();
-  const bypassed = (info.noProxy ?? '').split(',').map((entry) => entry.trim().toLowerCase().replace(/^\*?\./, '')).filter(Boolean)
-    .some((entry) => entry === '*' || host === entry || host.endsWith(`.${entry}`));
-  return bypassed ? undefined : proxy;
 }

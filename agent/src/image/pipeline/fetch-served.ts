@@ -33,7 +33,7 @@ export interface FetchState {
 export interface FetchServedRequest {
   urls: readonly URL[];
   caPem?: string;
-  proxy?: string;
+  proxy?: string | ((url: URL) => string | undefined);
   options: Pick<WriteImageOptions, 'stallTimeoutMs' | 'totalTimeoutMs' | 'retries' | 'backoff'>;
   /** Aborts everything: the caller's signal and the overall timeout. */
   signal: AbortSignal;
@@ -76,7 +76,8 @@ export async function fetchServed(request: FetchServedRequest): Promise<void> {
     try {
       let current = url;
       for (let redirects = 0; ; redirects++) {
-        response = await openResponse({ url: current, rangeStart: destination.held(), caPem: request.caPem, proxy: request.proxy, stallTimeoutMs: options.stallTimeoutMs, signal });
+        const proxy = typeof request.proxy === 'function' ? request.proxy(current) : request.proxy;
+        response = await openResponse({ url: current, rangeStart: destination.held(), caPem: request.caPem, proxy, stallTimeoutMs: options.stallTimeoutMs, signal });
         const plan = planResponse(response.head, destination.held(), state.total);
         if (plan.kind === 'redirect' && redirects < MAX_REDIRECTS) {
           response.close();

@@ -212,7 +212,7 @@ async function connect(options: RequestOptions, onread: OnRead): Promise<net.Soc
   const proxy = options.proxy ? new URL(options.proxy) : undefined;
   const ready = (socket: net.Socket, event: string) => new Promise<net.Socket>((resolve, reject) => {
     socket.once(event, () => resolve(socket));
-    socket.once('error', (error) => reject(new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${where}: cannot connect: ${error.message}`, cause: error })));
+    socket.once('error', (error) => reject(connectError(where, error)));
   });
   const connectTimer = (socket: net.Socket) => socket.setTimeout(options.stallTimeoutMs, () => socket.destroy(new Error(`no connection within ${options.stallTimeoutMs} ms`)));
   const tlsOptions = { servername: net.isIP(host) ? undefined : host, ca: options.caPem, onread } as tls.ConnectionOptions;
@@ -260,7 +260,56 @@ async function connect(options: RequestOptions, onread: OnRead): Promise<net.Soc
     throw new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${where}: the proxy refused CONNECT with HTTP ${status}` });
   }
   tunnel.setTimeout(0);
-  const socket = tls.connect({ socket: tunnel, ...tlsOptions });
+  // `host` is what the certificate is checked against; without it Node checks 'localhost'.
+  const socket = tls.connect({ socket: tunnel, host, ...tlsOptions });
+  bridgeOnread(socket, onread);
   await ready(socket, 'secureConnect');
   return socket;
+}
+
+/**
+ * A TLS socket layered on an existing socket (the CONNECT tunnel) ignores
+ * `onread` and emits 'data' instead: copy each chunk into the buffers onread
+ * hands out, and hold what is left while the consumer has paused.
+ */
+function bridgeOnread(socket: tls.TLSSocket, onread: OnRead): void {
+  let held: Buffer | undefined;
+  const deliver = (chunk: Buffer): void => {
+    let at = 0;
+    while (at < chunk.length) {
+      const target = onread.buffer();
+      const count = Math.min(target.byteLength, chunk.length - at);
+      target.set(chunk.subarray(at, at + count));
+      at += count;
+      if (!onread.callback(count, target)) {
+        socket.pause();
+        held = at < chunk.length ? chunk.subarray(at) : undefined;
+        return;
+      }
+    }
+  };
+  socket.on('data', deliver);
+  // 'resume' comes before the stream flows again, so held bytes keep their order.
+  socket.on('resume', () => {
+    const chunk = held;
+    held = undefined;
+    if (chunk) deliver(chunk);
+  });
+}
+
+/**
+ * A certificate the image server's CA does not vouch for will not verify on a
+ * retry either: that failure is final (status 400, as fetch-served reads it)
+ * and says what to give. Anything else may be a passing network fault.
+ */
+function connectError(where: string, error: NodeJS.ErrnoException): IngotError {
+  const code = error.code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code)) {
+    return new IngotError('INGOT_IMAGE_DOWNLOAD', {
+      details: `${where}: the image server's TLS certificate was not accepted (${code}: ${error.message}); give the CA that signed it (image download CA), or serve the image from a server whose certificate the agent trusts`,
+      cause: error,
+      status: 400,
+    });
+  }
+  return new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${where}: cannot connect: ${error.message}`, cause: error });
 }

@@ -66,8 +66,11 @@ export interface WriteImageRequest {
   /** Used to zero remnants and to re-read the partition table; without it both use plain writes / are skipped. */
   system?: System;
   caPem?: string;
-  /** http://host:port proxy for every URL (https through CONNECT). */
-  proxy?: string;
+  /**
+   * http://host:port proxy (https URLs through CONNECT): one for every URL, or
+   * chosen per URL, redirects included (image/proxy-for.ts: scheme, no_proxy).
+   */
+  proxy?: string | ((url: URL) => string | undefined);
   /**
    * The conductor's `disk_format`, cross-checked with the format the bytes
    * show (image/format.ts checkImageFormat, as IPA does, 9.5); undefined,
