@@ -99,7 +99,8 @@ function describeProgress(progress: WriteImageProgress) {
   const rate = `${(progress.rateBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
   const eta = progress.etaSeconds === undefined ? '' : `, about ${Math.ceil(progress.etaSeconds)} s left`;
   return {
-    stage: 'writing image',
+    // While qemu-img converts a staged qcow2, the counts are image bytes of its virtual size.
+    stage: progress.phase === 'convert' ? 'converting image' : 'writing image',
     done: progress.bytesDone,
     ...(progress.bytesTotal === undefined ? {} : { total: progress.bytesTotal }),
     unit: 'bytes',
