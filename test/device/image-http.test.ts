@@ -115,6 +115,23 @@ describe('chunked bodies (no Content-Length)', () => {
   });
 });
 
+describe('formats the bytes show', () => {
+  it('refuses a VMDK (or any format that may reference other files) before writing a byte, whatever was declared', async () => {
+    const vmdk = Buffer.concat([Buffer.from('KDMV\x01\x00\x00\x00', 'latin1'), randomBytes(MiB)]);
+    server.routes.set('/disk.vmdk', { body: vmdk });
+    const error = await failure(writeImage(request([server.url('/disk.vmdk')], sha256(vmdk))), 'INGOT_IMAGE_FORMAT');
+    expect(error.message).toMatch(/vmdk images are not accepted/);
+    expect((await readBytes(target, 0, MiB)).every((b) => b === 0)).toBe(true);
+  });
+
+  it('refuses a raw image declared qcow2, as a mislabelled or truncated image', async () => {
+    server.routes.set('/image.raw', { body: image });
+    const error = await failure(writeImage({ ...request([server.url('/image.raw')], sha256(image)), declaredFormat: 'qcow2' }), 'INGOT_IMAGE_FORMAT');
+    expect(error.message).toMatch(/declared qcow2/);
+    expect((await readBytes(target, 0, MiB)).every((b) => b === 0)).toBe(true);
+  });
+});
+
 describe('answers that are not retried', () => {
   it('fails at once on 403 with INGOT_IMAGE_REQUEST_REFUSED naming the URL without its query string', async () => {
     server.routes.set('/forbidden.raw', { body: image, status: 403 });
