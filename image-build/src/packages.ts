@@ -15,6 +15,8 @@ export const ROOT_PACKAGES: readonly string[] = [
   'util-linux', 'mount', 'fdisk', 'gdisk', 'e2fsprogs', 'dosfstools', 'mdadm', 'hdparm', 'nvme-cli', 'kexec-tools', 'psmisc',
   // busybox `ip` has no -j; the agent calls `ip -j route get` and `ip -j addr`.
   'iproute2',
+  // qemu-img converts qcow2 images (only the program and its shared libraries ship, not the package).
+  'qemu-utils',
   // The node runtime needs these; they also come through the tools, but say it.
   'libc6', 'libstdc++6', 'libgcc-s1',
 ];
@@ -39,6 +41,8 @@ export const TOOL_PROGRAMS: readonly string[] = [
   // dosfstools
   'mkfs.fat', 'mkfs.vfat', 'fsck.fat', 'fatlabel',
   'mdadm', 'hdparm', 'nvme', 'kexec', 'fuser', 'ip',
+  // qemu-utils
+  'qemu-img',
 ];
 
 /** Data files some of those programs read at run time. */

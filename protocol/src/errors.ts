@@ -35,6 +35,10 @@ export const errorCodes = {
   INGOT_IMAGE_TIMEOUT: { type: 'ImageDownloadTimeoutError', status: 408, retryable: false, message: 'Image download took longer than allowed' },
   INGOT_IMAGE_WRITE: { type: 'ImageWriteError', status: 500, retryable: false, message: 'Writing the image failed' },
   INGOT_IMAGE_READBACK: { type: 'ImageWriteError', status: 500, retryable: false, message: 'Read-back verification of the written image failed' },
+  INGOT_IMAGE_NOT_FOUND: { type: 'ImageDownloadError', status: 404, retryable: false, message: 'Image not found on the image server' },
+  INGOT_IMAGE_REQUEST_REFUSED: { type: 'ImageDownloadError', status: 400, retryable: false, message: 'The image server refused the request' },
+  INGOT_IMAGE_NO_SPACE: { type: 'ImageDownloadOutofSpaceError', status: 507, retryable: false, message: 'Not enough space to stage the image' },
+  INGOT_IMAGE_CONVERT: { type: 'ImageWriteError', status: 500, retryable: false, message: 'Converting the image onto the disk failed' },
   // Image parameters (agent/src/image).
   INGOT_IMAGE_CHECKSUM_SPEC: { type: 'ImageDownloadError', status: 500, retryable: false, message: 'Image checksum could not be determined' },
   INGOT_CONFIGDRIVE_INVALID: { type: 'InstanceDeployFailure', status: 400, retryable: false, message: 'Invalid config drive' },

@@ -1,7 +1,10 @@
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -16,6 +19,15 @@ const cleanups: Cleanups = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
 
 const MiB = 1024 * 1024;
+const hasQemuImg = (() => {
+  try {
+    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    console.warn('skipping the qcow2 deployment test: qemu-img is not installed (Debian package qemu-utils)');
+    return false;
+  }
+})();
 const NODE_UUID = '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a02';
 
 /** 8 MiB of random data shaped as a whole-disk image: an MBR disk signature at 440 and the boot signature at 510. */
@@ -107,6 +119,29 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     const { done } = await runWriteImage(client, nodeFor(disk), {
       id: 'disk.img.zst', urls: [`${base}/disk.img.zst`], os_hash_algo: 'sha256', os_hash_value: sha256(compressed),
       disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true,
+    });
+
+    expect(done.command_status).toBe('SUCCEEDED');
+    expect(readFileSync(disk).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
+    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+  });
+
+  it.skipIf(!hasQemuImg)('writes a qcow2 image declared qcow2 through qemu-img, after verifying the digest of the qcow2 file as served', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const image = createRawImage();
+    const dir = mkdtempSync(join(tmpdir(), 'ingot-deploy-qcow2-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'disk.raw'), image.bytes);
+    execFileSync('qemu-img', ['convert', '-c', '-f', 'raw', '-O', 'qcow2', join(dir, 'disk.raw'), join(dir, 'disk.qcow2')]);
+    const qcow2 = readFileSync(join(dir, 'disk.qcow2'));
+    const base = await serveImages({ '/disk.qcow2': qcow2 });
+    const { client } = await startPairedAgent(machine);
+    const disk = machine.disks[0]!;
+
+    const { done } = await runWriteImage(client, nodeFor(disk), {
+      id: 'disk.qcow2', urls: [`${base}/disk.qcow2`], os_hash_algo: 'sha256', os_hash_value: sha256(qcow2),
+      disk_format: 'qcow2', image_type: 'whole-disk', stream_raw_images: true,
     });
 
     expect(done.command_status).toBe('SUCCEEDED');

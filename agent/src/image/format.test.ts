@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IngotError } from '@ingot/protocol';
-import { checkImageFormat, detectImageFormat, FORMAT_PROBE_BYTES, type ImageFormat } from './format.ts';
+import { checkImageFormat, detectImageFormat, detectImageFormatSoFar, FORMAT_PROBE_BYTES, isCompressed, type ImageFormat } from './format.ts';
 
 function head(bytes: number[] | string, offset = 0, length = FORMAT_PROBE_BYTES): Buffer {
   const buffer = Buffer.alloc(length);
@@ -43,6 +43,42 @@ describe('detectImageFormat', () => {
 
   it('cannot see an ISO in fewer bytes than its signature needs, which is why callers give FORMAT_PROBE_BYTES', () => {
     expect(detectImageFormat(head('\x01CD001', 32768).subarray(0, 32770))).toBe('raw');
+  });
+});
+
+describe('detectImageFormat on bytes still arriving (the streaming pipeline)', () => {
+  const bytes = (...values: number[]) => Uint8Array.from(values);
+
+  it('decides a compressed or qcow2 stream as soon as its magic is complete', () => {
+    expect(detectImageFormatSoFar(bytes(0x28, 0xb5, 0x2f, 0xfd))).toBe('zstd');
+    expect(detectImageFormatSoFar(bytes(0x1f, 0x8b, 0x08))).toBe('gzip');
+    expect(detectImageFormatSoFar(bytes(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00))).toBe('xz');
+    expect(detectImageFormatSoFar(bytes(0x51, 0x46, 0x49, 0xfb))).toBe('qcow2');
+  });
+
+  it('asks for more bytes while the head is still a prefix of a magic', () => {
+    expect(detectImageFormatSoFar(bytes(0xfd, 0x37, 0x7a))).toBeUndefined();
+    expect(detectImageFormatSoFar(bytes(0x28))).toBeUndefined();
+    expect(detectImageFormatSoFar(bytes())).toBeUndefined();
+    expect(detectImageFormat(bytes(0xfd, 0x37, 0x7a))).toBe('raw');
+  });
+
+  it('calls a stream raw only once the bytes rule out the ISO signature, so an ISO is never streamed as raw', () => {
+    const mbr = gptDisk();
+    expect(detectImageFormatSoFar(mbr.subarray(0, 32769))).toBeUndefined();
+    expect(detectImageFormatSoFar(mbr.subarray(0, 32770))).toBe('raw');
+    expect(detectImageFormatSoFar(head('\x01CD00', 32768).subarray(0, 32773))).toBeUndefined();
+    expect(detectImageFormatSoFar(head('\x01CD001\x01', 32768).subarray(0, 32774))).toBe('iso');
+  });
+
+  it('does not mistake a gzip magic with another compression method for gzip', () => {
+    expect(detectImageFormat(head([0x1f, 0x8b, 0x07, 0x00]))).toBe('raw');
+  });
+
+  it('takes a zstd skippable frame (seekable zstd) for zstd', () => {
+    expect(detectImageFormat(head([0x5e, 0x2a, 0x4d, 0x18, 0x10, 0, 0, 0]))).toBe('zstd');
+    expect(isCompressed('zstd')).toBe(true);
+    expect(isCompressed('qcow2')).toBe(false);
   });
 });
 

@@ -28,35 +28,67 @@ interface Magic {
   format: Exclude<ImageFormat, 'raw'>;
   offset: number;
   bytes: readonly number[];
+  /** Bits of each byte that must match (default all). */
+  mask?: readonly number[];
 }
 
 const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
 
+/** In order of precedence: the first magic that matches wins. */
 const MAGICS: readonly Magic[] = [
   { format: 'zstd', offset: 0, bytes: [0x28, 0xb5, 0x2f, 0xfd] }, // RFC 8878 3.1.1, 0xFD2FB528 little-endian
-  { format: 'gzip', offset: 0, bytes: [0x1f, 0x8b] }, // RFC 1952 ID1 ID2
+  // RFC 8878 3.1.2: skippable frames 0x184D2A50..5F open some seekable-zstd images; the decoder skips them.
+  { format: 'zstd', offset: 0, bytes: [0x50, 0x2a, 0x4d, 0x18], mask: [0xf0, 0xff, 0xff, 0xff] },
+  { format: 'gzip', offset: 0, bytes: [0x1f, 0x8b, 0x08] }, // RFC 1952: ID1 ID2 and CM=8 (deflate), the only method defined
   { format: 'xz', offset: 0, bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] }, // xz format 2.1.1.1
   { format: 'qcow2', offset: 0, bytes: [...ascii('QFI'), 0xfb] }, // QEMU qcow2 header
   { format: 'vmdk', offset: 0, bytes: ascii('KDMV') }, // VMware sparse extent
   { format: 'vhdx', offset: 0, bytes: ascii('vhdxfile') }, // MS-VHDX 2.2.1 file type identifier
   { format: 'vhd', offset: 0, bytes: ascii('conectix') }, // dynamic VHD footer copy at the start
-  { format: 'vdi', offset: 0x40, bytes: [0x7f, 0x10, 0xda, 0xbe] }, // VirtualBox signature 0xbeda107f
   { format: 'luks', offset: 0, bytes: [...ascii('LUKS'), 0xba, 0xbe] }, // LUKS1/2 header
+  { format: 'vdi', offset: 0x40, bytes: [0x7f, 0x10, 0xda, 0xbe] }, // VirtualBox signature 0xbeda107f
   { format: 'iso', offset: 32769, bytes: ascii('CD001') }, // ECMA-119 8.1: standard identifier
 ];
 
-function hasMagic(head: Uint8Array, magic: Magic): boolean {
-  if (head.length < magic.offset + magic.bytes.length) return false;
-  return magic.bytes.every((byte, i) => head[magic.offset + i] === byte);
+/** 'match', 'mismatch', or 'open' when the bytes seen so far are a prefix that still fits. */
+function compare(head: Uint8Array, magic: Magic): 'match' | 'mismatch' | 'open' {
+  for (let i = 0; i < magic.bytes.length; i++) {
+    const at = magic.offset + i;
+    if (at >= head.length) return 'open';
+    const mask = magic.mask?.[i] ?? 0xff;
+    if ((head[at]! & mask) !== magic.bytes[i]) return 'mismatch';
+  }
+  return 'match';
 }
 
 /**
  * The format of an image from its first bytes (give FORMAT_PROBE_BYTES, or the
- * whole image when shorter). Anything unrecognised is raw: a disk image starts
- * with an MBR or a protective MBR, a partition image with a filesystem.
+ * whole image when shorter): these bytes are all there is to go on. Anything
+ * unrecognised is raw: a disk image starts with an MBR or a protective MBR, a
+ * partition image with a filesystem.
  */
 export function detectImageFormat(firstBytes: Uint8Array): ImageFormat {
-  return MAGICS.find((magic) => hasMagic(firstBytes, magic))?.format ?? 'raw';
+  return MAGICS.find((magic) => compare(firstBytes, magic) === 'match')?.format ?? 'raw';
+}
+
+/**
+ * The same decision for a stream whose first bytes are still arriving:
+ * undefined while a magic of higher precedence could still match with more
+ * bytes (a raw image is known only once byte 32773 has been seen, past the ISO
+ * signature; everything else after its own magic). Once the stream has ended,
+ * call detectImageFormat on what came.
+ */
+export function detectImageFormatSoFar(head: Uint8Array): ImageFormat | undefined {
+  for (const magic of MAGICS) {
+    const outcome = compare(head, magic);
+    if (outcome === 'match') return magic.format;
+    if (outcome === 'open') return undefined;
+  }
+  return 'raw';
+}
+
+export function isCompressed(format: ImageFormat): format is 'zstd' | 'gzip' | 'xz' {
+  return FORMAT_KIND[format] === 'compressed';
 }
 
 /** What the conductor may declare and still be believed; IPA treats an empty or `unknown` disk_format as "detect" (9.5). */

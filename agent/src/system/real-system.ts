@@ -31,7 +31,7 @@ export function createRealSystem({ guard, log }: RealSystemOptions): System {
       const [file, ...args] = argv;
       if (!file) throw new Error('run() needs a program name');
       log?.debug({ argv }, 'running tool');
-      const result = await execa(file, args, {
+      const subprocess = execa(file, args, {
         input: options.input,
         reject: false,
         timeout: options.timeoutMs,
@@ -39,6 +39,8 @@ export function createRealSystem({ guard, log }: RealSystemOptions): System {
         env: { LC_ALL: 'C', ...options.env },
         stripFinalNewline: false,
       });
+      if (options.onStdout) subprocess.stdout?.on('data', (chunk: Buffer) => options.onStdout!(chunk.toString('utf8')));
+      const result = await subprocess;
       const outcome: RunResult = {
         argv,
         stdout: String(result.stdout ?? ''),

@@ -11,6 +11,8 @@ export interface RunOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   env?: Record<string, string>;
+  /** Receives stdout text as it arrives (progress of long tools such as `qemu-img convert -p`); the result still holds all of it. */
+  onStdout?: (text: string) => void;
 }
 
 export interface RunResult {

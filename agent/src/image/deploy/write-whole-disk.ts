@@ -4,6 +4,7 @@ import type { ChecksumOptions } from '../checksum-spec.ts';
 import { parseImageInfo, type ImageInfo } from '../image-info.ts';
 import { diskIdentifierFromMbr, partitionUuidsResult, type PartitionUuids } from '../partition-layout.ts';
 import { writeImage, type WriteImageOptions, type WriteImageProgress } from '../pipeline/index.ts';
+import { proxyFor } from '../proxy-for.ts';
 import { rootDeviceHintsOf, selectRootDevice } from '../root-device-hints.ts';
 import { readExpectedDigest } from './checksum-file.ts';
 
@@ -80,7 +81,8 @@ export async function deployWholeDiskImage(ctx: DeployContext, rawImageInfo: unk
     target: { path: disk.name, size: disk.size },
     guard: ctx.devices.guard,
     system: ctx.system,
-    proxy: proxyFor(info, firstUrl),
+    proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
+    declaredFormat: info.diskFormat,
     signal: ctx.signal,
     log,
     onProgress: (progress) => ctx.progress(describeProgress(progress)),
@@ -99,21 +101,11 @@ function describeProgress(progress: WriteImageProgress) {
   const rate = `${(progress.rateBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
   const eta = progress.etaSeconds === undefined ? '' : `, about ${Math.ceil(progress.etaSeconds)} s left`;
   return {
-    stage: 'writing image',
+    // While qemu-img converts a staged qcow2, the counts are image bytes of its virtual size.
+    stage: progress.phase === 'convert' ? 'converting image' : 'writing image',
     done: progress.bytesDone,
     ...(progress.bytesTotal === undefined ? {} : { total: progress.bytesTotal }),
     unit: 'bytes',
     message: `${rate}${eta}`,
   };
-}
-
-/** The proxy for the image URL's scheme (9.1), unless its host is listed in `no_proxy`. */
-function proxyFor(info: ImageInfo, url: string): string | undefined {
-  const parsed = new URL(url);
-  const proxy = parsed.protocol === 'https:' ? info.proxies.https : info.proxies.http;
-  if (!proxy) return undefined;
-  const host = parsed.hostname.toLowerCase();
-  const bypassed = (info.noProxy ?? '').split(',').map((entry) => entry.trim().toLowerCase().replace(/^\*?\./, '')).filter(Boolean)
-    .some((entry) => entry === '*' || host === entry || host.endsWith(`.${entry}`));
-  return bypassed ? undefined : proxy;
 }

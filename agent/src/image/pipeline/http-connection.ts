@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { IngotError } from '@ingot/protocol';
+import { ChunkedBody } from './chunked-body.ts';
 import { findHeadEnd, parseResponseHead, type ResponseHead } from './http-head.ts';
 import { basicAuthFromUrl, describeImageUrl } from './image-url.ts';
 
@@ -32,8 +33,12 @@ export interface RequestOptions {
 
 export interface OpenResponse {
   head: ResponseHead;
-  /** Streams `length` body bytes into `consumer`; rejects on a stall, an early close or abort. */
-  readBody(consumer: BodyConsumer, length: number): Promise<void>;
+  /**
+   * Streams the body into `consumer`: `length` bytes, or a chunked body up to
+   * its terminating chunk. Rejects on a stall, an early close, bad chunk
+   * framing or abort.
+   */
+  readBody(consumer: BodyConsumer, length: number | 'chunked'): Promise<void>;
   close(): void;
 }
 
@@ -100,7 +105,8 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
         headDone = true;
         return false; // hold the body until the caller has decided what to do with it
       };
-      const target = options.proxy && url.protocol === 'http:' ? url.href : `${url.pathname}${url.search}`;
+      // Through a proxy, an http request names the absolute URI (RFC 9112 3.2.2), without its userinfo.
+      const target = options.proxy && url.protocol === 'http:' ? `${url.protocol}//${url.host}${url.pathname}${url.search}` : `${url.pathname}${url.search}`;
       const auth = basicAuthFromUrl(url);
       const proxyAuth = options.proxy && url.protocol === 'http:' ? basicAuthFromUrl(new URL(options.proxy)) : undefined;
       socket.write(
@@ -125,7 +131,9 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
   return {
     head,
     close,
-    readBody(target, length) {
+    readBody(sink, length) {
+      const chunked = length === 'chunked' ? new ChunkedBody(sink) : undefined;
+      const target: BodyConsumer = chunked ?? sink;
       return new Promise<void>((resolve, reject) => {
         let received = 0;
         let open = true;
@@ -139,10 +147,25 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
         settle = finish;
         const take = (view: Uint8Array): boolean => {
           lastActivity = Date.now();
-          const body = view.subarray(0, Math.min(view.byteLength, length - received));
+          if (chunked) {
+            let more: boolean;
+            try {
+              more = chunked.onRead(view);
+            } catch (error) {
+              finish(retryable(`bad chunked encoding after ${chunked.decoded} body bytes: ${(error as Error).message}`, error));
+              return false;
+            }
+            if (chunked.done) {
+              finish();
+              return false;
+            }
+            paused = !more;
+            return more;
+          }
+          const body = view.subarray(0, Math.min(view.byteLength, (length as number) - received));
           received += body.byteLength;
           const more = target.onRead(body);
-          if (received >= length) {
+          if (received >= (length as number)) {
             finish();
             return false;
           }
@@ -150,7 +173,11 @@ export async function openResponse(options: RequestOptions): Promise<OpenRespons
           return more;
         };
         socket.once('close', () => {
-          if (open) finish(retryable(`the connection closed after ${received} of ${length} body bytes${lastError ? ` (${lastError.message})` : ''}`, lastError));
+          if (!open) return;
+          const cause = lastError ? ` (${lastError.message})` : '';
+          finish(retryable(chunked
+            ? `the connection closed before the last chunk of the chunked body, after ${chunked.decoded} body bytes${cause}`
+            : `the connection closed after ${received} of ${length} body bytes${cause}`, lastError));
         });
         consumer = target;
         target.attach(() => {
@@ -185,7 +212,7 @@ async function connect(options: RequestOptions, onread: OnRead): Promise<net.Soc
   const proxy = options.proxy ? new URL(options.proxy) : undefined;
   const ready = (socket: net.Socket, event: string) => new Promise<net.Socket>((resolve, reject) => {
     socket.once(event, () => resolve(socket));
-    socket.once('error', (error) => reject(new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${where}: cannot connect: ${error.message}`, cause: error })));
+    socket.once('error', (error) => reject(connectError(where, error)));
   });
   const connectTimer = (socket: net.Socket) => socket.setTimeout(options.stallTimeoutMs, () => socket.destroy(new Error(`no connection within ${options.stallTimeoutMs} ms`)));
   const tlsOptions = { servername: net.isIP(host) ? undefined : host, ca: options.caPem, onread } as tls.ConnectionOptions;
@@ -233,7 +260,56 @@ async function connect(options: RequestOptions, onread: OnRead): Promise<net.Soc
     throw new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${where}: the proxy refused CONNECT with HTTP ${status}` });
   }
   tunnel.setTimeout(0);
-  const socket = tls.connect({ socket: tunnel, ...tlsOptions });
+  // `host` is what the certificate is checked against; without it Node checks 'localhost'.
+  const socket = tls.connect({ socket: tunnel, host, ...tlsOptions });
+  bridgeOnread(socket, onread);
   await ready(socket, 'secureConnect');
   return socket;
+}
+
+/**
+ * A TLS socket layered on an existing socket (the CONNECT tunnel) ignores
+ * `onread` and emits 'data' instead: copy each chunk into the buffers onread
+ * hands out, and hold what is left while the consumer has paused.
+ */
+function bridgeOnread(socket: tls.TLSSocket, onread: OnRead): void {
+  let held: Buffer | undefined;
+  const deliver = (chunk: Buffer): void => {
+    let at = 0;
+    while (at < chunk.length) {
+      const target = onread.buffer();
+      const count = Math.min(target.byteLength, chunk.length - at);
+      target.set(chunk.subarray(at, at + count));
+      at += count;
+      if (!onread.callback(count, target)) {
+        socket.pause();
+        held = at < chunk.length ? chunk.subarray(at) : undefined;
+        return;
+      }
+    }
+  };
+  socket.on('data', deliver);
+  // 'resume' comes before the stream flows again, so held bytes keep their order.
+  socket.on('resume', () => {
+    const chunk = held;
+    held = undefined;
+    if (chunk) deliver(chunk);
+  });
+}
+
+/**
+ * A certificate the image server's CA does not vouch for will not verify on a
+ * retry either: that failure is final (status 400, as fetch-served reads it)
+ * and says what to give. Anything else may be a passing network fault.
+ */
+function connectError(where: string, error: NodeJS.ErrnoException): IngotError {
+  const code = error.code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code)) {
+    return new IngotError('INGOT_IMAGE_DOWNLOAD', {
+      details: `${where}: the image server's TLS certificate was not accepted (${code}: ${error.message}); give the CA that signed it (image download CA), or serve the image from a server whose certificate the agent trusts`,
+      cause: error,
+      status: 400,
+    });
+  }
+  return new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${where}: cannot connect: ${error.message}`, cause: error });
 }

@@ -41,8 +41,25 @@ describe('response heads and range bookkeeping', () => {
     expect(planResponse(head(302, { location: '/elsewhere' }), 0, undefined)).toEqual({ kind: 'redirect', location: '/elsewhere' });
   });
 
-  it('refuses bodies it could not size-check or resume: chunked, or no Content-Length', () => {
-    expect(planResponse(head(200, { 'transfer-encoding': 'chunked' }), 0, undefined).kind).toBe('fatal');
+  it('reads a chunked body with or without a known size, and ignores a Content-Length beside chunked encoding', () => {
+    expect(planResponse(head(200, { 'transfer-encoding': 'chunked' }), 0, undefined)).toEqual({ kind: 'body', start: 0, bodyLength: 'chunked', total: undefined });
+    expect(planResponse(head(200, { 'transfer-encoding': 'chunked', 'content-length': '5' }), 0, undefined)).toEqual({ kind: 'body', start: 0, bodyLength: 'chunked', total: undefined });
+    expect(planResponse(head(206, { 'transfer-encoding': 'chunked', 'content-range': 'bytes 400-999/1000' }), 400, undefined)).toEqual({ kind: 'body', start: 400, bodyLength: 'chunked', total: 1000 });
+    expect(planResponse(head(200, { 'transfer-encoding': 'chunked' }), 400, undefined)).toEqual({ kind: 'restart', reuseBody: true, bodyLength: 'chunked', total: undefined });
+  });
+
+  it('counts a 416 stating exactly the held size as complete when the size was unknown (a chunked body cut after its last byte)', () => {
+    expect(planResponse(head(416, { 'content-range': 'bytes */1000' }), 1000, undefined)).toEqual({ kind: 'complete' });
+    expect(planResponse(head(416, { 'content-range': 'bytes */2000' }), 1000, undefined).kind).toBe('fatal');
+  });
+
+  it('refuses bodies it could not size-check or resume: no Content-Length and no chunking, or another transfer coding', () => {
     expect(planResponse(head(200, {}), 0, undefined).kind).toBe('fatal');
+    expect(planResponse(head(200, { 'transfer-encoding': 'gzip' }), 0, undefined).kind).toBe('fatal');
+  });
+
+  it('marks a 4xx refusal with its status so it is not retried, and a 3xx without Location without one', () => {
+    expect(planResponse(head(404, {}), 0, undefined)).toEqual({ kind: 'fatal', reason: 'HTTP 404', status: 404 });
+    expect(planResponse(head(304, {}), 0, undefined)).toEqual({ kind: 'fatal', reason: 'HTTP 304' });
   });
 });

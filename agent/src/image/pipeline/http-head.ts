@@ -59,41 +59,53 @@ export function parseContentLength(value: string | undefined): number | undefine
 
 /** What to do with a response, given how many served bytes we already hold. */
 export type ResponsePlan =
-  | { kind: 'body'; start: number; bodyLength: number; total: number }
-  | { kind: 'restart'; reuseBody: boolean; bodyLength: number; total: number }
+  /** `bodyLength` 'chunked': the body ends at its terminating chunk; `total` undefined: the file's size is not known. */
+  | { kind: 'body'; start: number; bodyLength: number | 'chunked'; total: number | undefined }
+  | { kind: 'restart'; reuseBody: boolean; bodyLength: number | 'chunked'; total: number | undefined }
   | { kind: 'complete' }
   | { kind: 'redirect'; location: string }
-  | { kind: 'fatal'; reason: string }
+  /** `status` set when the server refused the request itself (4xx): IPA does not retry those (9.4). */
+  | { kind: 'fatal'; reason: string; status?: number }
   | { kind: 'retry'; reason: string };
 
 /**
  * Decides between resuming, restarting from zero and failing. A 200 to a
  * Range request means the server ignored the Range: the bytes start at 0, so
  * digest and decompressor must start over too. 4xx is fatal as in IPA (9.4),
- * except 408 and 429 which say "try later".
+ * except 408 and 429 which say "try later". A chunked body (RFC 9112 7.1)
+ * needs no Content-Length: its terminating chunk tells a complete body from a
+ * cut one, so the file's size may stay unknown until the end.
  */
 export function planResponse(head: ResponseHead, held: number, knownTotal: number | undefined): ResponsePlan {
   const { status, headers } = head;
   if ([301, 302, 303, 307, 308].includes(status) && headers.location) return { kind: 'redirect', location: headers.location };
-  if (status === 416 && knownTotal !== undefined && held === knownTotal) return { kind: 'complete' };
-  if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason: `HTTP ${status} ${head.reason}`.trim() };
-  if (status >= 300) return { kind: 'fatal', reason: `HTTP ${status} ${head.reason}`.trim() };
-  if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
-    // TODO(issue 4): decode chunked bodies; static image servers send Content-Length.
-    return { kind: 'fatal', reason: 'the server sent a chunked body without Content-Length, which this agent cannot resume or size-check yet' };
+  if (status === 416) {
+    // Everything was already held: the size we knew, or the one a 416 states (`bytes */N`, RFC 9110 15.5.17).
+    const stated = /^bytes \*\/(\d+)$/.exec((headers['content-range'] ?? '').trim());
+    const total = knownTotal ?? (stated ? Number(stated[1]) : undefined);
+    if (held > 0 && total === held) return { kind: 'complete' };
   }
-  const length = parseContentLength(headers['content-length']);
-  if (length === undefined) return { kind: 'fatal', reason: 'the response has no Content-Length, so a truncated image could not be told apart from a complete one' };
+  if (status === 408 || status === 429 || status >= 500) return { kind: 'retry', reason: `HTTP ${status} ${head.reason}`.trim() };
+  if (status >= 400) return { kind: 'fatal', reason: `HTTP ${status} ${head.reason}`.trim(), status };
+  if (status >= 300) return { kind: 'fatal', reason: `HTTP ${status} ${head.reason}`.trim() };
+  const chunked = /(^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'] ?? '');
+  if (headers['transfer-encoding'] !== undefined && !chunked) {
+    return { kind: 'fatal', reason: `unsupported Transfer-Encoding ${JSON.stringify(headers['transfer-encoding'])}` };
+  }
+  // RFC 9112 6.3: with Transfer-Encoding, any Content-Length is ignored.
+  const length = chunked ? undefined : parseContentLength(headers['content-length']);
+  if (!chunked && length === undefined) return { kind: 'fatal', reason: 'the response has neither Content-Length nor chunked encoding, so a truncated image could not be told apart from a complete one' };
+  const bodyLength = chunked ? 'chunked' as const : length!;
   if (status === 206) {
     const range = parseContentRange(headers['content-range']);
-    if (!range || range.end - range.start + 1 !== length) return { kind: 'retry', reason: `unusable Content-Range ${JSON.stringify(headers['content-range'] ?? '')}` };
+    if (!range || (length !== undefined && range.end - range.start + 1 !== length)) return { kind: 'retry', reason: `unusable Content-Range ${JSON.stringify(headers['content-range'] ?? '')}` };
     const total = range.total ?? knownTotal;
     if (total === undefined) return { kind: 'fatal', reason: 'Content-Range without a complete length' };
     if (knownTotal !== undefined && total !== knownTotal) return { kind: 'restart', reuseBody: false, bodyLength: 0, total }; // the file changed under us
     if (range.start !== held) return { kind: 'retry', reason: `asked for bytes from ${held}, the server sent from ${range.start}` };
-    return { kind: 'body', start: held, bodyLength: length, total };
+    return { kind: 'body', start: held, bodyLength, total };
   }
   if (status !== 200) return { kind: 'fatal', reason: `unexpected HTTP ${status}` };
-  if (held > 0) return { kind: 'restart', reuseBody: true, bodyLength: length, total: length };
-  return { kind: 'body', start: 0, bodyLength: length, total: length };
+  if (held > 0) return { kind: 'restart', reuseBody: true, bodyLength, total: length };
+  return { kind: 'body', start: 0, bodyLength, total: length };
 }

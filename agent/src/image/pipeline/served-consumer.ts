@@ -1,7 +1,7 @@
 import { IngotError } from '@ingot/protocol';
 import { createGzipDecoder, createXzDecoder, createZstdDecoder, type Decoder } from './decoders.ts';
 import type { DigestWorker } from './digest-worker.ts';
-import { detectImageFormat, isCompressed, MAGIC_BYTES_NEEDED, type ImageFormat } from './format.ts';
+import { detectImageFormat, detectImageFormatSoFar, isCompressed, type ImageFormat } from '../format.ts';
 import type { BodyConsumer } from './http-connection.ts';
 import type { ImageSink } from './image-sink.ts';
 
@@ -76,7 +76,7 @@ export class ServedConsumer implements BodyConsumer {
     }
     if (this.format === undefined) {
       this.headBytes = Buffer.concat([this.headBytes, view]);
-      const format = detectImageFormat(this.headBytes, false);
+      const format = detectImageFormatSoFar(this.headBytes);
       if (format === undefined) return true;
       try {
         this.startFormat(format);
@@ -125,7 +125,7 @@ export class ServedConsumer implements BodyConsumer {
   /** All served bytes are in: flushes the parked bytes, the decoder, the digest staging and the last slot. */
   async finish(): Promise<void> {
     if (this.format === undefined) {
-      this.startFormat(detectImageFormat(this.headBytes, true)!);
+      this.startFormat(detectImageFormat(this.headBytes));
       const head = this.headBytes;
       this.headBytes = Buffer.alloc(0);
       if (isCompressed(this.format!)) this.stage(head);

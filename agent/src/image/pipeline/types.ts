@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DeviceGuard } from '../../system/device-guard.ts';
 import type { System } from '../../system/system.ts';
 import type { DigestAlgorithm, ExpectedDigest } from './checksum.ts';
-import type { ImageFormat } from './format.ts';
+import type { ImageFormat } from '../format.ts';
 
 export interface BackoffOptions {
   /** First wait after a failure, in ms. */
@@ -31,6 +31,12 @@ export interface WriteImageOptions {
   skipZeroBlocks?: 'never' | 'if-device-reads-zero';
   /** Minimum interval between onProgress calls and progress log lines; default 1000 ms. */
   progressIntervalMs?: number;
+  /**
+   * Where an image that cannot be streamed (qcow2) is downloaded before
+   * qemu-img converts it; default the OS temporary directory (the ramdisk's
+   * tmpfs, so the image must fit in memory, as with IPA, 9.5).
+   */
+  stagingDir?: string;
 }
 
 export interface WriteImageProgress {
@@ -43,6 +49,11 @@ export interface WriteImageProgress {
   rateBytesPerSecond: number;
   etaSeconds: number | undefined;
   format: ImageFormat | undefined;
+  /**
+   * 'convert' while qemu-img writes a staged image: bytesDone and bytesTotal
+   * then count image bytes written of the virtual size. Otherwise served bytes.
+   */
+  phase?: 'download' | 'convert';
 }
 
 export interface WriteImageRequest {
@@ -55,8 +66,17 @@ export interface WriteImageRequest {
   /** Used to zero remnants and to re-read the partition table; without it both use plain writes / are skipped. */
   system?: System;
   caPem?: string;
-  /** http://host:port proxy for every URL (https through CONNECT). */
-  proxy?: string;
+  /**
+   * http://host:port proxy (https URLs through CONNECT): one for every URL, or
+   * chosen per URL, redirects included (image/proxy-for.ts: scheme, no_proxy).
+   */
+  proxy?: string | ((url: URL) => string | undefined);
+  /**
+   * The conductor's `disk_format`, cross-checked with the format the bytes
+   * show (image/format.ts checkImageFormat, as IPA does, 9.5); undefined,
+   * empty or `unknown` accept whatever is detected.
+   */
+  declaredFormat?: string | null;
   signal?: AbortSignal;
   log: Logger;
   onProgress?: (progress: WriteImageProgress) => void;

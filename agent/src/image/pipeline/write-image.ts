@@ -1,11 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { IngotError, isIngotError } from '@ingot/protocol';
+import { IngotError } from '@ingot/protocol';
 import { blockdevRereadArgv } from '../../tools/blockdev.ts';
 import { digestsMatch, parseExpectedDigest } from './checksum.ts';
 import { createDigestWorker } from './digest-worker.ts';
-import { isCompressed, type ImageFormat } from './format.ts';
-import { planResponse } from './http-head.ts';
-import { openResponse, type OpenResponse } from './http-connection.ts';
+import { checkImageFormat, isCompressed, type ImageFormat } from '../format.ts';
+import { createFetchState, fetchServed } from './fetch-served.ts';
 import { ImageSink } from './image-sink.ts';
 import { describeImageUrl } from './image-url.ts';
 import { startProgress } from './progress.ts';
@@ -15,17 +13,31 @@ import { alignSlots, createSlotPool } from './slot-pool.ts';
 import { openImageTarget } from './target.ts';
 import type { WriteImageRequest, WriteImageResult } from './types.ts';
 import { wipeImageRemnants } from './wipe.ts';
+import { writeStagedImage } from './write-staged-image.ts';
 
-const MAX_REDIRECTS = 5;
+/** Thrown by the format check to leave the streaming path: the image must be staged and converted. */
+class ConvertInstead extends Error {}
 
 /**
  * Downloads, decompresses, digests and writes an image in one pass, resuming
  * dropped connections with Range requests so the digest and decompressor
  * carry on where they stopped. Nothing reports success before the digest of
  * the bytes as served matched; any failure after the first write wipes the
- * target's head and tail so a partial image cannot boot.
+ * target's head and tail so a partial image cannot boot. A qcow2 image, which
+ * cannot be streamed, is detected on its first bytes, before anything is
+ * written, and goes to writeStagedImage instead.
  */
 export async function writeImage(request: WriteImageRequest): Promise<WriteImageResult> {
+  try {
+    return await writeStreamedImage(request);
+  } catch (error) {
+    if (!(error instanceof ConvertInstead)) throw error;
+    request.log.info({ url: describeImageUrl(request.urls[0]!) }, 'the image is qcow2: staging it for qemu-img');
+    return writeStagedImage(request);
+  }
+}
+
+async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImageResult> {
   const { urls, target: given, guard, system, log, options } = request;
   const expected = parseExpectedDigest(request.expectedDigest);
   if (urls.length === 0) throw new IngotError('INGOT_INVALID_PARAMS', { details: 'writeImage needs at least one image URL' });
@@ -43,10 +55,9 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
   const pool = createSlotPool();
   const worker = createDigestWorker();
   const streams = { served: expected.algorithm, ...(options.verifyReadback ? { image: 'sha256' } : {}) };
-  let total: number | undefined;
+  const state = createFetchState();
   let everWritten = false;
   let attempt: AbortController | undefined;
-  const stats = { attempts: 0, resumes: 0, restarts: 0 };
 
   const newRun = () => {
     void worker.reset(streams).catch(() => {}); // ordered before any update; failures surface on update
@@ -56,11 +67,9 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
     return { sink, consumer };
   };
   const checkFormat = (format: ImageFormat, sink: ImageSink) => {
-    if (format === 'qcow2') {
-      throw new IngotError('INGOT_IMAGE_FORMAT', { details: 'the image is qcow2, which is converted by qemu-img, not streamed' });
-    }
-    if (format === 'raw' && total !== undefined && total > given.size) {
-      throw new IngotError('INGOT_IMAGE_TOO_LARGE', { details: `the raw image has ${total} bytes, ${given.path} only ${given.size}; nothing was written` });
+    if (checkImageFormat(format, request.declaredFormat) === 'convert') throw new ConvertInstead();
+    if (format === 'raw' && state.total !== undefined && state.total > given.size) {
+      throw new IngotError('INGOT_IMAGE_TOO_LARGE', { details: `the raw image has ${state.total} bytes, ${given.path} only ${given.size}; nothing was written` });
     }
     sink.hashWith(format === 'raw' ? 'served' : options.verifyReadback ? 'image' : undefined);
     log.info({ format }, 'image format detected');
@@ -77,76 +86,35 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
     intervalMs: options.progressIntervalMs ?? 1000,
     log,
     onProgress: request.onProgress,
-    sample: () => ({ bytesDone: run.consumer.served, bytesTotal: total, bytesWritten: run.sink.bytesWritten, format: run.consumer.format }),
+    sample: () => ({ bytesDone: run.consumer.served, bytesTotal: state.total, bytesWritten: run.sink.bytesWritten, format: run.consumer.format }),
   });
-  let urlIndex = 0;
-  let failuresInRow = 0;
   try {
     if (target.direct) alignSlots(pool, (view) => target.probeAlignment(view));
-    while (total === undefined || run.consumer.served < total) {
-      const url = parsedUrls[urlIndex]!;
-      const heldBefore = run.consumer.served;
-      attempt = new AbortController();
-      const signal = AbortSignal.any([overall, attempt.signal]);
-      stats.attempts++;
-      let response: OpenResponse | undefined;
-      try {
-        let current = url;
-        for (let redirects = 0; ; redirects++) {
-          response = await openResponse({ url: current, rangeStart: run.consumer.served, caPem: request.caPem, proxy: request.proxy, stallTimeoutMs: options.stallTimeoutMs, signal });
-          const plan = planResponse(response.head, run.consumer.served, total);
-          if (plan.kind === 'redirect' && redirects < MAX_REDIRECTS) {
-            response.close();
-            current = new URL(plan.location, current);
-            continue;
-          }
-          if (plan.kind === 'complete') {
-            response.close();
-            break;
-          }
-          if (plan.kind === 'fatal' || plan.kind === 'redirect') {
-            response.close();
-            // status 400 marks it final: the loop below does not retry it (IPA: 4xx is fatal, 9.4).
-            throw new IngotError('INGOT_IMAGE_DOWNLOAD', {
-              details: `${describeImageUrl(current)}: ${plan.kind === 'fatal' ? plan.reason : 'too many redirects'}`,
-              status: 400,
-            });
-          }
-          if (plan.kind === 'retry') throw new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${describeImageUrl(current)}: ${plan.reason}` });
-          if (plan.kind === 'restart') {
-            log.warn({ url: describeImageUrl(current), held: run.consumer.served }, 'the server ignored the Range request: starting over from byte 0');
-            stats.restarts++;
-            await retire();
-            run = newRun();
-            total = plan.total;
-            if (!plan.reuseBody) {
-              response.close();
-              break;
-            }
-          } else {
-            total = plan.total;
-            if (plan.start > 0) stats.resumes++;
-          }
-          log.debug({ url: describeImageUrl(current), from: run.consumer.served, total }, 'reading image body');
-          await response.readBody(run.consumer, plan.bodyLength);
-          break;
-        }
-        failuresInRow = 0;
-      } catch (error) {
-        response?.close();
-        run.sink.throwIfFailed(); // format, size and write failures are final
-        if (timeout?.aborted) throw new IngotError('INGOT_IMAGE_TIMEOUT', { details: `the image was not written within ${options.totalTimeoutMs} ms`, cause: error });
-        if (request.signal?.aborted) throw request.signal.reason;
-        const retryable = isIngotError(error, 'INGOT_IMAGE_DOWNLOAD') || isIngotError(error, 'INGOT_IMAGE_STALLED');
-        if (!retryable || (isIngotError(error) && error.status === 400)) throw error;
-        failuresInRow = run.consumer.served > heldBefore ? 1 : failuresInRow + 1;
-        if (failuresInRow > options.retries) throw error;
-        const wait = Math.min(options.backoff.maxMs, options.backoff.initialMs * options.backoff.factor ** (failuresInRow - 1));
-        log.warn({ err: error, url: describeImageUrl(url), held: run.consumer.served, total, waitMs: wait }, 'image download interrupted; resuming');
-        urlIndex = (urlIndex + 1) % parsedUrls.length;
-        await sleep(wait, undefined, { signal: overall }).catch(() => {});
-      }
-    }
+    await fetchServed({
+      urls: parsedUrls,
+      caPem: request.caPem,
+      proxy: request.proxy,
+      options,
+      signal: overall,
+      timeout,
+      cancel: request.signal,
+      log,
+      state,
+      onAttempt: (controller) => { attempt = controller; },
+      destination: {
+        held: () => run.consumer.served,
+        consumer: () => run.consumer,
+        restart: async () => {
+          await retire();
+          run = newRun();
+        },
+        throwIfFailed: () => {
+          // The sink wraps what it is failed with; the format check's verdict is its cause.
+          if (run.sink.failure?.cause instanceof ConvertInstead) throw run.sink.failure.cause;
+          run.sink.throwIfFailed();
+        },
+      },
+    });
     await run.consumer.finish();
     const digests = await worker.digest();
     const actual = digests.served ?? '';
@@ -175,8 +143,10 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
       servedBytes: run.consumer.served,
       digest: { algorithm: expected.algorithm, value: actual },
       readbackDigest,
-      url: describeImageUrl(parsedUrls[urlIndex]!),
-      ...stats,
+      url: describeImageUrl(parsedUrls[state.urlIndex]!),
+      attempts: state.attempts,
+      resumes: state.resumes,
+      restarts: state.restarts,
       skippedZeroBytes: run.sink.skippedZeroBytes,
       durationMs: Date.now() - started,
     };
