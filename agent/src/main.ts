@@ -14,7 +14,7 @@ import { createHostInventory } from './inventory/host-inventory.ts';
 import { createMachineFileInventory } from './inventory/machine-file-inventory.ts';
 import { createLogger } from './log.ts';
 import { collectSystemLogs } from './logs/collect-system-logs.ts';
-import { detectRamdisk } from './mode.ts';
+import { detectRamdisk, waitForInit } from './mode.ts';
 import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
 import { createDeviceGuard } from './system/device-guard.ts';
 import { createRealSystem } from './system/real-system.ts';
@@ -51,6 +51,17 @@ async function main(): Promise<void> {
   const inRamdisk = await detectRamdisk(probe);
   // Outside the ramdisk /proc/cmdline is the host's: only flags configure the agent.
   const cmdline = inRamdisk ? parseKernelCmdline(await readFile('/proc/cmdline', 'utf8')) : {};
+  // /init may still be loading modules and choosing between DHCP and a configuration device.
+  let initWaitSeconds = 0;
+  if (inRamdisk) {
+    const waitStarted = performance.now();
+    await waitForInit({
+      path: process.env.INGOT_INIT_READY,
+      exists: (path) => probe.exists(path),
+      onSlow: (ms) => process.stderr.write(`ingot-agent: still waiting for /init to settle the network (${Math.round(ms / 1000)} s)\n`),
+    });
+    initWaitSeconds = (performance.now() - waitStarted) / 1000;
+  }
   // Inside the ramdisk only: virtual media (reference 10.3) adds parameters over the kernel's and configures the network.
   const vmedia = inRamdisk
     ? await setUpVirtualMedia({ system: createRealSystem({ guard: createDeviceGuard({ mode: 'ramdisk' }) }), kernel: cmdline })
@@ -66,7 +77,7 @@ async function main(): Promise<void> {
   if (inRamdisk) {
     // Seconds since the kernel started, and how much of it was Node's own start: the boot budget's last parts.
     const uptime = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
-    log.info({ uptimeSeconds: uptime, processSeconds: Number(process.uptime().toFixed(2)) }, 'running inside the Ingot ramdisk: every disk of this machine may be used');
+    log.info({ uptimeSeconds: uptime, processSeconds: Number(process.uptime().toFixed(2)), initWaitSeconds: Number(initWaitSeconds.toFixed(2)) }, 'running inside the Ingot ramdisk: every disk of this machine may be used');
   }
   else log.warn({ disks: guard.disks }, `sandbox mode (not inside the Ingot ramdisk): only the ${guard.disks.length} disk(s) given with --disk will be touched; the host's own disks are invisible, and power actions are simulated`);
 

@@ -1,17 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { detectRamdisk, RAMDISK_MARKER } from './mode.ts';
-import { createFakeSystem } from './testing.ts';
+import { waitForInit } from './mode.ts';
 
-const mounts = (rootType: string) => `${rootType === 'ext4' ? '/dev/vda1' : 'none'} / ${rootType} rw 0 0\nproc /proc proc rw 0 0\n`;
-
-describe('detectRamdisk', () => {
-  it('recognises the ramdisk only with the marker and an initramfs root', async () => {
-    expect(await detectRamdisk(createFakeSystem({ files: { [RAMDISK_MARKER]: '', '/proc/mounts': mounts('rootfs') } }))).toBe(true);
-    expect(await detectRamdisk(createFakeSystem({ files: { [RAMDISK_MARKER]: '', '/proc/mounts': mounts('tmpfs') } }))).toBe(true);
+describe('waitForInit', () => {
+  it('returns at once without a path to wait for', async () => {
+    let asked = 0;
+    await waitForInit({ path: undefined, exists: async () => { asked += 1; return false; } });
+    expect(asked).toBe(0);
   });
 
-  it('stays in sandbox mode on an installed system even if someone created the marker', async () => {
-    expect(await detectRamdisk(createFakeSystem({ files: { [RAMDISK_MARKER]: '', '/proc/mounts': mounts('ext4') } }))).toBe(false);
-    expect(await detectRamdisk(createFakeSystem({ files: { '/proc/mounts': mounts('rootfs') } }))).toBe(false);
+  it('polls until /init creates the file', async () => {
+    let asked = 0;
+    await waitForInit({ path: '/run/ingot/init-ready', pollMs: 1, exists: async (path) => { expect(path).toBe('/run/ingot/init-ready'); asked += 1; return asked >= 3; } });
+    expect(asked).toBe(3);
+  });
+
+  it('gives up with the file named, reporting the wait on the way', async () => {
+    const notices: number[] = [];
+    await expect(waitForInit({ path: '/run/ingot/init-ready', pollMs: 1, timeoutMs: 30, exists: async () => false, onSlow: (ms) => notices.push(ms) }))
+      .rejects.toThrow(/did not create \/run\/ingot\/init-ready within 0 s/);
+    expect(notices).toEqual([]);
   });
 });

@@ -1,8 +1,9 @@
 #!/bin/sh
 # /init of the Ingot ramdisk (busybox sh, PID 1). It mounts the pseudo
-# filesystems, loads the modules, brings the network up, and keeps the agent
-# running. PID 1 stays this shell: if the agent crashes it is started again.
-# The agent reads /proc/cmdline itself (IPA's ipa-* parameters).
+# filesystems, starts the agent, loads the modules, brings the network up,
+# then tells the agent to go on, and keeps it running. PID 1 stays this
+# shell: if the agent crashes it is started again. The agent reads
+# /proc/cmdline itself (IPA's ipa-* parameters).
 export PATH=/usr/sbin:/usr/bin
 export HOME=/root
 umask 022
@@ -23,6 +24,31 @@ ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /run/ingot
 hostname ingot
 log "mounted /proc /sys /dev /run ($(cut -d' ' -f1 /proc/uptime) s since the kernel started)"
+
+# The agent starts first: Node's own start takes seconds under emulation and
+# overlaps what follows. It waits for INGOT_INIT_READY before it reads the
+# configuration device or looks the node up. Its output goes to the serial
+# console and the screen, where they exist.
+consoles=""
+for tty in /dev/ttyS0 /dev/tty0; do
+  (printf '' > "$tty") 2>/dev/null && consoles="$consoles $tty"
+done
+log "starting the agent ($(cut -d' ' -f1 /proc/uptime) s); output on:${consoles:- /dev/console}"
+
+run_agent() {
+  while true; do
+    INGOT_INIT_READY=/run/ingot/init-ready node /opt/ingot/agent.mjs
+    log "the agent exited with status $?; starting it again in 2 s"
+    sleep 2
+  done
+}
+
+if [ -n "$consoles" ]; then
+  first=${consoles# }; first=${first%% *}; rest=${consoles#* $first}
+  run_agent 2>&1 | tee -a $rest > "$first" &
+else
+  run_agent > /dev/console 2>&1 &
+fi
 
 # Modules: the build-time closure in load order (softdeps included: busybox
 # modprobe ignores them), in ONE modprobe (one exec per module costs seconds
@@ -98,32 +124,13 @@ else
   for name in $links; do
     udhcpc -f -S -i "$name" -s /etc/ingot/udhcpc.script -t 3 -T 2 -A 3 -x hostname:ingot >/dev/null 2>&1 &
   done
-  # The agent starts at once: Node takes seconds to start under emulation,
-  # longer than a lease, and its lookup retries until the network is up.
-  # The DHCP hook reports each lease on the console.
+  # The agent does not wait for a lease: its lookup retries until the network
+  # is up. The DHCP hook reports each lease on the console.
 fi
 
-# The agent's output goes to the serial console and the screen, where they exist.
-consoles=""
-for tty in /dev/ttyS0 /dev/tty0; do
-  (printf '' > "$tty") 2>/dev/null && consoles="$consoles $tty"
-done
-log "starting the agent ($(cut -d' ' -f1 /proc/uptime) s); output on:${consoles:- /dev/console}"
-
-run_agent() {
-  while true; do
-    node /opt/ingot/agent.mjs
-    log "the agent exited with status $?; starting it again in 2 s"
-    sleep 2
-  done
-}
-
-if [ -n "$consoles" ]; then
-  first=${consoles# }; first=${first%% *}; rest=${consoles#* $first}
-  run_agent 2>&1 | tee -a $rest > "$first" &
-else
-  run_agent > /dev/console 2>&1 &
-fi
+# Everything before the lookup waits for this file (agent/src/mode.ts).
+: > /run/ingot/init-ready
+log "network settled ($(cut -d' ' -f1 /proc/uptime) s)"
 
 # PID 1 never exits (that would panic the kernel); waiting also reaps orphans.
 while true; do
