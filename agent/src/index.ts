@@ -17,3 +17,4 @@ export type { Inventory, InventorySource } from './inventory/inventory.ts';
 export { collectSystemLogs } from './logs/collect-system-logs.ts';
 export { createRamdiskPower, createSimulatedPower, type PowerControl } from './power/power-control.ts';
 export { writeImage } from './image/pipeline/index.ts';
+export { deployImage, parseDeployRequest, type DeployRequest } from './image/deploy/deploy-image.ts';

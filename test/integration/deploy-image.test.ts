@@ -144,10 +144,14 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     expect(isIngotError(refused) && refused.code).toBe('INGOT_INVALID_PARAMS');
     expect(isIngotError(refused) && refused.status).toBe(400);
 
-    const partition = await client.runCommand('standby.prepare_image', { image_info: { id: 'p.img', urls: ['http://127.0.0.1/p.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64), image_type: 'partition', root_mb: 10 } })
+    const badDrive = await client.runCommand('standby.prepare_image', { image_info: { id: 'p.img', urls: ['http://127.0.0.1/p.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64), image_type: 'partition', root_mb: 10 }, configdrive: 'not base64!' })
       .catch((error: unknown) => error);
-    expect(isIngotError(partition) && partition.status).toBe(400);
-    expect(isIngotError(partition) && partition.message).toMatch(/partition images are not supported yet/);
+    expect(isIngotError(badDrive) && badDrive.status).toBe(400);
+    expect(isIngotError(badDrive) && badDrive.code).toBe('INGOT_CONFIGDRIVE_INVALID');
+
+    const credentials = await client.runCommand('standby.prepare_image', { image_info: { id: 'd.img', urls: ['http://127.0.0.1/d.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64), image_server_auth_strategy: 'http_basic', image_server_user: 'u', image_server_password: 'p' } })
+      .catch((error: unknown) => error);
+    expect(isIngotError(credentials) && credentials.message).toMatch(/image server authentication is not supported yet/);
 
     expect(agent.runner.list().filter((command) => command.command_name.endsWith('prepare_image'))).toEqual([]);
     expect(await client.getPartitionUuids()).toEqual({});
