@@ -6,7 +6,9 @@ set -euo pipefail
 demo_packages=(gdisk fdisk util-linux e2fsprogs dosfstools psmisc iproute2)
 # The ramdisk build (image-build) and the QEMU end-to-end tests.
 ramdisk_packages=(cpio zstd kmod binutils xz-utils xorriso mtools dosfstools grub-pc-bin grub-efi-amd64-bin grub-common qemu-system-x86 openssl)
-test_packages=("${demo_packages[@]}" mdadm python3-ironic "${ramdisk_packages[@]}")
+# test/device/bootloader.test.ts: grub-install and grub-mkconfig, copied into a partition image's root.
+bootloader_packages=(grub2-common)
+test_packages=("${demo_packages[@]}" mdadm python3-ironic "${ramdisk_packages[@]}" "${bootloader_packages[@]}")
 
 case "${1:-test}" in
   demo) wanted=("${demo_packages[@]}") ;;

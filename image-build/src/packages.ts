@@ -15,6 +15,8 @@ export const ROOT_PACKAGES: readonly string[] = [
   'util-linux', 'mount', 'fdisk', 'gdisk', 'e2fsprogs', 'dosfstools', 'mdadm', 'hdparm', 'nvme-cli', 'kexec-tools', 'psmisc',
   // busybox `ip` has no -j; the agent calls `ip -j route get` and `ip -j addr`.
   'iproute2',
+  // image.install_bootloader: UEFI boot entries in NVRAM (ipa-protocol.md 9.9).
+  'efibootmgr',
   // The node runtime needs these; they also come through the tools, but say it.
   'libc6', 'libstdc++6', 'libgcc-s1',
 ];
@@ -31,7 +33,7 @@ export function isLibraryPackage(name: string): boolean {
 /** Programs taken from the extracted packages (found by name in the sysroot's bin dirs). */
 export const TOOL_PROGRAMS: readonly string[] = [
   // util-linux, mount, fdisk
-  'lsblk', 'blkid', 'wipefs', 'partx', 'blockdev', 'losetup', 'findmnt', 'sfdisk', 'lscpu',
+  'lsblk', 'blkid', 'wipefs', 'partx', 'blockdev', 'losetup', 'findmnt', 'sfdisk', 'lscpu', 'mkswap',
   // gdisk
   'sgdisk',
   // e2fsprogs
@@ -39,6 +41,7 @@ export const TOOL_PROGRAMS: readonly string[] = [
   // dosfstools
   'mkfs.fat', 'mkfs.vfat', 'fsck.fat', 'fatlabel',
   'mdadm', 'hdparm', 'nvme', 'kexec', 'fuser', 'ip',
+  'efibootmgr',
 ];
 
 /** Data files some of those programs read at run time. */

@@ -30,5 +30,5 @@ export function mkfsArgv(format: FilesystemFormat, path: string, label: string):
 }
 
 export function mkswapArgv(path: string, label: string): string[] {
-  return ['mkswap', '--label', label, path];
+  return ['mkswap', '-L', label, path];
 }

@@ -6,12 +6,13 @@ export function mountArgv(device: string, target: string, options: { type?: stri
   return ['mount', ...(options.type ? ['-t', options.type] : []), ...(options.readOnly ? ['-o', 'ro'] : []), device, target];
 }
 
+/** `-o bind` rather than `--bind`: busybox's mount, which the ramdisk runs, takes the option form. */
 export function bindMountArgv(source: string, target: string): string[] {
-  return ['mount', '--bind', source, target];
+  return ['mount', '-o', 'bind', source, target];
 }
 
-export function umountArgv(target: string): string[] {
-  return ['umount', target];
+export function umountArgv(target: string, options: { lazy?: boolean } = {}): string[] {
+  return ['umount', ...(options.lazy ? ['-l'] : []), target];
 }
 
 /** A fresh private directory for a mount point (under /tmp: tmpfs in the ramdisk). */

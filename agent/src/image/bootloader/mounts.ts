@@ -39,7 +39,7 @@ export function createMountStack(system: System, log: Logger): MountStack {
         if (result.exitCode !== 0) {
           // Something inside still holds it (a grub helper lingering): detach lazily rather than leave it mounted for good.
           log.warn({ target, stderr: result.stderr.trim() }, 'umount failed; detaching lazily');
-          await system.run(['umount', '--lazy', target], { allowFailure: true });
+          await system.run(umountArgv(target, { lazy: true }), { allowFailure: true });
         }
       }
       for (const dir of dirs.splice(0).reverse()) await system.run(['rmdir', dir], { allowFailure: true });
