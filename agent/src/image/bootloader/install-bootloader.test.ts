@@ -90,6 +90,48 @@ describe('install_bootloader, UEFI NVRAM', () => {
   });
 });
 
+describe('install_bootloader, GRUB for a UEFI partition image', () => {
+  // The device test (test/device/bootloader.test.ts) runs this for real where the kernel can mount vfat;
+  // here the order of mounts and the chroot argv are pinned down, ending with every mount undone.
+  it('mounts root, binds /dev /proc /sys, mounts the ESP at /boot/efi, runs the image\'s grub-install and grub-mkconfig, then unmounts in reverse', async () => {
+    const ROOT = '/tmp/ingot-mnt.Xy12ab';
+    const { system, ctx } = setup({
+      uefi: false,
+      espFiles: { 'usr/sbin/grub-install': '' },
+      extra: [
+        { argv: ['mount', '/dev/vda2', ROOT] },
+        { argv: ['mount', '-o', 'bind', /^\/(dev|proc|sys)$/, /^\/tmp\/ingot-mnt\.Xy12ab\/(dev|proc|sys)$/] },
+        { argv: ['mkdir', '-p', `${ROOT}/boot/efi`] },
+        { argv: ['mount', '-t', 'vfat', '/dev/vda1', `${ROOT}/boot/efi`] },
+        { argv: ['umount', /^\/tmp\/ingot-mnt\.Xy12ab\/.+$/] },
+        { argv: ['chroot', ROOT, 'grub-install', '--target=x86_64-efi', '--efi-directory=/boot/efi', '--removable', '--no-nvram'], stdout: 'Installing for x86_64-efi platform.\nInstallation finished. No error reported.\n' },
+        { argv: ['chroot', ROOT, 'grub-mkconfig', '-o', '/boot/grub/grub.cfg'] },
+      ],
+    });
+    const params = parseInstallBootloaderParams({ root_uuid: '4f329967-6533-4545-9b30-892992975ed4', efi_system_part_uuid: '4216-BE2B', target_boot_mode: 'uefi' });
+    expect(await installBootloader(ctx, params)).toBeNull();
+    const acting = system.calls.filter((argv) => ['mount', 'umount', 'chroot', 'mkdir', 'rmdir'].includes(argv[0]!));
+    expect(acting).toEqual([
+      ['mount', '/dev/vda2', ROOT],
+      ['mount', '-o', 'bind', '/dev', `${ROOT}/dev`],
+      ['mount', '-o', 'bind', '/proc', `${ROOT}/proc`],
+      ['mount', '-o', 'bind', '/sys', `${ROOT}/sys`],
+      ['mkdir', '-p', `${ROOT}/boot/efi`],
+      ['mount', '-t', 'vfat', '/dev/vda1', `${ROOT}/boot/efi`],
+      ['chroot', ROOT, 'grub-install', '--target=x86_64-efi', '--efi-directory=/boot/efi', '--removable', '--no-nvram'],
+      ['chroot', ROOT, 'grub-mkconfig', '-o', '/boot/grub/grub.cfg'],
+      ['umount', `${ROOT}/boot/efi`],
+      ['umount', `${ROOT}/sys`],
+      ['umount', `${ROOT}/proc`],
+      ['umount', `${ROOT}/dev`],
+      ['umount', ROOT],
+      ['rmdir', ROOT],
+    ]);
+    // Not booted in UEFI here: NVRAM is left alone.
+    expect(system.calls.some((argv) => argv[0] === 'efibootmgr')).toBe(false);
+  });
+});
+
 describe('install_bootloader parameters and BOOT.CSV', () => {
   it('defaults target_boot_mode to bios as IPA does, and refuses anything but bios or uefi with a 400', () => {
     expect(parseInstallBootloaderParams({ root_uuid: 'abc' })).toEqual({ rootUuid: 'abc', efiSystemPartUuid: null, prepBootPartUuid: null, targetBootMode: 'bios', ignoreBootloaderFailure: null });
