@@ -9,6 +9,7 @@ import { apiVersions, compareApiVersions, IngotError, isIngotError, REDACTED_TOK
 import { createApi } from './api/create-api.ts';
 import { createCommandRunner, type CommandRunner } from './commands/command-runner.ts';
 import { defineExtension, type Extension } from './commands/command.ts';
+import { createImageExtension } from './commands/image.ts';
 import { createStandbyExtension } from './commands/standby.ts';
 import { createStepExtension } from './commands/step-commands.ts';
 import type { AgentConfig } from './config.ts';
@@ -79,6 +80,7 @@ export function createAgent(deps: AgentDeps): Agent {
   let heartbeater: Heartbeater | undefined;
   let partitionUuids: Record<string, unknown> = {};
   let md5Allowed = false;
+  let biosBootloaderAllowed = false;
   const beatListeners: Array<(ok: boolean) => void> = [];
   const lifetime = new AbortController();
   let restart: (() => void) | undefined;
@@ -152,6 +154,8 @@ export function createAgent(deps: AgentDeps): Agent {
   const applyLookup = (found: LookupResponse) => {
     node = found.node;
     md5Allowed = found.config.agent_md5_checksum_enable === true;
+    // IPA honours the override only when truthy (ipa-protocol.md 2, lookup config).
+    if (found.config.enable_bios_bootloader_install) biosBootloaderAllowed = true;
     const offered = found.config.agent_token;
     if (typeof offered === 'string' && offered !== REDACTED_TOKEN && offered.length >= 32) {
       token = offered;
@@ -257,6 +261,9 @@ export function createAgent(deps: AgentDeps): Agent {
             const graceMs = deps.power.simulated ? 100 : 30_000;
             setTimeout(() => { if (!lifetime.signal.aborted) startOver(`${action} finished and no power cut followed`, true); }, graceMs).unref();
           },
+        }),
+        createImageExtension({
+          system: deps.system, devices: deps.devices, node: () => node, biosBootloaderAllowed: () => biosBootloaderAllowed,
         }),
         defineExtension('log', [{ name: 'collect_system_logs', mode: 'sync', run: () => deps.collectLogs() }]),
         defineExtension('poll', [{ name: 'get_hardware_info', mode: 'sync', run: () => deps.inventory.collect() }]),

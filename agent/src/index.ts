@@ -17,3 +17,5 @@ export type { Inventory, InventorySource } from './inventory/inventory.ts';
 export { collectSystemLogs } from './logs/collect-system-logs.ts';
 export { createRamdiskPower, createSimulatedPower, type PowerControl } from './power/power-control.ts';
 export { writeImage } from './image/pipeline/index.ts';
+export { deployImage, parseDeployRequest, type DeployRequest } from './image/deploy/deploy-image.ts';
+export { installBootloader, parseInstallBootloaderParams, type BootloaderContext, type InstallBootloaderParams } from './image/bootloader/install-bootloader.ts';

@@ -62,6 +62,9 @@ export function createFakeSystem(options: { commands?: FakeCommand[]; files?: Re
     async readRange(path) {
       throw new Error(`fake system: readRange(${path}) needs a real device; use a device test`);
     },
+    async writeRange(path) {
+      throw new Error(`fake system: writeRange(${path}) needs a real device; use a device test`);
+    },
   };
 }
 

@@ -17,6 +17,8 @@ export const ROOT_PACKAGES: readonly string[] = [
   'iproute2',
   // qemu-img converts qcow2 images (only the program and its shared libraries ship, not the package).
   'qemu-utils',
+  // image.install_bootloader: UEFI boot entries in NVRAM (ipa-protocol.md 9.9).
+  'efibootmgr',
   // The node runtime needs these; they also come through the tools, but say it.
   'libc6', 'libstdc++6', 'libgcc-s1',
 ];
@@ -33,7 +35,7 @@ export function isLibraryPackage(name: string): boolean {
 /** Programs taken from the extracted packages (found by name in the sysroot's bin dirs). */
 export const TOOL_PROGRAMS: readonly string[] = [
   // util-linux, mount, fdisk
-  'lsblk', 'blkid', 'wipefs', 'partx', 'blockdev', 'losetup', 'findmnt', 'sfdisk', 'lscpu',
+  'lsblk', 'blkid', 'wipefs', 'partx', 'blockdev', 'losetup', 'findmnt', 'sfdisk', 'lscpu', 'mkswap',
   // gdisk
   'sgdisk',
   // e2fsprogs
@@ -43,6 +45,7 @@ export const TOOL_PROGRAMS: readonly string[] = [
   'mdadm', 'hdparm', 'nvme', 'kexec', 'fuser', 'ip',
   // qemu-utils
   'qemu-img',
+  'efibootmgr',
 ];
 
 /** Data files some of those programs read at run time. */

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -149,6 +149,44 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
   });
 
+  it('follows Ironic 21.4\'s UEFI whole-disk sequence with a config drive: write_image, get_partition_uuids, then image.install_bootloader', async () => {
+    const machine = createSimulatedMachine({ disks: 1, sizeMiB: 128 });
+    cleanups.push(() => machine.remove());
+    // A GPT whole-disk image made for a 16 MiB disk, its backup header in the middle of the 128 MiB disk once written.
+    const dir = mkdtempSync(join(tmpdir(), 'ingot-gpt-image-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'disk.img');
+    writeFileSync(file, '');
+    truncateSync(file, 16 * MiB);
+    execFileSync('sgdisk', ['--new=1:2048:+8M', '--typecode=1:EF00', file], { stdio: 'ignore' });
+    const imageBytes = readFileSync(file);
+    const base = await serveImages({ '/disk.img': imageBytes });
+    const { client } = await startPairedAgent(machine);
+    const disk = machine.disks[0]!;
+    const configdrive = readFileSync(new URL('../../agent/src/image/fixtures/configdrive-iso.gz.b64', import.meta.url), 'utf8').trim();
+
+    const versions = (await client.getDeploySteps(nodeFor(disk), [])).hardwareManagerVersion;
+    const step = { interface: 'deploy', step: 'write_image', args: { image_info: {
+      id: 'disk.img', urls: [`${base}/disk.img`], os_hash_algo: 'sha256', os_hash_value: sha256(imageBytes), disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true,
+    }, configdrive } };
+    await client.executeDeployStep(step, nodeFor(disk), [], versions);
+    const done = await client.waitForCommand('execute_deploy_step', { intervalMs: 200, timeoutMs: 60_000 });
+    expect(done.command_status).toBe('SUCCEEDED');
+
+    const uuids = await client.getPartitionUuids();
+    expect(uuids).toEqual({ 'root uuid': '0x00000000' });
+    const bootloader = await client.installBootloader({ rootUuid: uuids['root uuid'] as string, efiSystemPartUuid: null, prepBootPartUuid: null, targetBootMode: 'uefi' }, { intervalMs: 200, timeoutMs: 60_000 });
+    expect(bootloader.command_status).toBe('SUCCEEDED');
+    expect(bootloader.command_result).toBeNull();
+
+    const table = execFileSync('sgdisk', ['--print', disk], { encoding: 'utf8' });
+    expect(table).toMatch(/\n\s+2\s+\d+\s+\d+\s+6[45]\.0 MiB\s+8300\s+config-2/);
+    expect(execFileSync('sgdisk', ['--verify', disk], { encoding: 'utf8' })).toMatch(/No problems found/);
+    const iso = execFileSync('blkid', ['-p', '-O', String(Number(/\n\s+2\s+(\d+)/.exec(table)![1]) * 512), '-o', 'export', disk], { encoding: 'utf8' });
+    expect(iso).toMatch(/TYPE=iso9660/);
+    expect(iso).toMatch(/LABEL=config-2/);
+  });
+
   it('fails with INGOT_IMAGE_CHECKSUM on a wrong digest, leaves the first MiB of the disk zeroed and records no partition uuids', async () => {
     const machine = createSimulatedMachine({ disks: 1 });
     cleanups.push(() => machine.remove());
@@ -179,10 +217,14 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     expect(isIngotError(refused) && refused.code).toBe('INGOT_INVALID_PARAMS');
     expect(isIngotError(refused) && refused.status).toBe(400);
 
-    const partition = await client.runCommand('standby.prepare_image', { image_info: { id: 'p.img', urls: ['http://127.0.0.1/p.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64), image_type: 'partition', root_mb: 10 } })
+    const badDrive = await client.runCommand('standby.prepare_image', { image_info: { id: 'p.img', urls: ['http://127.0.0.1/p.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64), image_type: 'partition', root_mb: 10 }, configdrive: 'not base64!' })
       .catch((error: unknown) => error);
-    expect(isIngotError(partition) && partition.status).toBe(400);
-    expect(isIngotError(partition) && partition.message).toMatch(/partition images are not supported yet/);
+    expect(isIngotError(badDrive) && badDrive.status).toBe(400);
+    expect(isIngotError(badDrive) && badDrive.code).toBe('INGOT_CONFIGDRIVE_INVALID');
+
+    const credentials = await client.runCommand('standby.prepare_image', { image_info: { id: 'd.img', urls: ['http://127.0.0.1/d.img'], os_hash_algo: 'sha256', os_hash_value: 'a'.repeat(64), image_server_auth_strategy: 'http_basic', image_server_user: 'u', image_server_password: 'p' } })
+      .catch((error: unknown) => error);
+    expect(isIngotError(credentials) && credentials.message).toMatch(/image server authentication is not supported yet/);
 
     expect(agent.runner.list().filter((command) => command.command_name.endsWith('prepare_image'))).toEqual([]);
     expect(await client.getPartitionUuids()).toEqual({});

@@ -1,7 +1,7 @@
 import type { NodeInfo } from '@ingot/protocol';
 import type { BlockDevices } from '../disks/block-devices.ts';
 import type { PartitionUuids } from '../image/partition-layout.ts';
-import { deployWholeDiskImage, parseDeployRequest } from '../image/deploy/write-whole-disk.ts';
+import { deployImage, parseDeployRequest } from '../image/deploy/deploy-image.ts';
 import type { PowerControl } from '../power/power-control.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';
@@ -52,7 +52,7 @@ export function createStandbyExtension(deps: StandbyDeps): Extension {
         parseDeployRequest(params.image_info, { md5Allowed: deps.md5Allowed(), configdrive: params.configdrive });
       },
       async run(params, ctx) {
-        const deployed = await deployWholeDiskImage({
+        const deployed = await deployImage({
           system: deps.system, devices: deps.devices, log: ctx.log, signal: ctx.signal, progress: ctx.progress,
           node: deps.node() ?? { uuid: 'unknown' },
         }, params.image_info, {

@@ -1,4 +1,4 @@
-import { deployWholeDiskImage } from '../image/deploy/write-whole-disk.ts';
+import { deployImage } from '../image/deploy/deploy-image.ts';
 import { eraseDevicesMetadata } from './erase-metadata.ts';
 import { SupportLevel, type HardwareManager, type StepContext, type StepDefinition } from './manager.ts';
 
@@ -21,7 +21,7 @@ const eraseMetadata = async (ctx: StepContext) =>
 const writeImageStep = async (ctx: StepContext, args: Record<string, unknown>) => {
   const hooks = ctx.imageDeploy;
   const options = { md5Allowed: hooks?.md5Allowed() ?? false, configdrive: args.configdrive };
-  const deployed = await deployWholeDiskImage(ctx, args.image_info, {
+  const deployed = await deployImage(ctx, args.image_info, {
     ...options,
     // The previous image's UUIDs are stale once this write starts (it may wipe the disk).
     beforeWrite: () => hooks?.recordPartitionUuids({}),
@@ -51,7 +51,7 @@ export function createGenericManager(): HardwareManager {
         name: 'write_image', kind: 'deploy', priority: 0, interface: 'deploy', abortable: false, rebootRequested: false,
         argsinfo: {
           image_info: { description: 'Information about the image to be deployed', required: true },
-          configdrive: { description: 'A config drive (URL or base64 gzipped ISO); not supported yet', required: false },
+          configdrive: { description: 'A config drive: an http(s) URL, or base64 of a gzipped ISO 9660 or vfat image (at most 64 MiB)', required: false },
         },
         run: writeImageStep,
       },

@@ -44,6 +44,7 @@ function fakeSystem(spec: HostSpec): System {
     deviceSize: async () => unexpected('deviceSize'),
     zeroRange: async () => unexpected('zeroRange'),
     readRange: async () => unexpected('readRange'),
+    writeRange: async () => unexpected('writeRange'),
   };
 }
 

@@ -67,6 +67,7 @@ function fakeSystem(spec: HostSpec): System {
     async readRange(path, offset, length) { return Buffer.from(file(path)).subarray(offset, offset + length); },
     deviceSize: async () => unexpected('deviceSize'),
     zeroRange: async () => unexpected('zeroRange'),
+    writeRange: async () => unexpected('writeRange'),
   };
 }
 

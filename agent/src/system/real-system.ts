@@ -116,6 +116,23 @@ export function createRealSystem({ guard, log }: RealSystemOptions): System {
       }
     },
 
+    async writeRange(path, offset, data) {
+      guard.check(path, 'write to');
+      if (offset < 0) throw new RangeError(`writeRange(${path}, ${offset}): negative offset`);
+      const handle = await open(path, fsConstants.O_WRONLY | fsConstants.O_DSYNC);
+      try {
+        let done = 0;
+        while (done < data.byteLength) {
+          const { bytesWritten } = await handle.write(data, done, data.byteLength - done, offset + done);
+          if (bytesWritten <= 0) throw new Error(`short write to ${path} at offset ${offset + done}`);
+          done += bytesWritten;
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    },
+
     async readRange(path, offset, length) {
       guard.check(path, 'read');
       const handle = await open(path, 'r');

@@ -43,6 +43,8 @@ export interface System {
   zeroRange(path: string, offset: number, length: number): Promise<void>;
   /** Reads [offset, offset+length) of a device or file. */
   readRange(path: string, offset: number, length: number): Promise<Buffer>;
+  /** Writes `data` at `offset` of a device or file and flushes it to stable storage (a config drive, 9.6). */
+  writeRange(path: string, offset: number, data: Uint8Array): Promise<void>;
 }
 
 export class ToolError extends Error {

@@ -75,3 +75,16 @@ export function parsePartx(stdout: string): TablePartition[] {
 function unescapeRaw(value: string): string {
   return value.replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
+
+/**
+ * Tells the kernel about the partitions now in the table (BLKPG), adding,
+ * resizing and removing as needed. Works where BLKRRPART is refused (a busy
+ * disk) and on loop devices whose kernel did not scan the table itself.
+ */
+export function partxUpdateArgv(path: string): string[] {
+  return ['partx', '--update', path];
+}
+
+export function partxAddArgv(path: string): string[] {
+  return ['partx', '--add', path];
+}

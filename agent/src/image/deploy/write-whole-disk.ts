@@ -1,12 +1,14 @@
-import { IngotError } from '@ingot/protocol';
 import type { StepContext } from '../../hardware/manager.ts';
 import type { ChecksumOptions } from '../checksum-spec.ts';
-import { parseImageInfo, type ImageInfo } from '../image-info.ts';
+import type { ConfigDriveImage } from '../config-drive.ts';
+import type { ImageInfo } from '../image-info.ts';
 import { diskIdentifierFromMbr, partitionUuidsResult, type PartitionUuids } from '../partition-layout.ts';
 import { writeImage, type WriteImageOptions, type WriteImageProgress } from '../pipeline/index.ts';
 import { proxyFor } from '../proxy-for.ts';
 import { rootDeviceHintsOf, selectRootDevice } from '../root-device-hints.ts';
 import { readExpectedDigest } from './checksum-file.ts';
+import { writeWholeDiskConfigDrive } from './config-drive-writer.ts';
+import { settlePartitionTable } from './partition-table.ts';
 
 /** What an image write needs of a step's context: no ports. */
 export type DeployContext = Pick<StepContext, 'system' | 'devices' | 'log' | 'node' | 'signal' | 'progress'>;
@@ -40,39 +42,19 @@ export const DEFAULT_WRITE_OPTIONS: WriteImageOptions = {
 };
 
 /**
- * Validates what `prepare_image` and the `write_image` step receive, so that
- * the command validator can refuse it with a 400 before anything starts.
- * Partition images, config drives and image server credentials are refused
- * until they are written properly: nothing may report a success it did not do.
- */
-export function parseDeployRequest(rawImageInfo: unknown, options: DeployImageOptions): ImageInfo {
-  const info = parseImageInfo(rawImageInfo, options);
-  const refuse = (details: string): never => { throw new IngotError('INGOT_INVALID_PARAMS', { details }); };
-  if (info.imageType === 'partition') refuse('partition images are not supported yet; give a whole-disk image');
-  const configdrive = options.configdrive ?? info.configdrive;
-  if (configdrive !== undefined && configdrive !== null && configdrive !== '') refuse('config drives are not supported yet; deploy without one');
-  if (info.imageServerAuthStrategy === 'http_basic' || info.imageRequestAuthorization) {
-    refuse('image server authentication is not supported yet; serve the image without credentials');
-  }
-  return info;
-}
-
-/**
  * Writes a whole-disk image to the root device (ipa-protocol.md 9.5): chooses
  * the disk by the node's root device hints, streams, decompresses and
  * verifies the image, then reads the MBR disk signature that Ironic stores as
- * the `root uuid`. A failure after the first write leaves the disk's head and
+ * the `root uuid`. A config drive goes into a partition at the disk's end
+ * (9.6). A failure after the first write leaves the disk's head and
  * tail zeroed (the pipeline's wipe), never a partial image that could boot.
  */
-export async function deployWholeDiskImage(ctx: DeployContext, rawImageInfo: unknown, options: DeployImageOptions): Promise<DeployImageResult> {
-  const info = parseDeployRequest(rawImageInfo, options);
+export async function deployWholeDiskImage(ctx: DeployContext, info: ImageInfo, configDrive: ConfigDriveImage | null, options: DeployImageOptions): Promise<DeployImageResult> {
   const disk = selectRootDevice(await ctx.devices.listDisks(), rootDeviceHintsOf(ctx.node));
   const log = ctx.log.child({ image: info.id, device: disk.name });
   const firstUrl = info.urls[0]!;
   const expected = await readExpectedDigest(info.checksumSpec, firstUrl, options);
-  // The keys only (values may hold credentials): what the conductor sent, for compatibility checks.
-  const sentKeys = rawImageInfo && typeof rawImageInfo === 'object' ? Object.keys(rawImageInfo).sort() : [];
-  log.info({ algorithm: expected.algorithm, source: expected.source, format: info.diskFormat, imageInfoKeys: sentKeys }, 'writing whole-disk image');
+  log.info({ algorithm: expected.algorithm, source: expected.source, format: info.diskFormat }, 'writing whole-disk image');
 
   options.beforeWrite?.();
   const written = await writeImage({
@@ -89,6 +71,9 @@ export async function deployWholeDiskImage(ctx: DeployContext, rawImageInfo: unk
     options: { ...DEFAULT_WRITE_OPTIONS, ...options.write },
   });
 
+  // 9.5 steps 5-7: the backup GPT moved to the disk's end, partitions visible, then the config drive.
+  await settlePartitionTable(ctx.system, disk, log);
+  if (configDrive) await writeWholeDiskConfigDrive({ system: ctx.system, devices: ctx.devices, log }, disk, configDrive);
   const rootUuid = diskIdentifierFromMbr(await ctx.system.readRange(disk.name, 0, 512));
   log.info({ format: written.format, bytes: written.imageBytes, digest: written.digest.value, rootUuid, durationMs: written.durationMs }, 'whole-disk image written and verified');
   return {
@@ -97,7 +82,7 @@ export async function deployWholeDiskImage(ctx: DeployContext, rawImageInfo: unk
   };
 }
 
-function describeProgress(progress: WriteImageProgress) {
+export function describeProgress(progress: WriteImageProgress) {
   const rate = `${(progress.rateBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
   const eta = progress.etaSeconds === undefined ? '' : `, about ${Math.ceil(progress.etaSeconds)} s left`;
   return {

@@ -1,0 +1,35 @@
+import type { NodeInfo } from '@ingot/protocol';
+import type { BlockDevices } from '../disks/block-devices.ts';
+import { installBootloader, parseInstallBootloaderParams } from '../image/bootloader/install-bootloader.ts';
+import type { System } from '../system/system.ts';
+import { defineExtension, type Extension } from './command.ts';
+
+export interface ImageExtensionDeps {
+  system: System;
+  devices: BlockDevices;
+  /** The node cached from the lookup or the last step command: its root device hints name the disk. */
+  node(): NodeInfo | undefined;
+  /** The lookup's `enable_bios_bootloader_install`. */
+  biosBootloaderAllowed(): boolean;
+  /** `ipa-ignore-bootloader-failure`; false unless configured. */
+  ignoreBootloaderFailure?: boolean;
+}
+
+/** IPA's `image` extension: `install_bootloader`, async, result null (ipa-protocol.md 4.1, 9.9). */
+export function createImageExtension(deps: ImageExtensionDeps): Extension {
+  return defineExtension('image', [{
+    name: 'install_bootloader',
+    mode: 'async',
+    validate(params) {
+      parseInstallBootloaderParams(params);
+    },
+    async run(params, ctx) {
+      return installBootloader({
+        system: deps.system, devices: deps.devices, log: ctx.log,
+        node: deps.node() ?? { uuid: 'unknown' },
+        biosBootloaderAllowed: deps.biosBootloaderAllowed(),
+        ignoreFailureByDefault: deps.ignoreBootloaderFailure ?? false,
+      }, parseInstallBootloaderParams(params));
+    },
+  }]);
+}

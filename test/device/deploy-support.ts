@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createBlockDevices, createDeviceGuard, createLogger, createRealSystem, type System } from '@ingot/agent';
+import type { BlockDevices } from '@ingot/agent';
+import type { NodeInfo } from '@ingot/protocol';
+
+/** Shared by the partition-image, config-drive and bootloader device tests. */
+export const MiB = 1024 * 1024;
+export const log = createLogger({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
+export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The config drives of agent/src/image/fixtures, made as Ironic makes them (genisoimage -V config-2; mkfs.vfat -n CONFIG-2). */
+export const configDriveParam = (kind: 'iso' | 'vfat') =>
+  readFileSync(new URL(`../../agent/src/image/fixtures/configdrive-${kind}.gz.b64`, import.meta.url), 'utf8').trim();
+
+/** Serves files on 127.0.0.1, Range requests included (what the pipeline resumes with). */
+export async function serveFiles(files: Record<string, Buffer>): Promise<{ base: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const body = files[(req.url ?? '').split('?')[0]!];
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const start = range ? Number(range[1]) : 0;
+    res.writeHead(range ? 206 : 200, {
+      'Content-Length': String(body.length - start),
+      'Accept-Ranges': 'bytes',
+      ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body.subarray(start));
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+/** The agent's real system, guarded to exactly this disk, as the agent runs outside its ramdisk. */
+export function sandboxFor(disk: string): { system: System; devices: BlockDevices } {
+  const guard = createDeviceGuard({ mode: 'sandbox', disks: [disk] });
+  const system = createRealSystem({ guard, log });
+  return { system, devices: createBlockDevices({ system, guard }) };
+}
+
+export function deployContext(disk: string, node: Partial<NodeInfo> = {}) {
+  const { system, devices } = sandboxFor(disk);
+  const fullNode: NodeInfo = { uuid: '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a07', ...node, instance_info: { root_device: { name: disk }, ...(node.instance_info ?? {}) } };
+  return { system, devices, log, node: fullNode, signal: new AbortController().signal, progress: () => {} };
+}
