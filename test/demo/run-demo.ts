@@ -16,7 +16,8 @@ import { pino } from 'pino';
 import { createProgressBar, type ProgressBar } from '@ingot/conductor-client/progress-bar';
 import { createReferenceConductor } from '@ingot/conductor-client/reference-conductor';
 import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
-import { createDemoImage, sha256OfFile } from './disk-image.ts';
+import { createDemoImage } from './disk-image.ts';
+import { deployedImageDigest } from '../support/whole-disk-image.ts';
 import { createImageServer } from './image-server.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -143,13 +144,17 @@ async function main(): Promise<void> {
     // The host's own check: the agent chose disk0 (both are 4 GiB, ties go by name) and wrote the image there.
     const verifyStarted = Date.now();
     const target = machine.disks[0]!;
-    const onDisk = await sha256OfFile(target, image.rawBytes);
+    // The agent moved the image's backup GPT to the 4 GiB disk's end (sgdisk -e), which rewrites the
+    // protective MBR's records and the primary GPT header: the digest leaves those two out, sgdisk checks them.
+    const [onDisk, expected] = await Promise.all([deployedImageDigest(target, image.rawBytes), deployedImageDigest(image.rawPath, image.rawBytes)]);
+    const tableOk = /No problems found/.test(execFileSync('sgdisk', ['--verify', target], { encoding: 'utf8' }));
     const verifyMs = Date.now() - verifyStarted;
-    const digestOk = onDisk === image.rawSha256;
-    say(`verify    sha256 of the first ${mib(image.rawBytes)} of ${basename(target)}: ${onDisk}`);
-    say(`          raw image sha256:                          ${image.rawSha256}  ${digestOk ? 'OK, identical' : 'MISMATCH'}`);
+    const digestOk = onDisk === expected && tableOk;
+    say(`verify    sha256 of the first ${mib(image.rawBytes)} of ${basename(target)} (GPT headers aside): ${onDisk}`);
+    say(`          the same of the raw image:                 ${expected}  ${onDisk === expected ? 'OK, identical' : 'MISMATCH'}`);
+    say(`          GPT moved to the disk's end, sgdisk --verify: ${tableOk ? 'no problems' : 'PROBLEMS'}`);
     for (const disk of machine.disks) say(`          ${basename(disk)}: ${remainingSignatures(disk).join(', ') || 'no partition table, no filesystem signature'}`);
-    if (!digestOk) throw new Error(`the disk does not hold the image: sha256 ${onDisk}, expected ${image.rawSha256}; see ${agentLog}`);
+    if (!digestOk) throw new Error(`the disk does not hold the image: sha256 ${onDisk}, expected ${expected}, GPT ${tableOk ? 'valid' : 'invalid'}; see ${agentLog}`);
 
     await new Promise((resolveWait) => setTimeout(resolveWait, 500));
     const writeMs = report.writeDurationMs;

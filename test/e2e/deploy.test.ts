@@ -7,6 +7,7 @@
  * get_partition_uuids, then standby.power_off, which really powers the guest
  * off. After QEMU has stopped, the host compares the disk files.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, truncateSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import type { NodeInfo } from '@ingot/protocol';
 import { checkNginxInstalled, startImageServer } from '../support/nginx-image-server.ts';
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
-import { compressImageZstd, createWholeDiskImage, readDeployedMarker, readHeadDigest } from '../support/whole-disk-image.ts';
+import { compressImageZstd, createWholeDiskImage, deployedImageDigest, readDeployedMarker } from '../support/whole-disk-image.ts';
 import { e2eUnavailable, initrd, kernel, within } from './e2e-support.ts';
 import { freePort, startVm } from './qemu.ts';
 
@@ -131,7 +132,8 @@ describe.skipIf(reason !== undefined && !process.env.CI)('a whole-disk deploy by
     process.stdout.write(`${JSON.stringify({ e2e: 'deploy', image: { raw: image.size, zstd: served.size }, seconds_from_qemu_start: timings })}\n`);
 
     // From the host, with QEMU gone: the image's bytes on vdb, its file system readable, vda as it was.
-    expect(await readHeadDigest(target, image.size)).toBe(image.sha256);
+    expect(await deployedImageDigest(target, image.size)).toBe(await deployedImageDigest(image.path, image.size));
+    expect(execFileSync('sgdisk', ['--verify', target], { encoding: 'utf8' })).toMatch(/No problems found/);
     expect(await readDeployedMarker(target)).toEqual({ diskGuid: image.diskGuid, marker: image.marker });
     expect(await fileDigest(machine.disks[0]!)).toBe(otherBefore);
     // The guest fetched the compressed file from nginx, all of it, once.

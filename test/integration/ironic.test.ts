@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { findFreePort } from './ironic/free-port.ts';
 import { createIronicApi, type IronicApi, type IronicNode } from './ironic/ironic-api.ts';
 import { checkIronicInstalled, IRONIC_INSTALL_HINT, startIronic, SYSTEM_PYTHON, type IronicServer } from './ironic/ironic-server.ts';
 import { checkNginxInstalled, startImageServer, type ImageServer } from '../support/nginx-image-server.ts';
-import { createWholeDiskImage, readDeployedMarker, readHeadDigest, type WholeDiskImage } from '../support/whole-disk-image.ts';
+import { createWholeDiskImage, deployedImageDigest, readDeployedMarker, type WholeDiskImage } from '../support/whole-disk-image.ts';
 
 /**
  * Debian's real Ironic 21.4 (ironic-standalone.md) drives the real agent
@@ -41,11 +42,10 @@ const DEPLOY_TIMEOUT_MS = 240_000;
 const IMAGE_MiB = 24;
 /**
  * The node's boot mode. In UEFI mode (Ironic 21.4's default) a whole-disk
- * deploy also sends image.install_bootloader (ironic-conductor.md §4, §6b);
- * once the agent implements it, switch this to 'uefi' (and expect the command
- * in the deploy test below).
+ * deploy also sends image.install_bootloader (ironic-conductor.md §4, §6b),
+ * which the agent answers; 'bios' leaves that call out.
  */
-const BOOT_MODE = 'bios' as 'bios' | 'uefi';
+const BOOT_MODE = 'uefi' as 'bios' | 'uefi';
 
 describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning, deploying and undeploying a node through the Ingot agent', () => {
   let workDir: string;
@@ -277,7 +277,9 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning, deploying and
   it('wrote the image byte for byte to the disk the root device hint names, and left the other disk alone', async () => {
     whenFailed();
     afterDeploy();
-    expect(await readHeadDigest(disks[1]!, image.size)).toBe(image.sha256);
+    expect(await deployedImageDigest(disks[1]!, image.size)).toBe(await deployedImageDigest(image.path, image.size));
+    // The image was made for a smaller disk: its backup GPT now sits at the disk's end, the table valid.
+    expect(execFileSync('sgdisk', ['--verify', disks[1]!], { encoding: 'utf8' })).toMatch(/No problems found/);
     expect(await readDeployedMarker(disks[1]!)).toEqual({ diskGuid: image.diskGuid, marker: image.marker });
     // Still as cleaning left it.
     expect(await readDiskSignatures(disks[0]!)).toEqual({ partitions: [], wipefs: [], blkidWhole: null, blkidPartition: null });
@@ -297,8 +299,8 @@ describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning, deploying and
     expect(deployLog).toContain(`Successfully deployed node ${node.uuid}`);
 
     // image_info as Ironic built it (ironic-conductor.md §4): the agent logs its keys, never its values.
-    const writing = (await readFile(agent!.logPath, 'utf8')).split('\n').find((line) => line.includes('"writing whole-disk image"'));
-    expect(writing, 'the agent logged the start of the image write').toBeDefined();
+    const writing = (await readFile(agent!.logPath, 'utf8')).split('\n').find((line) => line.includes('"deploy request accepted"'));
+    expect(writing, 'the agent logged the deploy request').toBeDefined();
     const imageInfoKeys = (JSON.parse(writing!) as { imageInfoKeys: string[] }).imageInfoKeys;
     console.log(`[wire] image_info keys Ironic sent: ${imageInfoKeys.join(', ')}`);
     expect(imageInfoKeys).toEqual(expect.arrayContaining(['id', 'urls', 'disk_format', 'stream_raw_images', 'os_hash_algo', 'os_hash_value', 'node_uuid']));

@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createReferenceConductor, type ReferenceNodeState } from '@ingot/conductor-client/reference-conductor';
 import { isIngotError, type CommandProgress } from '@ingot/protocol';
-import { createDemoImage, sha256OfFile, type DemoImage } from '../demo/disk-image.ts';
+import { createDemoImage, type DemoImage } from '../demo/disk-image.ts';
+import { deployedImageDigest } from '../support/whole-disk-image.ts';
 import { createImageServer } from '../demo/image-server.ts';
 import { startTestAgent, type Cleanups } from '../support/paired-agent.ts';
 import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
@@ -64,7 +65,8 @@ describe.skipIf(missingTools.length > 0)('the reference conductor deploys throug
 
     expect(callbackUrls[0]).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(states).toEqual(['available', 'deploying', 'active']);
-    expect(await sha256OfFile(machine.disks[1]!, image.rawBytes)).toBe(image.rawSha256);
+    expect(await deployedImageDigest(machine.disks[1]!, image.rawBytes)).toBe(await deployedImageDigest(image.rawPath, image.rawBytes));
+    expect(execFileSync('sgdisk', ['--verify', machine.disks[1]!], { encoding: 'utf8' })).toMatch(/No problems found/);
     // disk0 was cleaned and not written: no GPT, no filesystem left.
     expect(remainingSignatures(machine.disks[0]!)).toEqual([]);
     expect(remainingSignatures(machine.disks[1]!)).toEqual(['gpt@0', 'ext4@1048576']);

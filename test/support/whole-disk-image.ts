@@ -83,16 +83,33 @@ export async function compressImageZstd(image: WholeDiskImage, file: string): Pr
   return { path: file, size: compressed.length, sha256: sha256Of(compressed) };
 }
 
-/** SHA-256 of the first `length` bytes of a disk file. */
-export async function readHeadDigest(disk: string, length: number): Promise<string> {
+/**
+ * SHA-256 of a GPT whole-disk image's first `length` bytes as they must read
+ * after deployment, from the image file or the disk alike. The agent moves
+ * the backup GPT of an image made for a smaller disk to the disk's end
+ * (`sgdisk -e`, ipa-protocol.md 9.5), which rewrites exactly two sectors: the
+ * protective MBR's size field and the primary GPT header. Both are left out
+ * (bytes 440 to 1023: the MBR's partition records and LBA 1); the boot code,
+ * the partition entries and every data byte are in. That the rewritten table
+ * is valid is for `sgdisk --verify` to say.
+ */
+export async function deployedImageDigest(path: string, length: number): Promise<string> {
   const hash = createHash('sha256');
   let read = 0;
-  // Streamed: the disk may be a sparse file of several GiB.
-  for await (const chunk of createReadStream(disk, { start: 0, end: length - 1 })) {
-    hash.update(chunk as Buffer);
-    read += (chunk as Buffer).length;
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 4 * 1024 * 1024 })) {
+    const bytes = chunk as Buffer;
+    const start = read;
+    read += bytes.length;
+    // Keep [0, 440) and [1024, length): cut what overlaps [440, 1024) out of this chunk.
+    const cutFrom = Math.max(440 - start, 0);
+    const cutTo = Math.min(1024 - start, bytes.length);
+    if (cutFrom >= cutTo) hash.update(bytes);
+    else {
+      hash.update(bytes.subarray(0, cutFrom));
+      hash.update(bytes.subarray(cutTo));
+    }
   }
-  if (read < length) throw new Error(`${disk} holds ${read} bytes, fewer than the ${length} asked for`);
+  if (read < length) throw new Error(`${path} holds ${read} bytes, fewer than the ${length} asked for`);
   return hash.digest('hex');
 }
 
