@@ -42,7 +42,9 @@ export interface DigestWorker {
 }
 
 export function createDigestWorker(): DigestWorker {
-  const worker = new Worker(workerSource, { eval: true });
+  // The worker holds a few hash states and message objects: small heaps keep its share of
+  // the agent's memory to a few MB (V8's defaults would let its young generation grow to 16+ MB).
+  const worker = new Worker(workerSource, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16, codeRangeSizeMb: 4 } });
   worker.unref();
   let nextId = 1;
   const pending = new Map<number, { resolve: (value: Record<string, string> | undefined) => void; reject: (error: Error) => void }>();
