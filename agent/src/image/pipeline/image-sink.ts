@@ -1,7 +1,8 @@
 import { IngotError, toIngotError } from '@ingot/protocol';
 import type { DigestWorker } from './digest-worker.ts';
-import type { Slot, SlotPool } from './slot-pool.ts';
+import { DIRECT_ALIGN, type Slot, type SlotPool } from './slot-pool.ts';
 import type { ImageTarget } from './target.ts';
+import type { ZeroRuns } from './zero-runs.ts';
 
 /**
  * Where decompressed (or raw) image bytes go: they fill the current slot, and
@@ -15,8 +16,13 @@ export interface ImageSinkOptions {
   worker: DigestWorker;
   /** Worker stream that hashes the image bytes (served digest for raw, read-back digest otherwise), if any. */
   hashStream?: string | undefined;
-  /** Skip writing all-zero slots: only when the target is known to read back zeros (perf-limits.md 3). */
+  /**
+   * Skip writing all-zero slots: only when the target is known to read back
+   * zeros, or when `zeroRuns` records them for zero-runs.ts to zero and verify
+   * afterwards (perf-limits.md 3).
+   */
   skipZeroSlots: boolean;
+  zeroRuns?: ZeroRuns;
 }
 
 export class ImageSink {
@@ -106,6 +112,7 @@ export class ImageSink {
     this.imageBytes = 0;
     this.bytesWritten = 0;
     this.skippedZeroBytes = 0;
+    this.options.zeroRuns?.clear();
   }
 
   /** Calls `listener` whenever a slot comes free; returns an unsubscribe function. */
@@ -155,7 +162,9 @@ export class ImageSink {
       return;
     }
     const view = slot.view.subarray(0, length);
-    const skip = this.options.skipZeroSlots && this.isAllZero(view);
+    // A ragged last slot is written: zeroing works in whole sectors.
+    const skip = this.options.skipZeroSlots && length % DIRECT_ALIGN === 0 && this.isAllZero(view);
+    if (skip) this.options.zeroRuns?.add(position, length);
     this.writeStarted ||= !skip;
     const work = Promise.all([
       hashStream ? worker.update(hashStream, view) : undefined,

@@ -15,6 +15,7 @@ import { alignSlots, createSlotPool } from './slot-pool.ts';
 import { openImageTarget } from './target.ts';
 import type { WriteImageRequest, WriteImageResult } from './types.ts';
 import { wipeImageRemnants } from './wipe.ts';
+import { probeZeroing, zeroSkippedRanges, ZeroRuns } from './zero-runs.ts';
 
 const MAX_REDIRECTS = 5;
 
@@ -47,10 +48,15 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
   let everWritten = false;
   let attempt: AbortController | undefined;
   const stats = { attempts: 0, resumes: 0, restarts: 0 };
+  const skipMode = options.skipZeroBlocks ?? 'verified';
+  const zeroing = skipMode === 'verified' ? await probeZeroing(given.path, system).catch(() => undefined) : undefined;
+  const zeroRuns = new ZeroRuns();
 
   const newRun = () => {
     void worker.reset(streams).catch(() => {}); // ordered before any update; failures surface on update
-    const sink = new ImageSink({ pool, target, worker, skipZeroSlots: options.skipZeroBlocks === 'if-device-reads-zero' });
+    const sink = new ImageSink({
+      pool, target, worker, skipZeroSlots: skipMode === 'if-device-reads-zero' || zeroing !== undefined, zeroRuns: zeroing ? zeroRuns : undefined,
+    });
     const consumer = new ServedConsumer(sink, worker, (format) => checkFormat(format, sink));
     sink.onFailure((error) => attempt?.abort(error));
     return { sink, consumer };
@@ -153,6 +159,11 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
     if (!digestsMatch(actual, expected.value)) {
       throw new IngotError('INGOT_IMAGE_CHECKSUM', { details: `the ${expected.algorithm} of the image as served is ${actual}, expected ${expected.value}` });
     }
+    let zeroFallbackBytes = 0;
+    if (zeroing && system) {
+      const zeroed = await zeroSkippedRanges({ runs: zeroRuns, method: zeroing, target, system, pool, log });
+      zeroFallbackBytes = zeroed.writtenBytes;
+    }
     await target.sync();
     await target.checkPresent();
     const format = run.consumer.format ?? 'raw';
@@ -177,7 +188,8 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
       readbackDigest,
       url: describeImageUrl(parsedUrls[urlIndex]!),
       ...stats,
-      skippedZeroBytes: run.sink.skippedZeroBytes,
+      skippedZeroBytes: run.sink.skippedZeroBytes - zeroFallbackBytes,
+      zeroFallbackBytes,
       durationMs: Date.now() - started,
     };
   } catch (error) {
