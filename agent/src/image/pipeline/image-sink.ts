@@ -38,7 +38,6 @@ export class ImageSink {
   private fill = 0;
   private readonly inflight = new Set<Promise<void>>();
   private readonly failureListeners = new Set<(error: Error) => void>();
-  private zeros: Buffer | undefined;
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(private readonly options: ImageSinkOptions) {}
@@ -162,19 +161,24 @@ export class ImageSink {
       return;
     }
     const view = slot.view.subarray(0, length);
-    // A ragged last slot is written: zeroing works in whole sectors.
-    const skip = this.options.skipZeroSlots && length % DIRECT_ALIGN === 0 && this.isAllZero(view);
-    if (skip) this.options.zeroRuns?.add(position, length);
-    this.writeStarted ||= !skip;
-    const work = Promise.all([
-      hashStream ? worker.update(hashStream, view) : undefined,
-      skip ? undefined : target.write(view, position).catch((error: unknown) => {
+    // A ragged last slot is written: zeroing works in whole sectors. The worker answers in
+    // dispatch order, so zero runs are recorded in ascending order.
+    const zeroCheck = this.options.skipZeroSlots && length % DIRECT_ALIGN === 0 ? worker.isZero(view) : undefined;
+    this.writeStarted ||= !zeroCheck;
+    const write = async () => {
+      if (await zeroCheck) {
+        this.options.zeroRuns?.add(position, length);
+        this.skippedZeroBytes += length;
+        return;
+      }
+      this.writeStarted = true;
+      await target.write(view, position).catch((error: unknown) => {
         throw new IngotError('INGOT_IMAGE_WRITE', { details: `writing ${length} bytes at offset ${position} of ${target.path} failed: ${(error as Error).message}`, cause: error });
-      }),
-    ]).then(
+      });
+    };
+    const work = Promise.all([hashStream ? worker.update(hashStream, view) : undefined, write()]).then(
       () => {
         this.bytesWritten += length;
-        if (skip) this.skippedZeroBytes += length;
       },
       (error: unknown) => this.fail(error),
     );
@@ -185,8 +189,4 @@ export class ImageSink {
     this.inflight.add(tracked);
   }
 
-  private isAllZero(view: Uint8Array): boolean {
-    this.zeros ??= Buffer.alloc(this.options.pool.size);
-    return Buffer.from(view.buffer, view.byteOffset, view.byteLength).equals(this.zeros.subarray(0, view.byteLength));
-  }
 }
