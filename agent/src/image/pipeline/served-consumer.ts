@@ -12,9 +12,9 @@ import type { ImageSink } from './image-sink.ts';
  */
 const RECEIVE_SIZE = 256 * 1024;
 /** Compressed bytes are copied into shared staging buffers of this size for the digest worker. */
-const STAGING_SIZE = 1024 * 1024;
+const STAGING_SIZE = 256 * 1024;
 /** Staging buffers the worker may lag behind by before the socket pauses: it hashes 1 MiB in about 0.6 ms. */
-const STAGING_MAX = 3;
+const STAGING_MAX = 6;
 
 /**
  * Takes the bytes as served, across connections and resumes: detects the
@@ -34,6 +34,10 @@ export class ServedConsumer implements BodyConsumer {
   private readonly parked = Buffer.allocUnsafe(RECEIVE_SIZE);
   private headBytes = Buffer.alloc(0);
   private pending: Uint8Array[] = [];
+  // Reads that arrive while paused are copied aside into these, reused: fresh copies were
+  // garbage that only a GC returned, and the largest part of the zstd path's peak RSS.
+  private readonly asideFree: Uint8Array[] = [];
+  private readonly asideBuffers = new Set<ArrayBufferLike>();
   private paused = false;
   private resume: (() => void) | undefined;
   private reservedTail: Uint8Array | undefined;
@@ -93,7 +97,7 @@ export class ServedConsumer implements BodyConsumer {
     }
     if (isCompressed(this.format!)) this.stage(view);
     if (this.paused || this.stagingInflight > STAGING_MAX) {
-      this.pending.push(Uint8Array.prototype.slice.call(view));
+      this.pending.push(this.copyAside(view));
       this.paused = true;
       return false;
     }
@@ -112,6 +116,7 @@ export class ServedConsumer implements BodyConsumer {
           return;
         }
         this.pending.shift();
+        if (this.asideBuffers.has(chunk.buffer)) this.asideFree.push(new Uint8Array(chunk.buffer));
         if (pause) return;
       }
       if (this.decoder && this.decoder.push(new Uint8Array(0)).pause) return;
@@ -183,6 +188,17 @@ export class ServedConsumer implements BodyConsumer {
       return false;
     }
     return true;
+  }
+
+  private copyAside(view: Uint8Array): Uint8Array {
+    if (view.byteLength > RECEIVE_SIZE) return Uint8Array.prototype.slice.call(view);
+    let buffer = this.asideFree.pop();
+    if (!buffer) {
+      buffer = new Uint8Array(RECEIVE_SIZE);
+      this.asideBuffers.add(buffer.buffer);
+    }
+    buffer.set(view);
+    return buffer.subarray(0, view.byteLength);
   }
 
   private process(view: Uint8Array): { consumed: number; pause: boolean } {
