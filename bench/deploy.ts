@@ -85,7 +85,9 @@ try {
   const cost = (argv: string[]) => median(Array.from({ length: runs }, () => measure(argv).costS));
   const receiveRawS = cost(['curl', '-sf', '-o', '/dev/null', nginx.url('image.raw')]);
   const receiveZstS = cost(['curl', '-sf', '-o', '/dev/null', nginx.url('image.raw.zst')]);
-  const writeS = cost(['dd', `if=${image.raw}`, `of=${target.path}`, 'bs=4M', 'oflag=direct', 'conv=fsync', 'status=none']);
+  // dd's own read of the image from the page cache is not the agent's work (its bytes come from the socket, counted in receive).
+  const writeS = cost(['dd', `if=${image.raw}`, `of=${target.path}`, 'bs=4M', 'oflag=direct', 'conv=fsync', 'status=none'])
+    - cost(['dd', `if=${image.raw}`, 'of=/dev/null', 'bs=4M', 'status=none']);
   /** perf-limits.md 5: the image over the larger of (summed stage CPU / 2 cores) and the slowest stage. */
   const limit = (stages: number[]) => IMAGE_BYTES / Math.max(stages.reduce((a, b) => a + b, 0) / 2, ...stages) / 1e6;
   const limits = {
