@@ -182,6 +182,18 @@ describe('writing an image in one streaming pass', () => {
     });
   }
 
+  it('writes a zstd image that inflates more than 1000x, each read filling several slots, to the same bytes', async () => {
+    const sparse = Buffer.alloc(48 * MiB);
+    for (let at = 0; at < sparse.length; at += 7 * MiB) randomBytes(4096).copy(sparse, at); // a little data between long zero runs
+    const body = zstdCompress(sparse);
+    expect(sparse.length / body.length).toBeGreaterThan(1000);
+    server.routes.set('/sparse.zst', { body });
+    const result = await writeImage(request([server.url('/sparse.zst')], sha256(body)));
+    expect(result.imageBytes).toBe(sparse.length);
+    expect(result.readbackDigest).toBe(sha256(sparse));
+    expect(sha256(await readBytes(target, 0, sparse.length))).toBe(sha256(sparse));
+  });
+
   it('resumes a connection cut mid-stream with a Range request, and the digest carries on to the right value', async () => {
     server.routes.set('/cut.zst', { body: bodies.zstd, cutFirstAfter: 3 * MiB + 17 });
     const result = await writeImage(request([server.url('/cut.zst')], sha256(bodies.zstd)));
