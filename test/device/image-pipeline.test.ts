@@ -1,17 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtemp, open, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compress as zstdCompress } from 'zstd-napi';
 import { isIngotError } from '@ingot/protocol';
-import { createDeviceGuard, createLogger, createRealSystem } from '@ingot/agent';
+import { createDeviceGuard, createLogger, createRealSystem, type System } from '@ingot/agent';
 // Relative import: the agent package does not export the pipeline yet.
 import { writeImage, type WriteImageRequest } from '@ingot/agent/image-pipeline';
-import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes } from './loop-disks.ts';
+import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 
 const MiB = 1024 * 1024;
 const TARGET_SIZE = 64 * MiB;
@@ -182,6 +182,18 @@ describe('writing an image in one streaming pass', () => {
     });
   }
 
+  it('writes a zstd image that inflates more than 1000x, each read filling several slots, to the same bytes', async () => {
+    const sparse = Buffer.alloc(48 * MiB);
+    for (let at = 0; at < sparse.length; at += 7 * MiB) randomBytes(4096).copy(sparse, at); // a little data between long zero runs
+    const body = zstdCompress(sparse);
+    expect(sparse.length / body.length).toBeGreaterThan(1000);
+    server.routes.set('/sparse.zst', { body });
+    const result = await writeImage(request([server.url('/sparse.zst')], sha256(body)));
+    expect(result.imageBytes).toBe(sparse.length);
+    expect(result.readbackDigest).toBe(sha256(sparse));
+    expect(sha256(await readBytes(target, 0, sparse.length))).toBe(sha256(sparse));
+  });
+
   it('resumes a connection cut mid-stream with a Range request, and the digest carries on to the right value', async () => {
     server.routes.set('/cut.zst', { body: bodies.zstd, cutFirstAfter: 3 * MiB + 17 });
     const result = await writeImage(request([server.url('/cut.zst')], sha256(bodies.zstd)));
@@ -302,6 +314,68 @@ describe('writing an image in one streaming pass', () => {
   });
 });
 
+/** 4 MiB of data, 24 MiB of zeros (whole slots), 4 MiB of data: the zero run is skipped when the target can zero it. */
+function makeZeroRunImage(): Buffer {
+  const zeroRun = Buffer.alloc(32 * MiB);
+  randomBytes(4 * MiB).copy(zeroRun, 0);
+  randomBytes(4 * MiB).copy(zeroRun, 28 * MiB);
+  return zeroRun;
+}
+
+/** The real System, except that the zeroing tools report success without doing anything: a device that lies. */
+function lyingZeroer(system: System): System {
+  return {
+    ...system,
+    run: async (argv, options) => (argv[0] === 'blkdiscard' || argv[0] === 'fallocate' ? { argv, stdout: '', stderr: '', exitCode: 0 } : system.run(argv, options)),
+  };
+}
+
+async function fillWith(path: string, byte: number, length: number): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.write(Buffer.alloc(length, byte), 0, length, 0);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+describe('skipping zero blocks only where the target provably reads back zeros', () => {
+  const zeroRunImage = makeZeroRunImage();
+  const zeroRunZstd = zstdCompress(zeroRunImage);
+
+  it('punches holes for the zero run of a disk file full of stale data, and the stale data is gone', async () => {
+    await fillWith(target, 0xaa, TARGET_SIZE);
+    server.routes.set('/zeros.zst', { body: zeroRunZstd });
+    const guard = createDeviceGuard({ mode: 'sandbox', disks: [target] });
+    const result = await writeImage({ ...request([server.url('/zeros.zst')], sha256(zeroRunZstd)), system: createRealSystem({ guard, log }) });
+    expect(result.skippedZeroBytes).toBe(24 * MiB);
+    expect(result.zeroFallbackBytes).toBe(0);
+    expect(result.readbackDigest).toBe(sha256(zeroRunImage));
+    expect(sha256(await readBytes(target, 0, zeroRunImage.length))).toBe(sha256(zeroRunImage));
+    // The hole is real: the file now allocates less than its 64 MiB.
+    expect((await stat(target)).blocks * 512).toBeLessThan(TARGET_SIZE - 16 * MiB);
+  });
+
+  it('writes every block, zero or not, without a System to zero ranges with', async () => {
+    await fillWith(target, 0xaa, TARGET_SIZE);
+    server.routes.set('/zeros.raw', { body: zeroRunImage });
+    const result = await writeImage(request([server.url('/zeros.raw')], sha256(zeroRunImage), { skipZeroBlocks: 'verified' }));
+    expect(result.skippedZeroBytes).toBe(0);
+    expect(sha256(await readBytes(target, 0, zeroRunImage.length))).toBe(sha256(zeroRunImage));
+  });
+
+  it('writes zeros where a disk file claims to have punched holes but still reads back stale data', async () => {
+    await fillWith(target, 0xaa, TARGET_SIZE);
+    server.routes.set('/zeros.raw', { body: zeroRunImage });
+    const guard = createDeviceGuard({ mode: 'sandbox', disks: [target] });
+    const result = await writeImage({ ...request([server.url('/zeros.raw')], sha256(zeroRunImage)), system: lyingZeroer(createRealSystem({ guard, log })) });
+    expect(result.zeroFallbackBytes).toBe(24 * MiB);
+    expect(result.skippedZeroBytes).toBe(0);
+    expect(sha256(await readBytes(target, 0, zeroRunImage.length))).toBe(sha256(zeroRunImage));
+  });
+});
+
 const loopReason = await loopUnavailableReason();
 if (loopReason) console.warn(`skipping the loop-device image test: ${loopReason}`);
 
@@ -325,4 +399,33 @@ describe.skipIf(loopReason !== null)('writing an image to a loop device', () => 
       await detachLoop(device);
     }
   });
+
+  for (const lying of [false, true]) {
+    it(lying
+      ? 'writes zeros over a zero run when the device reports BLKZEROOUT done but reads back stale data'
+      : 'zeros a skipped zero run with BLKZEROOUT and verifies it: stale data under it never survives', async () => {
+      const backing = join(work, `loop-stale-${lying}.img`);
+      await writeFile(backing, '');
+      await truncate(backing, TARGET_SIZE);
+      const device = await attachLoop(backing, 4096);
+      try {
+        await fillWith(device, 0xaa, TARGET_SIZE);
+        const zeroRunImage = makeZeroRunImage();
+        const body = zstdCompress(zeroRunImage);
+        server.routes.set('/zeros.zst', { body });
+        const guard = createDeviceGuard({ mode: 'sandbox', disks: [device] });
+        const real = createRealSystem({ guard, log });
+        const result = await writeImage({ ...request([server.url('/zeros.zst')], sha256(body), {}, device), guard, system: lying ? lyingZeroer(real) : real });
+        expect(result.skippedZeroBytes).toBe(lying ? 0 : 24 * MiB);
+        expect(result.zeroFallbackBytes).toBe(lying ? 24 * MiB : 0);
+        expect(result.readbackDigest).toBe(sha256(zeroRunImage));
+        // Read through a fresh descriptor after dropping the device's page cache: the disk itself holds the image.
+        await sh('blockdev', ['--flushbufs', device]);
+        expect(sha256(await readBytes(device, 0, zeroRunImage.length))).toBe(sha256(zeroRunImage));
+        expect((await readBytes(device, zeroRunImage.length, MiB)).every((b) => b === 0xaa)).toBe(true); // past the image: untouched
+      } finally {
+        await detachLoop(device);
+      }
+    });
+  }
 });

@@ -1,7 +1,8 @@
 import { IngotError, toIngotError } from '@ingot/protocol';
 import type { DigestWorker } from './digest-worker.ts';
-import type { Slot, SlotPool } from './slot-pool.ts';
+import { DIRECT_ALIGN, type Slot, type SlotPool } from './slot-pool.ts';
 import type { ImageTarget } from './target.ts';
+import type { ZeroRuns } from './zero-runs.ts';
 
 /**
  * Where decompressed (or raw) image bytes go: they fill the current slot, and
@@ -15,8 +16,13 @@ export interface ImageSinkOptions {
   worker: DigestWorker;
   /** Worker stream that hashes the image bytes (served digest for raw, read-back digest otherwise), if any. */
   hashStream?: string | undefined;
-  /** Skip writing all-zero slots: only when the target is known to read back zeros (perf-limits.md 3). */
+  /**
+   * Skip writing all-zero slots: only when the target is known to read back
+   * zeros, or when `zeroRuns` records them for zero-runs.ts to zero and verify
+   * afterwards (perf-limits.md 3).
+   */
   skipZeroSlots: boolean;
+  zeroRuns?: ZeroRuns;
 }
 
 export class ImageSink {
@@ -32,7 +38,6 @@ export class ImageSink {
   private fill = 0;
   private readonly inflight = new Set<Promise<void>>();
   private readonly failureListeners = new Set<(error: Error) => void>();
-  private zeros: Buffer | undefined;
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(private readonly options: ImageSinkOptions) {}
@@ -106,6 +111,7 @@ export class ImageSink {
     this.imageBytes = 0;
     this.bytesWritten = 0;
     this.skippedZeroBytes = 0;
+    this.options.zeroRuns?.clear();
   }
 
   /** Calls `listener` whenever a slot comes free; returns an unsubscribe function. */
@@ -155,17 +161,24 @@ export class ImageSink {
       return;
     }
     const view = slot.view.subarray(0, length);
-    const skip = this.options.skipZeroSlots && this.isAllZero(view);
-    this.writeStarted ||= !skip;
-    const work = Promise.all([
-      hashStream ? worker.update(hashStream, view) : undefined,
-      skip ? undefined : target.write(view, position).catch((error: unknown) => {
+    // A ragged last slot is written: zeroing works in whole sectors. The worker answers in
+    // dispatch order, so zero runs are recorded in ascending order.
+    const zeroCheck = this.options.skipZeroSlots && length % DIRECT_ALIGN === 0 ? worker.isZero(view) : undefined;
+    this.writeStarted ||= !zeroCheck;
+    const write = async () => {
+      if (await zeroCheck) {
+        this.options.zeroRuns?.add(position, length);
+        this.skippedZeroBytes += length;
+        return;
+      }
+      this.writeStarted = true;
+      await target.write(view, position).catch((error: unknown) => {
         throw new IngotError('INGOT_IMAGE_WRITE', { details: `writing ${length} bytes at offset ${position} of ${target.path} failed: ${(error as Error).message}`, cause: error });
-      }),
-    ]).then(
+      });
+    };
+    const work = Promise.all([hashStream ? worker.update(hashStream, view) : undefined, write()]).then(
       () => {
         this.bytesWritten += length;
-        if (skip) this.skippedZeroBytes += length;
       },
       (error: unknown) => this.fail(error),
     );
@@ -176,8 +189,4 @@ export class ImageSink {
     this.inflight.add(tracked);
   }
 
-  private isAllZero(view: Uint8Array): boolean {
-    this.zeros ??= Buffer.alloc(this.options.pool.size);
-    return Buffer.from(view.buffer, view.byteOffset, view.byteLength).equals(this.zeros.subarray(0, view.byteLength));
-  }
 }

@@ -3,10 +3,12 @@
  * from the decompressor to the digest worker and the disk. A slot is reused
  * only once its hash and its write have both finished, which is the whole of
  * the pipeline's backpressure: memory stays at count x size whatever the
- * compression ratio (perf-limits.md 7: 8 x 4 MiB held peak RSS at 90-130 MB).
+ * compression ratio. 6 x 4 MiB: perf-limits.md 7 found 4 to 32 slots equally
+ * fast, and each slot is 4 MiB of the agent's 128 MB budget (bench:deploy
+ * measures the whole process).
  */
 export const SLOT_SIZE = 4 * 1024 * 1024;
-export const SLOT_COUNT = 8;
+export const SLOT_COUNT = 6;
 /** O_DIRECT wants buffers aligned to the logical block size; 4096 covers 512e and 4Kn disks. */
 export const DIRECT_ALIGN = 4096;
 

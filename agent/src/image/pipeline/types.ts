@@ -24,11 +24,16 @@ export interface WriteImageOptions {
   /** Re-read the written bytes and compare with a digest taken while writing. */
   verifyReadback?: boolean;
   /**
-   * 'if-device-reads-zero': the caller vouches that the target reads back zeros
-   * (a fresh sparse file, a verified zeroing discard), so all-zero 4 MiB blocks
-   * are skipped. Otherwise stale data would stay there (perf-limits.md 3).
+   * All-zero 4 MiB blocks of the image (perf-limits.md 3):
+   * - 'verified' (the default): skipped where the target zeros ranges itself
+   *   (a block device with write-zeroes offload, a disk file's punched holes);
+   *   the skipped ranges are zeroed that way and sampled back before success,
+   *   and written with zeros where that fails (zero-runs.ts). Written otherwise.
+   * - 'if-device-reads-zero': skipped on the caller's word that the target
+   *   already reads back zeros everywhere (a fresh sparse file); nothing checks it.
+   * - 'never': always written.
    */
-  skipZeroBlocks?: 'never' | 'if-device-reads-zero';
+  skipZeroBlocks?: 'never' | 'verified' | 'if-device-reads-zero';
   /** Minimum interval between onProgress calls and progress log lines; default 1000 ms. */
   progressIntervalMs?: number;
   /**
@@ -97,6 +102,9 @@ export interface WriteImageResult {
   attempts: number;
   resumes: number;
   restarts: number;
+  /** Zero blocks not written: zeroed by the target itself and verified, or (given 'if-device-reads-zero') trusted. */
   skippedZeroBytes: number;
+  /** Skipped zero bytes the target did not zero provably, written as zeros at the end instead. */
+  zeroFallbackBytes: number;
   durationMs: number;
 }

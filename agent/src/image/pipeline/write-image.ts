@@ -14,6 +14,7 @@ import { openImageTarget } from './target.ts';
 import type { WriteImageRequest, WriteImageResult } from './types.ts';
 import { wipeImageRemnants } from './wipe.ts';
 import { writeStagedImage } from './write-staged-image.ts';
+import { probeZeroing, zeroSkippedRanges, ZeroRuns } from './zero-runs.ts';
 
 /** Thrown by the format check to leave the streaming path: the image must be staged and converted. */
 class ConvertInstead extends Error {}
@@ -58,10 +59,15 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   const state = createFetchState();
   let everWritten = false;
   let attempt: AbortController | undefined;
+  const skipMode = options.skipZeroBlocks ?? 'verified';
+  const zeroing = skipMode === 'verified' ? await probeZeroing(given.path, system).catch(() => undefined) : undefined;
+  const zeroRuns = new ZeroRuns();
 
   const newRun = () => {
     void worker.reset(streams).catch(() => {}); // ordered before any update; failures surface on update
-    const sink = new ImageSink({ pool, target, worker, skipZeroSlots: options.skipZeroBlocks === 'if-device-reads-zero' });
+    const sink = new ImageSink({
+      pool, target, worker, skipZeroSlots: skipMode === 'if-device-reads-zero' || zeroing !== undefined, zeroRuns: zeroing ? zeroRuns : undefined,
+    });
     const consumer = new ServedConsumer(sink, worker, (format) => checkFormat(format, sink));
     sink.onFailure((error) => attempt?.abort(error));
     return { sink, consumer };
@@ -121,6 +127,11 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     if (!digestsMatch(actual, expected.value)) {
       throw new IngotError('INGOT_IMAGE_CHECKSUM', { details: `the ${expected.algorithm} of the image as served is ${actual}, expected ${expected.value}` });
     }
+    let zeroFallbackBytes = 0;
+    if (zeroing && system) {
+      const zeroed = await zeroSkippedRanges({ runs: zeroRuns, method: zeroing, target, system, pool, log });
+      zeroFallbackBytes = zeroed.writtenBytes;
+    }
     await target.sync();
     await target.checkPresent();
     const format = run.consumer.format ?? 'raw';
@@ -147,7 +158,8 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
       attempts: state.attempts,
       resumes: state.resumes,
       restarts: state.restarts,
-      skippedZeroBytes: run.sink.skippedZeroBytes,
+      skippedZeroBytes: run.sink.skippedZeroBytes - zeroFallbackBytes,
+      zeroFallbackBytes,
       durationMs: Date.now() - started,
     };
   } catch (error) {

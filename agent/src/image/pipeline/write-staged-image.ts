@@ -102,6 +102,7 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
       resumes: state.resumes,
       restarts: state.restarts,
       skippedZeroBytes: 0,
+      zeroFallbackBytes: 0,
       durationMs: Date.now() - started,
     };
   } catch (error) {
