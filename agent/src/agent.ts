@@ -20,7 +20,7 @@ import { lookupBackoffSeconds, lookupNode } from './conductor/lookup.ts';
 import type { BlockDevices } from './disks/block-devices.ts';
 import type { HardwareContext, HardwareManager } from './hardware/manager.ts';
 import { createManagerRegistry } from './hardware/registry.ts';
-import type { ImageDeployHooks } from './image/deploy/deploy-hooks.ts';
+import type { ImageDeployHooks, ImageDownloadSettings } from './image/deploy/deploy-hooks.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
 import type { System } from './system/system.ts';
@@ -88,9 +88,20 @@ export function createAgent(deps: AgentDeps): Agent {
   let powerActionAt: number | undefined;
   let agentKey: Promise<AgentKeyPair> | undefined;
 
+  // IPA's image download settings (ipa-protocol.md 9.4); https image URLs trust ipa-ca-file as IPA's cafile does.
+  const imageDownload: ImageDownloadSettings = {
+    write: {
+      stallTimeoutMs: config.imageDownloadConnectionTimeout * 1000,
+      retries: config.imageDownloadConnectionRetries,
+      backoff: { initialMs: Math.min(1000, config.imageDownloadConnectionRetryInterval * 1000), maxMs: config.imageDownloadConnectionRetryInterval * 1000, factor: 2 },
+      totalTimeoutMs: config.imageDownloadMaxDuration * 1000,
+      ...(config.imageStagingDir ? { stagingDir: config.imageStagingDir } : {}),
+    },
+  };
   const imageDeploy: ImageDeployHooks = {
     recordPartitionUuids: (uuids) => { partitionUuids = { ...uuids }; },
     md5Allowed: () => md5Allowed,
+    download: () => imageDownload,
   };
   const hardware: HardwareContext = { system: deps.system, devices: deps.devices, log, imageDeploy };
   let runner!: CommandRunner;
@@ -173,6 +184,8 @@ export function createAgent(deps: AgentDeps): Agent {
   };
 
   const serveLoop = async () => {
+    const caPem = config.caFile ? await readFile(config.caFile, 'utf8') : undefined;
+    if (caPem) imageDownload.caPem = caPem;
     if (!config.apiUrl || config.apiUrl.length === 0) {
       log.warn('no conductor URL (ipa-api-url): serving the API without lookup or heartbeat (standalone)');
       await listen(undefined);
@@ -181,7 +194,7 @@ export function createAgent(deps: AgentDeps): Agent {
     }
     const api = createConductorApi({
       urls: config.apiUrl, insecure: config.insecure, timeoutMs: config.httpRequestTimeout * 1000, log,
-      ca: config.caFile ? await readFile(config.caFile, 'utf8') : undefined,
+      ca: caPem,
       globalRequestId: config.globalRequestId, apiVersion: config.ironicApiVersion,
       minTlsVersion: config.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     });
@@ -255,6 +268,7 @@ export function createAgent(deps: AgentDeps): Agent {
           partitionUuids: () => partitionUuids,
           recordPartitionUuids: imageDeploy.recordPartitionUuids,
           md5Allowed: imageDeploy.md5Allowed,
+          download: imageDeploy.download,
           node: () => node,
           afterPowerAction: (action) => {
             // A real power cut ends this process; if we are still here, nothing cut it.

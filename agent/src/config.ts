@@ -40,6 +40,10 @@ export const settings = {
   requireTokenOnGet: { param: 'ipa-require-token-on-get', kind: 'bool', default: '0', help: 'Demand the token on GET /v1/commands even before a token-bearing GET was seen (Ironic 21.4 polls without it)' },
   commandWaitLimit: { param: 'ipa-command-wait-limit', kind: 'int', default: '50', help: 'Longest seconds a ?wait=true request blocks before answering with the RUNNING result' },
   commandHistoryLimit: { param: 'ipa-command-history-limit', kind: 'int', default: '200', help: 'Finished command results kept for GET /v1/commands/' },
+  imageDownloadConnectionTimeout: { param: 'ipa-image-download-connection-timeout', kind: 'int', default: '60', help: 'Seconds without a byte from the image server before the download is resumed (Range) or retried' },
+  imageDownloadConnectionRetries: { param: 'ipa-image-download-connection-retries', kind: 'int', default: '9', help: 'Failed image-download attempts in a row (no new byte between them) tolerated before the write fails' },
+  imageDownloadConnectionRetryInterval: { param: 'ipa-image-download-connection-retry-interval', kind: 'int', default: '10', help: 'Longest seconds between image-download attempts (the back-off starts at 1 s and doubles up to it)' },
+  imageDownloadMaxDuration: { param: 'ipa-image-download-max-duration', kind: 'int', default: '0', help: 'Seconds an image write may take in all, retries included; 0 means no limit' },
   debug: { param: 'ipa-debug', kind: 'bool', default: '0', help: 'Log at debug level' },
   bootif: { param: 'BOOTIF', kind: 'string', help: 'MAC of the interface the machine booted from (set by PXE)' },
   // Ingot extensions for runs outside the ramdisk.
@@ -47,6 +51,7 @@ export const settings = {
   machine: { param: 'ingot-machine', kind: 'string', help: 'JSON file describing a simulated machine (interfaces, cpu, memory...) used instead of probing the host' },
   stateDir: { param: 'ingot-state-dir', kind: 'string', help: 'Where the TLS key and certificate are written (default /run/ingot in the ramdisk, a temporary directory elsewhere)' },
   logFile: { param: 'ingot-log-file', kind: 'string', help: 'Also write the log to this file (included by log.collect_system_logs)' },
+  imageStagingDir: { param: 'ingot-image-staging-dir', kind: 'string', help: 'Where a qcow2 image is staged and verified before qemu-img converts it (default: the temporary directory, the tmpfs in the ramdisk)' },
   managerDir: { param: 'ingot-manager-dir', kind: 'string', help: 'Directory of custom hardware-manager modules (*.js, *.mjs) to load' },
 } as const satisfies Record<string, Setting>;
 

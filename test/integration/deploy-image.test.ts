@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import zstd from 'zstd-napi';
 import { AgentClient } from '@ingot/conductor-client';
+import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { isIngotError, type NodeInfo } from '@ingot/protocol';
 import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { startTestAgent, startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
@@ -64,9 +66,9 @@ async function serveImages(files: Record<string, Buffer>): Promise<string> {
 }
 
 /** A conductor and an agent paired over automatic TLS, with one 64 MiB disk file. */
-async function startPairedAgent(machine: SimulatedMachine) {
+async function startPairedAgent(machine: SimulatedMachine, options: { caFile?: string } = {}) {
   const conductor = await startTestConductor(machine, cleanups, log, { nodeUuid: NODE_UUID });
-  const agent = await startTestAgent(machine, conductor.url, cleanups, log);
+  const agent = await startTestAgent(machine, conductor.url, cleanups, log, options);
   const beat = await until('the first heartbeat', () => conductor.heartbeats[0]);
   const client = new AgentClient({ url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa, log });
   cleanups.push(() => client.close());
@@ -147,6 +149,49 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     expect(done.command_status).toBe('SUCCEEDED');
     expect(readFileSync(disk).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
     expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+  });
+
+  it('downloads an https image trusting the CA of --ca-file (ipa-ca-file, as IPA\'s cafile)', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const image = createRawImage();
+    const certificate = createTestCertificate();
+    const caFile = join(machine.dir, 'ca.pem');
+    writeFileSync(caFile, certificate.cert);
+    const server = https.createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
+      res.writeHead(200, { 'Content-Length': String(image.bytes.length) }).end(image.bytes);
+    }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/disk.img`;
+    const imageInfo = { id: 'disk.img', urls: [url], os_hash_algo: 'sha256', os_hash_value: sha256(image.bytes), disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true };
+
+    const trusting = await startPairedAgent(machine, { caFile });
+    const { done } = await runWriteImage(trusting.client, nodeFor(machine.disks[0]!), imageInfo);
+    expect(done.command_status).toBe('SUCCEEDED');
+    expect(readFileSync(machine.disks[0]!).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
+  });
+
+  it('refuses an https image server the system store does not vouch for when no --ca-file is given', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const image = createRawImage();
+    const certificate = createTestCertificate();
+    const server = https.createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
+      res.writeHead(200, { 'Content-Length': String(image.bytes.length) }).end(image.bytes);
+    }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/disk.img`;
+    const before = readFileSync(machine.disks[0]!);
+
+    const { client } = await startPairedAgent(machine);
+    const { done } = await runWriteImage(client, nodeFor(machine.disks[0]!), {
+      id: 'disk.img', urls: [url], os_hash_algo: 'sha256', os_hash_value: sha256(image.bytes), disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true,
+    });
+    expect(done.command_status).toBe('FAILED');
+    expect(JSON.stringify(done.command_error)).toMatch(/certificate/i);
+    expect(readFileSync(machine.disks[0]!).equals(before)).toBe(true);
   });
 
   it('follows Ironic 21.4\'s UEFI whole-disk sequence with a config drive: write_image, get_partition_uuids, then image.install_bootloader', async () => {

@@ -2,6 +2,7 @@ import type { NodeInfo } from '@ingot/protocol';
 import type { BlockDevices } from '../disks/block-devices.ts';
 import type { PartitionUuids } from '../image/partition-layout.ts';
 import { deployImage, parseDeployRequest } from '../image/deploy/deploy-image.ts';
+import type { ImageDownloadSettings } from '../image/deploy/deploy-hooks.ts';
 import type { PowerControl } from '../power/power-control.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';
@@ -15,6 +16,7 @@ export interface StandbyDeps {
   recordPartitionUuids(uuids: PartitionUuids): void;
   /** The lookup's `agent_md5_checksum_enable` (9.3). */
   md5Allowed(): boolean;
+  download(): ImageDownloadSettings;
   /** The node cached from the lookup or the last step command (IPA's cache_node): its root device hints choose the disk. */
   node(): NodeInfo | undefined;
   /** The power action is done; when no power cut follows, the agent starts over (issue: recovery). */
@@ -58,6 +60,7 @@ export function createStandbyExtension(deps: StandbyDeps): Extension {
         }, params.image_info, {
           md5Allowed: deps.md5Allowed(),
           configdrive: params.configdrive,
+          ...deps.download(),
           beforeWrite: () => deps.recordPartitionUuids({}),
         });
         deps.recordPartitionUuids(deployed.partitionUuids);

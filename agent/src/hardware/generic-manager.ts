@@ -20,7 +20,7 @@ const eraseMetadata = async (ctx: StepContext) =>
  */
 const writeImageStep = async (ctx: StepContext, args: Record<string, unknown>) => {
   const hooks = ctx.imageDeploy;
-  const options = { md5Allowed: hooks?.md5Allowed() ?? false, configdrive: args.configdrive };
+  const options = { md5Allowed: hooks?.md5Allowed() ?? false, configdrive: args.configdrive, ...hooks?.download() };
   const deployed = await deployImage(ctx, args.image_info, {
     ...options,
     // The previous image's UUIDs are stale once this write starts (it may wipe the disk).

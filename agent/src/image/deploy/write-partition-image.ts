@@ -87,6 +87,7 @@ export async function deployPartitionImage(ctx: DeployContext, info: ImageInfo, 
     signal: ctx.signal,
     log,
     onProgress: (progress) => ctx.progress(describeProgress(progress)),
+    ...(options.caPem ? { caPem: options.caPem } : {}),
     options: { ...DEFAULT_WRITE_OPTIONS, ...options.write },
   }).catch((error: unknown) => {
     if (isIngotError(error, 'INGOT_IMAGE_TOO_LARGE')) {

@@ -17,6 +17,8 @@ export interface DeployImageOptions extends ChecksumOptions {
   /** `prepare_image`'s `configdrive` parameter, else `image_info.configdrive` (4.1). */
   configdrive?: unknown;
   write?: Partial<WriteImageOptions>;
+  /** Trusted CAs (PEM) for https image URLs; default the system store. */
+  caPem?: string;
   /** Called once the request is valid and the disk chosen, just before the first byte may be written. */
   beforeWrite?(): void;
 }
@@ -68,6 +70,7 @@ export async function deployWholeDiskImage(ctx: DeployContext, info: ImageInfo, 
     signal: ctx.signal,
     log,
     onProgress: (progress) => ctx.progress(describeProgress(progress)),
+    ...(options.caPem ? { caPem: options.caPem } : {}),
     options: { ...DEFAULT_WRITE_OPTIONS, ...options.write },
   });
 
