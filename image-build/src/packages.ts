@@ -36,6 +36,8 @@ export function isLibraryPackage(name: string): boolean {
 export const TOOL_PROGRAMS: readonly string[] = [
   // util-linux, mount, fdisk
   'lsblk', 'blkid', 'wipefs', 'partx', 'blockdev', 'losetup', 'findmnt', 'sfdisk', 'lscpu', 'mkswap',
+  // busybox's blkdiscard has no --zeroout and its fallocate no --punch-hole: zero-block skipping needs these.
+  'blkdiscard', 'fallocate',
   // gdisk
   'sgdisk',
   // e2fsprogs
