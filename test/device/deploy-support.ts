@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { createBlockDevices, createDeviceGuard, createLogger, createRealSystem, type System } from '@ingot/agent';
 import type { BlockDevices } from '@ingot/agent';
 import type { NodeInfo } from '@ingot/protocol';
@@ -16,29 +13,7 @@ export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).
 export const configDriveParam = (kind: 'iso' | 'vfat') =>
   readFileSync(new URL(`../../agent/src/image/fixtures/configdrive-${kind}.gz.b64`, import.meta.url), 'utf8').trim();
 
-/** Serves files on 127.0.0.1, Range requests included (what the pipeline resumes with). */
-export async function serveFiles(files: Record<string, Buffer>): Promise<{ base: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const body = files[(req.url ?? '').split('?')[0]!];
-    if (!body) {
-      res.writeHead(404).end();
-      return;
-    }
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    const start = range ? Number(range[1]) : 0;
-    res.writeHead(range ? 206 : 200, {
-      'Content-Length': String(body.length - start),
-      'Accept-Ranges': 'bytes',
-      ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
-    });
-    res.end(req.method === 'HEAD' ? undefined : body.subarray(start));
-  }).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
+export { serveFiles } from '../support/serve-files.ts';
 
 /** The agent's real system, guarded to exactly this disk, as the agent runs outside its ramdisk. */
 export function sandboxFor(disk: string): { system: System; devices: BlockDevices } {

@@ -1,18 +1,15 @@
-import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import zstd from 'zstd-napi';
 import { AgentClient } from '@ingot/conductor-client';
 import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { isIngotError, type NodeInfo } from '@ingot/protocol';
+import { serveFiles } from '../support/serve-files.ts';
 import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { startTestAgent, startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 
@@ -44,25 +41,10 @@ function createRawImage(): { bytes: Buffer; diskIdentifier: string } {
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function serveImages(files: Record<string, Buffer>): Promise<string> {
-  const server = http.createServer((req, res) => {
-    const body = files[req.url ?? ''];
-    if (!body) {
-      res.writeHead(404).end();
-      return;
-    }
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    const start = range ? Number(range[1]) : 0;
-    res.writeHead(range ? 206 : 200, {
-      'Content-Length': String(body.length - start),
-      'Accept-Ranges': 'bytes',
-      ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
-    });
-    res.end(req.method === 'HEAD' ? undefined : body.subarray(start));
-  }).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+async function serveImages(files: Record<string, Buffer>, tls?: { key: string; cert: string }): Promise<string> {
+  const server = await serveFiles(files, tls);
+  cleanups.push(() => server.close());
+  return server.base;
 }
 
 /** A conductor and an agent paired over automatic TLS, with one 64 MiB disk file. */
@@ -158,12 +140,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     const certificate = createTestCertificate();
     const caFile = join(machine.dir, 'ca.pem');
     writeFileSync(caFile, certificate.cert);
-    const server = https.createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
-      res.writeHead(200, { 'Content-Length': String(image.bytes.length) }).end(image.bytes);
-    }).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/disk.img`;
+    const url = `${await serveImages({ '/disk.img': image.bytes }, certificate)}/disk.img`;
     const imageInfo = { id: 'disk.img', urls: [url], os_hash_algo: 'sha256', os_hash_value: sha256(image.bytes), disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true };
 
     const trusting = await startPairedAgent(machine, { caFile });
@@ -177,12 +154,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     cleanups.push(() => machine.remove());
     const image = createRawImage();
     const certificate = createTestCertificate();
-    const server = https.createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => {
-      res.writeHead(200, { 'Content-Length': String(image.bytes.length) }).end(image.bytes);
-    }).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/disk.img`;
+    const url = `${await serveImages({ '/disk.img': image.bytes }, certificate)}/disk.img`;
     const before = readFileSync(machine.disks[0]!);
 
     const { client } = await startPairedAgent(machine);

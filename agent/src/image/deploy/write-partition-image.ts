@@ -13,14 +13,12 @@ import {
   MiB, partitionPath, partitionPaths, partitionUuidsResult, planPartitionLayout,
   type PartitionLayout, type PartitionUuids, type PlannedPartition,
 } from '../partition-layout.ts';
-import { writeImage } from '../pipeline/index.ts';
 import { rootDeviceHintsOf, selectRootDevice } from '../root-device-hints.ts';
 import { chooseBootMode, chooseDiskLabel, readRamdiskBootMode } from './boot-mode.ts';
 import { readExpectedDigest } from './checksum-file.ts';
 import { targetOfPartition, writeConfigDrive } from './config-drive-writer.ts';
 import { settlePartitionTable } from './partition-table.ts';
-import { proxyFor } from '../proxy-for.ts';
-import { DEFAULT_WRITE_OPTIONS, describeProgress, type DeployContext, type DeployImageOptions, type DeployImageResult } from './write-whole-disk.ts';
+import { streamImage, type DeployContext, type DeployImageOptions, type DeployImageResult } from './write-whole-disk.ts';
 
 /** IPA's filesystem labels (9.7 step 5). */
 const LABELS = { esp: 'efi-part', swap: 'swap1', ephemeral: 'ephemeral0' } as const;
@@ -76,20 +74,7 @@ export async function deployPartitionImage(ctx: DeployContext, info: ImageInfo, 
   if (ephemeral && !spec.preserveEphemeral) await ctx.system.run(mkfsArgv(ephemeralFormat, node(ephemeral), LABELS.ephemeral));
 
   const root = byRole.get('root')!;
-  const written = await writeImage({
-    urls: info.urls,
-    expectedDigest: { algorithm: expected.algorithm, value: expected.expected },
-    target: { path: node(root), size: root.sizeMiB * MiB },
-    guard: ctx.devices.guard,
-    system: ctx.system,
-    proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
-    declaredFormat: info.diskFormat,
-    signal: ctx.signal,
-    log,
-    onProgress: (progress) => ctx.progress(describeProgress(progress)),
-    ...(options.caPem ? { caPem: options.caPem } : {}),
-    options: { ...DEFAULT_WRITE_OPTIONS, ...options.write },
-  }).catch((error: unknown) => {
+  const written = await streamImage(ctx, info, expected, { path: node(root), size: root.sizeMiB * MiB }, options, log).catch((error: unknown) => {
     if (isIngotError(error, 'INGOT_IMAGE_TOO_LARGE')) {
       throw new IngotError('INGOT_IMAGE_TOO_LARGE', { details: `root partition is too small for requested image (root_mb is ${spec.rootMb}): ${error.details}; raise root_mb (the flavor's root_gb) or use a smaller image`, cause: error });
     }

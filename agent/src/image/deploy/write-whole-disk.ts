@@ -3,10 +3,13 @@ import type { ChecksumOptions } from '../checksum-spec.ts';
 import type { ConfigDriveImage } from '../config-drive.ts';
 import type { ImageInfo } from '../image-info.ts';
 import { diskIdentifierFromMbr, partitionUuidsResult, type PartitionUuids } from '../partition-layout.ts';
-import { writeImage, type WriteImageOptions, type WriteImageProgress } from '../pipeline/index.ts';
+import type { Logger } from 'pino';
+import { writeImage, type WriteImageOptions, type WriteImageProgress, type WriteImageResult } from '../pipeline/index.ts';
 import { proxyFor } from '../proxy-for.ts';
 import { rootDeviceHintsOf, selectRootDevice } from '../root-device-hints.ts';
 import { readExpectedDigest } from './checksum-file.ts';
+
+type ExpectedValue = Awaited<ReturnType<typeof readExpectedDigest>>;
 import { writeWholeDiskConfigDrive } from './config-drive-writer.ts';
 import { settlePartitionTable } from './partition-table.ts';
 
@@ -59,20 +62,7 @@ export async function deployWholeDiskImage(ctx: DeployContext, info: ImageInfo, 
   log.info({ algorithm: expected.algorithm, source: expected.source, format: info.diskFormat }, 'writing whole-disk image');
 
   options.beforeWrite?.();
-  const written = await writeImage({
-    urls: info.urls,
-    expectedDigest: { algorithm: expected.algorithm, value: expected.expected },
-    target: { path: disk.name, size: disk.size },
-    guard: ctx.devices.guard,
-    system: ctx.system,
-    proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
-    declaredFormat: info.diskFormat,
-    signal: ctx.signal,
-    log,
-    onProgress: (progress) => ctx.progress(describeProgress(progress)),
-    ...(options.caPem ? { caPem: options.caPem } : {}),
-    options: { ...DEFAULT_WRITE_OPTIONS, ...options.write },
-  });
+  const written = await streamImage(ctx, info, expected, { path: disk.name, size: disk.size }, options, log);
 
   // 9.5 steps 5-7: the backup GPT moved to the disk's end, partitions visible, then the config drive.
   await settlePartitionTable(ctx.system, disk, log);
@@ -85,7 +75,31 @@ export async function deployWholeDiskImage(ctx: DeployContext, info: ImageInfo, 
   };
 }
 
-export function describeProgress(progress: WriteImageProgress) {
+/**
+ * The one pipeline call both image types make: `info`'s image onto `target`
+ * (a disk or a root partition), with the node's proxies, the agent's download
+ * settings and the step's progress.
+ */
+export function streamImage(
+  ctx: DeployContext, info: ImageInfo, expected: ExpectedValue, target: { path: string; size: number }, options: DeployImageOptions, log: Logger,
+): Promise<WriteImageResult> {
+  return writeImage({
+    urls: info.urls,
+    expectedDigest: { algorithm: expected.algorithm, value: expected.expected },
+    target,
+    guard: ctx.devices.guard,
+    system: ctx.system,
+    proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
+    declaredFormat: info.diskFormat,
+    signal: ctx.signal,
+    log,
+    onProgress: (progress) => ctx.progress(describeProgress(progress)),
+    ...(options.caPem ? { caPem: options.caPem } : {}),
+    options: { ...DEFAULT_WRITE_OPTIONS, ...options.write },
+  });
+}
+
+function describeProgress(progress: WriteImageProgress) {
   const rate = `${(progress.rateBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
   const eta = progress.etaSeconds === undefined ? '' : `, about ${Math.ceil(progress.etaSeconds)} s left`;
   return {
