@@ -2,98 +2,24 @@ import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { IngotError } from '@ingot/protocol';
-// zstd-napi's low-level binding is CommonJS with no export names Node can see from ESM.
-import zstdBinding from 'zstd-napi/binding.js';
 import type { ImageSink } from './image-sink.ts';
 
 /**
- * Decompressors that write into the image sink. `push` never blocks: it takes
- * what it can and says when the socket must pause; the caller keeps the rest.
+ * Decompressors that write into the image sink. Input arrives in chunks of
+ * shared memory, in order; each `feed` resolves once the decoder is done with
+ * that chunk's memory (taken or copied), which is the socket's backpressure.
  */
 export interface Decoder {
-  /** Decodes from `input`; `consumed` may be short when no slot is free. `pause` asks the socket to stop reading. */
-  push(input: Uint8Array): { consumed: number; pause: boolean };
-  /** Input is complete: flushes everything into the sink; throws when the stream was truncated or corrupt. */
+  /** Decodes `chunk` (a view of a SharedArrayBuffer); rejects once the stream proved corrupt or the sink failed. */
+  feed(chunk: Uint8Array): Promise<void>;
+  /** Input is complete: flushes everything into the sink; rejects when the stream was truncated or corrupt. */
   end(): Promise<void>;
-  /** Registers what to call when a paused decoder can take input again. */
-  onReady(listener: () => void): void;
-  close(): void;
+  /** Stops decoding for good; resolves once nothing can write into the sink's slots any more. */
+  close(): Promise<void>;
 }
-
-const EMPTY = new Uint8Array(0);
 
 function corrupt(kind: string, error: unknown): IngotError {
   return new IngotError('INGOT_IMAGE_FORMAT', { details: `the ${kind} stream is corrupt or truncated: ${(error as Error).message ?? error}`, cause: error });
-}
-
-/**
- * zstd through zstd-napi's low-level DCtx, straight into the slots: 27-35%
- * faster than its stream class, which also ignores backpressure and reached
- * 1 GB of RSS on zero-heavy images (perf-limits.md 6.4). Runs synchronously
- * on the main thread (about 0.9 CPU s per 2 GiB).
- */
-export function createZstdDecoder(sink: ImageSink): Decoder {
-  const dctx = new zstdBinding.DCtx();
-  // Whether the last call filled its output: zstd may then still hold output with no input left.
-  let outputFull = false;
-  // ZSTD_decompressStream returns 0 when a frame is complete and flushed; a later call with no
-  // input then answers with the header size of a next frame (not 0), so the boundary is tracked.
-  let atFrameEnd = false;
-  let taken = 0;
-  const step = (input: Uint8Array): { consumed: number; blocked: boolean } => {
-    let consumed = 0;
-    while (consumed < input.byteLength || outputFull) {
-      const out = sink.space();
-      if (!out) return { consumed, blocked: true };
-      let result: [number, number, number];
-      try {
-        result = dctx.decompressStream(out, input.subarray(consumed)) as [number, number, number];
-      } catch (error) {
-        throw corrupt('zstd', error);
-      }
-      const [hint, written, read] = result;
-      if (hint === 0) atFrameEnd = true;
-      else if (read > 0 || written > 0) atFrameEnd = false;
-      outputFull = written === out.byteLength;
-      consumed += read;
-      taken += read;
-      sink.commit(written);
-      if (read === 0 && written === 0) break;
-    }
-    return { consumed, blocked: false };
-  };
-  return {
-    push(input) {
-      const { consumed, blocked } = step(input);
-      return { consumed, pause: blocked };
-    },
-    async end() {
-      // With all input in, zstd may still hold decoded bytes (its window) even when the last
-      // call did not fill its output: call with no input until the frame reports complete (0)
-      // or nothing moves any more, which means the stream was cut inside a frame.
-      while (!atFrameEnd) {
-        sink.throwIfFailed();
-        const out = sink.space();
-        if (!out) {
-          await sink.waitForSpace();
-          continue;
-        }
-        let result: [number, number, number];
-        try {
-          result = dctx.decompressStream(out, EMPTY) as [number, number, number];
-        } catch (error) {
-          throw corrupt('zstd', error);
-        }
-        if (result[0] === 0) atFrameEnd = true;
-        sink.commit(result[1]);
-        if (result[1] === 0 && !atFrameEnd) throw corrupt('zstd', new Error(`the stream ended inside a frame, after ${taken} compressed bytes`));
-      }
-    },
-    onReady() {
-      // Only slots unblock it; the caller already listens to slot releases.
-    },
-    close() {},
-  };
 }
 
 /**
@@ -104,35 +30,44 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
  * input buffer pauses the socket.
  */
 function createStreamDecoder(kind: string, input: Writable, output: Readable, sink: ImageSink, finished: Promise<void>): Decoder {
-  let ready: (() => void) | undefined;
   let failure: Error | undefined;
-  input.on('drain', () => ready?.());
-  input.on('error', (error) => { failure ??= corrupt(kind, error); });
+  // Feeds waiting for the input side to drain; a failure must settle them, as 'drain' then never comes.
+  const waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const waiter of waiting) waiter.reject(failure);
+    waiting.clear();
+  };
+  input.on('drain', () => {
+    for (const waiter of waiting) waiter.resolve();
+    waiting.clear();
+  });
+  input.on('error', (error) => fail(corrupt(kind, error)));
+  sink.onFailure(fail);
   const pumped = (async () => {
     for await (const chunk of output) await sink.append(chunk as Buffer);
   })().catch((error: unknown) => {
-    failure ??= error instanceof IngotError ? error : corrupt(kind, error);
+    fail(error instanceof IngotError ? error : corrupt(kind, error));
     sink.fail(failure);
   });
   return {
-    push(bytes) {
-      if (failure) throw failure;
-      // Copied: the caller reuses its socket buffer as soon as this returns.
-      const ok = bytes.byteLength === 0 ? !input.writableNeedDrain : input.write(Buffer.from(bytes));
-      return { consumed: bytes.byteLength, pause: !ok };
+    feed(chunk) {
+      if (failure) return Promise.reject(failure);
+      // Copied: the caller reuses the chunk's memory as soon as this resolves.
+      if (input.write(Buffer.from(chunk))) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => waiting.add({ resolve, reject }));
     },
     async end() {
       input.end();
       await pumped;
-      await finished.catch((error: unknown) => { failure ??= corrupt(kind, error); });
+      await finished.catch((error: unknown) => fail(corrupt(kind, error)));
       if (failure) throw failure;
     },
-    onReady(listener) {
-      ready = listener;
-    },
-    close() {
+    async close() {
       input.destroy();
       output.destroy();
+      // The output loop copies into slots on the main thread: once it stopped, nothing else will.
+      await pumped;
     },
   };
 }
@@ -161,5 +96,11 @@ export function createXzDecoder(sink: ImageSink): Decoder {
   });
   child.stdin.on('error', () => {}); // EPIPE when xz quits on corrupt input; its exit status tells why
   const decoder = createStreamDecoder('xz', child.stdin, child.stdout, sink, finished);
-  return { ...decoder, close: () => { decoder.close(); child.kill(); } };
+  return {
+    ...decoder,
+    close: () => {
+      child.kill();
+      return decoder.close();
+    },
+  };
 }

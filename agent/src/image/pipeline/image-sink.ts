@@ -58,7 +58,30 @@ export class ImageSink {
     if (count === 0) return;
     this.fill += count;
     this.imageBytes += count;
-    if (this.fill === this.options.pool.size) this.dispatch();
+    if (this.fill === this.options.pool.size) this.dispatchCurrent();
+  }
+
+  /**
+   * A whole free slot for a producer that fills slots elsewhere (the zstd
+   * worker), or undefined when none is free or the sink failed. It comes
+   * back through `dispatchSlot` (filled, in the order taken) or `releaseSlot`.
+   */
+  takeSlot(): Slot | undefined {
+    return this.failure ? undefined : this.options.pool.acquire();
+  }
+
+  /** The next `length` image bytes are at the start of `slot`'s view: hash and write them. */
+  dispatchSlot(slot: Slot, length: number): void {
+    if (this.failure || length === 0) {
+      this.options.pool.release(slot);
+      return;
+    }
+    this.imageBytes += length;
+    this.dispatch(slot, length);
+  }
+
+  releaseSlot(slot: Slot): void {
+    this.options.pool.release(slot);
   }
 
   /** Copies `bytes` in, waiting for free slots: for decoders that hand out their own chunks. */
@@ -83,14 +106,9 @@ export class ImageSink {
     this.options.hashStream = stream;
   }
 
-  /** Resolves once a slot is free (or immediately when one is). */
-  waitForSpace(): Promise<void> {
-    return this.current || this.failure ? Promise.resolve() : this.options.pool.whenFree();
-  }
-
   /** Dispatches the partly filled last slot. */
   flush(): void {
-    if (this.current && this.fill > 0) this.dispatch();
+    if (this.current && this.fill > 0) this.dispatchCurrent();
     else if (this.current) {
       this.options.pool.release(this.current);
       this.current = undefined;
@@ -145,12 +163,17 @@ export class ImageSink {
     if (this.failure) throw this.failure;
   }
 
-  private dispatch(): void {
+  private dispatchCurrent(): void {
     const slot = this.current!;
     const length = this.fill;
-    const position = this.imageBytes - length;
     this.current = undefined;
     this.fill = 0;
+    this.dispatch(slot, length);
+  }
+
+  /** Hashes and writes the last `length` bytes accepted, which `slot` holds. */
+  private dispatch(slot: Slot, length: number): void {
+    const position = this.imageBytes - length;
     const { target, worker, hashStream } = this.options;
     // Checked before the write is issued, so nothing lands past the end of the disk.
     if (position + length > target.size) {

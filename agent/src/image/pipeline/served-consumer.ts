@@ -1,29 +1,36 @@
 import { IngotError } from '@ingot/protocol';
-import { createGzipDecoder, createXzDecoder, createZstdDecoder, type Decoder } from './decoders.ts';
+import { createGzipDecoder, createXzDecoder, type Decoder } from './decoders.ts';
 import type { DigestWorker } from './digest-worker.ts';
-import { detectImageFormat, detectImageFormatSoFar, isCompressed, type ImageFormat } from '../format.ts';
+import { detectImageFormat, detectImageFormatSoFar, type ImageFormat } from '../format.ts';
 import type { BodyConsumer } from './http-connection.ts';
 import type { ImageSink } from './image-sink.ts';
+import { createZstdDecoder } from './zstd-decoder.ts';
 
 /**
- * Reused socket read buffer for compressed input. 256 KiB rather than
- * perf-limits.md 7's 1 MiB: reads that arrive while paused are copied aside,
- * and 1 MiB copies piled up as garbage (peak RSS), for no measurable speed.
+ * Reused socket read buffer for reads with no better place to land (the
+ * head, reads while paused). 256 KiB rather than perf-limits.md 7's 1 MiB:
+ * reads that arrive while paused are copied aside, and 1 MiB copies piled up
+ * as garbage (peak RSS), for no measurable speed.
  */
 const RECEIVE_SIZE = 256 * 1024;
-/** Compressed bytes are copied into shared staging buffers of this size for the digest worker. */
+/** Compressed bytes land in shared staging buffers of this size, read by the digest worker and the decoder. */
 const STAGING_SIZE = 256 * 1024;
-/** A staging buffer with less room than this is sent to the digest before the next read. */
+/** A staging buffer with less room than this is sent on before the next read. */
 const MIN_STAGED_READ = 16 * 1024;
-/** Staging buffers the worker may lag behind by before the socket pauses: it hashes 1 MiB in about 0.6 ms. */
+/**
+ * Staging buffers the digest and the decoder may lag behind by before the
+ * socket pauses: 1.5 MiB of compressed input, several slots of image.
+ */
 const STAGING_MAX = 6;
 
 /**
- * Takes the bytes as served, across connections and resumes: detects the
- * format, feeds the digest of the served file and the decoder, and parks
- * whatever cannot be taken yet (the socket is paused meanwhile). Raw images
- * are read by the kernel straight into the image slots; their digest is taken
- * from the slots, so the served bytes are hashed exactly once either way.
+ * Takes the bytes as served, across connections and resumes, and detects the
+ * format. Raw images are read by the kernel straight into the image slots,
+ * whose digest is taken there; what cannot be taken yet is parked while the
+ * socket pauses. Compressed images are read into shared staging buffers that
+ * the digest worker and the decoder both read, and the socket pauses while
+ * too many are busy. Either way the served bytes are hashed exactly once and
+ * copied at most once on the main thread.
  */
 export class ServedConsumer implements BodyConsumer {
   /** Served bytes taken so far: where a resumed request starts. */
@@ -31,13 +38,13 @@ export class ServedConsumer implements BodyConsumer {
   format: ImageFormat | undefined;
   private decoder: Decoder | undefined;
   private readonly receive = Buffer.allocUnsafe(RECEIVE_SIZE);
-  // Where the unconsumed rest of a read waits while the socket is paused. One reused buffer:
-  // with zstd the pool runs dry on most slots, and a fresh copy each time cost ~40 MB of RSS.
+  // Where the unconsumed rest of a raw read waits while the socket is paused. One reused buffer:
+  // a fresh copy each time cost ~40 MB of RSS.
   private readonly parked = Buffer.allocUnsafe(RECEIVE_SIZE);
   private headBytes = Buffer.alloc(0);
   private pending: Uint8Array[] = [];
-  // Reads that arrive while paused are copied aside into these, reused: fresh copies were
-  // garbage that only a GC returned, and the largest part of the zstd path's peak RSS.
+  // Raw reads that arrive while paused are copied aside into these, reused: fresh copies were
+  // garbage that only a GC returned.
   private readonly asideFree: Uint8Array[] = [];
   private readonly asideBuffers = new Set<ArrayBufferLike>();
   private paused = false;
@@ -46,9 +53,9 @@ export class ServedConsumer implements BodyConsumer {
   private reservedStaging: Uint8Array | undefined;
   private staging: Uint8Array | undefined;
   private stagingFill = 0;
-  private stagingInflight = 0;
+  /** Staging buffers sent and not yet given back by both the digest worker and the decoder. */
+  private stagingBusy = 0;
   private stagingFree: Uint8Array[] = [];
-  // The worker hashes in message order, so the last update settling means all did.
   private lastStaging: Promise<void> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
 
@@ -76,11 +83,11 @@ export class ServedConsumer implements BodyConsumer {
       // Zero copy: the socket fills the image slot itself.
       if (tail) return (this.reservedTail = tail);
     }
-    if (this.format !== undefined && isCompressed(this.format) && !this.paused) {
-      // The socket fills the digest's shared staging buffer, which the decoder then reads: no copy
-      // on the main thread, the stage that bounds a zstd deploy (bench:deploy).
+    if (this.decoder && !this.paused) {
+      // The socket fills a shared staging buffer, which the digest worker and the decoder then
+      // read: no copy on the main thread.
       if (this.staging && STAGING_SIZE - this.stagingFill < MIN_STAGED_READ) this.sendStaging();
-      if (!this.staging && (this.stagingFree.length > 0 || this.stagingInflight <= STAGING_MAX)) {
+      if (!this.staging && (this.stagingFree.length > 0 || this.stagingBusy < STAGING_MAX)) {
         this.staging = this.stagingFree.pop() ?? new Uint8Array(new SharedArrayBuffer(STAGING_SIZE));
         this.stagingFill = 0;
       }
@@ -109,78 +116,88 @@ export class ServedConsumer implements BodyConsumer {
       view = this.headBytes;
       this.headBytes = Buffer.alloc(0);
     }
-    // Bytes read into the reserved staging tail are staged already; any other view (the head,
-    // a read that landed in `receive`) is copied in. Either way the decoder copies aside what it
-    // cannot take now, so no view of a staging buffer outlives this call except the digest's.
-    const reserved = this.reservedStaging;
-    this.reservedStaging = undefined;
-    if (reserved && view.buffer === reserved.buffer && view.byteOffset === reserved.byteOffset) {
-      this.stagingFill += view.byteLength;
-      if (this.stagingFill === STAGING_SIZE) this.sendStaging();
-    } else if (isCompressed(this.format!)) {
-      this.stage(view);
-    }
-    if (this.paused || this.stagingInflight > STAGING_MAX) {
-      this.pending.push(this.copyAside(view));
+    if (this.decoder) {
+      // Bytes read into the reserved staging tail are staged already; any other view (the head,
+      // a read that landed in `receive` while paused) is copied in.
+      const reserved = this.reservedStaging;
+      this.reservedStaging = undefined;
+      if (reserved && view.buffer === reserved.buffer && view.byteOffset === reserved.byteOffset) {
+        this.stagingFill += view.byteLength;
+        if (this.stagingFill === STAGING_SIZE) this.sendStaging();
+      } else {
+        this.stage(view);
+      }
+      if (this.stagingBusy < STAGING_MAX) return true;
       this.paused = true;
+      return false;
+    }
+    if (this.paused) {
+      this.pending.push(this.copyAside(view));
       return false;
     }
     return this.take(view);
   }
 
-  /** Called when slots, the decoder or the digest worker freed up: feeds what was parked, then resumes the socket. */
+  /** Called when slots or staging buffers freed up: feeds what was parked, then resumes the socket. */
   drain(): void {
     if (!this.paused || this.sink.failure) return;
-    try {
-      while (this.pending.length > 0) {
-        const chunk = this.pending[0]!;
-        const { consumed, pause } = this.process(chunk);
-        if (consumed < chunk.byteLength) {
-          this.pending[0] = chunk.subarray(consumed);
-          return;
+    if (this.decoder) {
+      if (this.stagingBusy >= STAGING_MAX) return;
+    } else {
+      try {
+        while (this.pending.length > 0) {
+          const chunk = this.pending[0]!;
+          const { consumed, pause } = this.process(chunk);
+          if (consumed < chunk.byteLength) {
+            this.pending[0] = chunk.subarray(consumed);
+            return;
+          }
+          this.pending.shift();
+          if (this.asideBuffers.has(chunk.buffer)) this.asideFree.push(new Uint8Array(chunk.buffer));
+          if (pause) return;
         }
-        this.pending.shift();
-        if (this.asideBuffers.has(chunk.buffer)) this.asideFree.push(new Uint8Array(chunk.buffer));
-        if (pause) return;
+      } catch (error) {
+        this.sink.fail(error);
+        return;
       }
-      if (this.decoder && this.decoder.push(new Uint8Array(0)).pause) return;
-    } catch (error) {
-      this.sink.fail(error);
-      return;
     }
-    if (this.stagingInflight > STAGING_MAX) return;
-    const wasPaused = this.paused;
     this.paused = false;
     for (const wake of this.idleWaiters.splice(0)) wake();
-    if (wasPaused) this.resume?.();
+    this.resume?.();
   }
 
-  /** All served bytes are in: flushes the parked bytes, the decoder, the digest staging and the last slot. */
+  /** All served bytes are in: flushes the parked bytes or the staging, the decoder and the last slot. */
   async finish(): Promise<void> {
     if (this.format === undefined) {
       this.startFormat(detectImageFormat(this.headBytes));
       const head = this.headBytes;
       this.headBytes = Buffer.alloc(0);
-      if (isCompressed(this.format!)) this.stage(head);
-      if (head.byteLength > 0) this.pending.push(head);
-      this.paused = true;
+      if (this.decoder) this.stage(head);
+      else if (head.byteLength > 0) {
+        this.pending.push(head);
+        this.paused = true;
+      }
     }
-    while (this.paused) {
+    if (this.decoder) {
+      if (this.staging && this.stagingFill > 0) this.sendStaging();
+      await this.lastStaging;
+      this.sink.throwIfFailed();
+      await this.decoder.end();
+    }
+    while (this.paused && !this.decoder) {
       this.sink.throwIfFailed();
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
       this.drain();
       if (this.paused && !this.sink.failure) await idle;
     }
-    await this.decoder?.end();
-    if (this.staging && this.stagingFill > 0) this.sendStaging();
-    await this.lastStaging;
     this.sink.throwIfFailed();
     this.sink.flush();
     await this.sink.drain();
   }
 
-  close(): void {
-    this.decoder?.close();
+  /** Stops the decoder; resolves once it can no longer write into the image slots. */
+  async close(): Promise<void> {
+    await this.decoder?.close();
   }
 
   private startFormat(format: ImageFormat): void {
@@ -189,7 +206,6 @@ export class ServedConsumer implements BodyConsumer {
     if (format === 'zstd') this.decoder = createZstdDecoder(this.sink);
     else if (format === 'gzip') this.decoder = createGzipDecoder(this.sink);
     else if (format === 'xz') this.decoder = createXzDecoder(this.sink);
-    this.decoder?.onReady(() => this.drain());
   }
 
   private take(view: Uint8Array): boolean {
@@ -225,8 +241,8 @@ export class ServedConsumer implements BodyConsumer {
     return buffer.subarray(0, view.byteLength);
   }
 
+  /** Copies raw bytes into the slots, as far as free slots go. */
   private process(view: Uint8Array): { consumed: number; pause: boolean } {
-    if (this.decoder) return this.decoder.push(view);
     let consumed = 0;
     while (consumed < view.byteLength) {
       const space = this.sink.space();
@@ -252,20 +268,24 @@ export class ServedConsumer implements BodyConsumer {
     }
   }
 
+  /** Hands a filled staging buffer to the digest worker and the decoder; it is reused once both are done with it. */
   private sendStaging(): void {
     const buffer = this.staging!;
-    const length = this.stagingFill;
+    const view = buffer.subarray(0, this.stagingFill);
     this.staging = undefined;
     this.stagingFill = 0;
-    this.stagingInflight++;
-    const done = this.worker.update('served', buffer.subarray(0, length)).then(
+    this.stagingBusy++;
+    const hashed = this.worker.update('served', view).catch((error: unknown) => {
+      throw new IngotError('INGOT_INTERNAL', { details: `hashing the served image failed: ${(error as Error).message}`, cause: error });
+    });
+    // Both consumers take their messages in order, so the last buffer settling means all did.
+    this.lastStaging = Promise.all([hashed, this.decoder!.feed(view)]).then(
       () => {
-        this.stagingInflight--;
+        this.stagingBusy--;
         this.stagingFree.push(buffer);
-        if (this.paused) this.drain();
+        this.drain();
       },
-      (error: unknown) => this.sink.fail(new IngotError('INGOT_INTERNAL', { details: `hashing the served image failed: ${(error as Error).message}`, cause: error })),
+      (error: unknown) => this.sink.fail(error),
     );
-    this.lastStaging = done;
   }
 }

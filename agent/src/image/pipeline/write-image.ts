@@ -83,8 +83,8 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   let run = newRun();
   const retire = async () => {
     everWritten ||= run.sink.writeStarted;
-    run.consumer.close();
     run.sink.retire();
+    await run.consumer.close();
     await run.sink.drain().catch(() => {});
     run.sink.reset();
   };
@@ -174,6 +174,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     throw error;
   } finally {
     progress.stop();
+    await run.consumer.close();
     await worker.close();
     await target.close();
   }
