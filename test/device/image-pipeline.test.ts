@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtemp, open, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,96 +10,13 @@ import { isIngotError } from '@ingot/protocol';
 import { createDeviceGuard, createLogger, createRealSystem, type System } from '@ingot/agent';
 // Relative import: the agent package does not export the pipeline yet.
 import { writeImage, type WriteImageRequest } from '@ingot/agent/image-pipeline';
+import { ImageHttpServer } from '../support/image-http-server.ts';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 
 const MiB = 1024 * 1024;
 const TARGET_SIZE = 64 * MiB;
 const log = createLogger({ level: 'silent' });
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** What the test server does for one path; `first*` faults apply to the first request only. */
-interface Route {
-  body: Buffer;
-  status?: number;
-  ranges?: boolean;
-  cutFirstAfter?: number;
-  shortFirstBy?: number;
-  shortAlwaysBy?: number;
-  /** Absolute offset at which every response stops sending, the connection left open. */
-  stallAt?: number;
-  slowBytesPerTick?: number;
-}
-
-/** A node:http server on 127.0.0.1 that misbehaves on request: cuts, short bodies, stalls, no Range. */
-class ImageServer {
-  readonly routes = new Map<string, Route>();
-  readonly requests: Array<{ path: string; range: string | undefined }> = [];
-  private server: Server | undefined;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  url(path: string, query = ''): string {
-    return `http://127.0.0.1:${this.port}${path}${query}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '').split('?')[0]!;
-    const route = this.routes.get(path);
-    const first = !this.requests.some((r) => r.path === path);
-    this.requests.push({ path, range: req.headers.range });
-    if (!route) {
-      res.writeHead(404).end('not here');
-      return;
-    }
-    if (route.status) {
-      res.writeHead(route.status).end('failing on purpose');
-      return;
-    }
-    const match = route.ranges !== false ? /^bytes=(\d+)-$/.exec(req.headers.range ?? '') : null;
-    const start = match ? Number(match[1]) : 0;
-    const total = route.body.length;
-    const headers: Record<string, number | string> = { 'Content-Length': total - start, 'Accept-Ranges': route.ranges === false ? 'none' : 'bytes' };
-    if (match) headers['Content-Range'] = `bytes ${start}-${total - 1}/${total}`;
-    res.writeHead(match ? 206 : 200, headers);
-    let body = route.body.subarray(start);
-    const short = route.shortAlwaysBy ?? (first ? route.shortFirstBy : undefined);
-    if (short !== undefined) body = body.subarray(0, body.length - short);
-    const cut = first ? route.cutFirstAfter : undefined;
-    if (cut !== undefined) {
-      res.write(body.subarray(0, cut), () => setTimeout(() => res.socket?.destroy(), 20));
-      return;
-    }
-    if (route.stallAt !== undefined) {
-      res.write(body.subarray(0, Math.max(0, route.stallAt - start))); // then nothing, connection left open
-      return;
-    }
-    if (route.slowBytesPerTick !== undefined) {
-      let at = 0;
-      const tick = setInterval(() => {
-        if (res.destroyed) return clearInterval(tick);
-        const next = Math.min(body.length, at + route.slowBytesPerTick!);
-        res.write(body.subarray(at, next));
-        at = next;
-        if (at >= body.length) {
-          clearInterval(tick);
-          res.end();
-        }
-      }, 20);
-      return;
-    }
-    res.end(body);
-  }
-}
 
 /** 12 MiB and a ragged tail: random data, a zero run (zero-block skipping), random again. */
 function makeImage(): Buffer {
@@ -111,7 +27,7 @@ function makeImage(): Buffer {
   return image;
 }
 
-const server = new ImageServer();
+const server = new ImageHttpServer();
 let work = '';
 let target = '';
 const image = makeImage();
@@ -157,8 +73,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  server.routes.clear();
-  server.requests.length = 0;
+  server.reset();
   target = join(work, `disk-${randomBytes(4).toString('hex')}.img`);
   // A sparse "disk" whose last MiB holds old data, so a wipe is visible.
   await writeFile(target, '');
@@ -238,7 +153,7 @@ describe('writing an image in one streaming pass', () => {
   });
 
   it('fails at once on 404, not retried, with an error naming the URL without its query string, and writes nothing', async () => {
-    const error = await expectFailure(writeImage(request([server.url('/missing.raw', '?temp_url_sig=secret')], sha256(image))), 'INGOT_IMAGE_NOT_FOUND');
+    const error = await expectFailure(writeImage(request([`${server.url('/missing.raw')}?temp_url_sig=secret`], sha256(image))), 'INGOT_IMAGE_NOT_FOUND');
     expect(isIngotError(error) && error.retryable).toBe(false);
     expect(error.message).toContain(`http://127.0.0.1:${server.port}/missing.raw`);
     expect(error.message).toContain('404');

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 
-/** What the server does for one path; `first*` faults apply to the first request of that path only. */
+/** What the server does for one path; `*First*` faults apply to the first request of that path only. */
 export interface ImageRoute {
   body: Buffer;
   /** Answer every request with this status and a short text body. */
@@ -17,6 +17,14 @@ export interface ImageRoute {
   cutRequest?: number;
   /** Close every response after this many body bytes. */
   cutAlwaysAfter?: number;
+  /** End the first response this many bytes short of the Content-Length it announced. */
+  shortFirstBy?: number;
+  /** End every response this many bytes short of the Content-Length it announced. */
+  shortAlwaysBy?: number;
+  /** Stop sending every response at this absolute offset of the body, the connection left open. */
+  stallAt?: number;
+  /** Send the body in pieces of this many bytes, one every 20 ms tick. */
+  slowBytesPerTick?: number;
 }
 
 export interface RecordedImageRequest {
@@ -27,9 +35,15 @@ export interface RecordedImageRequest {
   via: string | undefined;
 }
 
+/** How a response ends once its bytes are written: as HTTP says, by closing the connection, or never. */
+type Ending = 'end' | 'close' | 'hang';
+
+const TICK_MS = 20;
+
 /**
- * A node:http(s) image server on 127.0.0.1 that can send chunked bodies, cut
- * connections and ignore Range, recording what it was asked.
+ * A node:http(s) image server on 127.0.0.1 that misbehaves on request:
+ * chunked bodies, cut connections, short bodies, stalls, slow bodies, no
+ * Range; it records what it was asked.
  */
 export class ImageHttpServer {
   readonly routes = new Map<string, ImageRoute>();
@@ -85,27 +99,48 @@ export class ImageHttpServer {
     if (!route.chunked) headers['Content-Length'] = total - start;
     if (match) headers['Content-Range'] = `bytes ${start}-${total - 1}/${total}`;
     res.writeHead(match ? 206 : 200, headers);
-    const body = route.body.subarray(start);
-    const cut = route.cutAlwaysAfter ?? (nth === (route.cutRequest ?? 0) ? route.cutFirstAfter : undefined);
-    const sent = cut === undefined ? body : body.subarray(0, cut);
-    if (!route.chunked) {
-      if (cut === undefined) res.end(sent);
-      else res.write(sent, () => setTimeout(() => res.socket?.destroy(), 20));
+    const { bytes, ending } = misbehave(route, route.body.subarray(start), start, nth);
+    send(res, bytes, ending, route);
+  }
+}
+
+/** The bytes a response really sends, and how it ends, after the route's faults. */
+function misbehave(route: ImageRoute, body: Buffer, start: number, nth: number): { bytes: Buffer; ending: Ending } {
+  const short = route.shortAlwaysBy ?? (nth === 0 ? route.shortFirstBy : undefined);
+  const bytes = short === undefined ? body : body.subarray(0, body.length - short);
+  const cut = route.cutAlwaysAfter ?? (nth === (route.cutRequest ?? 0) ? route.cutFirstAfter : undefined);
+  if (cut !== undefined) return { bytes: bytes.subarray(0, cut), ending: 'close' };
+  if (route.stallAt !== undefined) return { bytes: bytes.subarray(0, Math.max(0, route.stallAt - start)), ending: 'hang' };
+  return { bytes, ending: 'end' };
+}
+
+/**
+ * Writes `bytes` in pieces (one for a plain body; node:http frames each
+ * write() as one chunk when no Content-Length was set), honouring
+ * backpressure, then ends the response as `ending` says.
+ */
+function send(res: ServerResponse, bytes: Buffer, ending: Ending, route: ImageRoute): void {
+  const size = route.slowBytesPerTick ?? (route.chunked ? route.chunkSize ?? 100_000 : bytes.length);
+  const pace = (next: () => void): void => {
+    if (route.slowBytesPerTick === undefined) setImmediate(next);
+    else setTimeout(next, TICK_MS);
+  };
+  const writeFrom = (at: number): void => {
+    if (res.destroyed) return;
+    const piece = bytes.subarray(at, at + size);
+    if (at + size >= bytes.length) {
+      finish(res, piece, ending);
       return;
     }
-    // node:http frames each write() as one chunk when no Content-Length was set.
-    const size = route.chunkSize ?? 100_000;
-    const writeFrom = (at: number): void => {
-      if (res.destroyed) return;
-      if (at >= sent.length) {
-        if (cut === undefined) res.end();
-        else setTimeout(() => res.socket?.destroy(), 20);
-        return;
-      }
-      const more = res.write(sent.subarray(at, at + size));
-      if (more) setImmediate(() => writeFrom(at + size));
-      else res.once('drain', () => writeFrom(at + size));
-    };
-    writeFrom(0);
-  }
+    if (res.write(piece)) pace(() => writeFrom(at + size));
+    else res.once('drain', () => pace(() => writeFrom(at + size)));
+  };
+  if (route.slowBytesPerTick === undefined) writeFrom(0);
+  else pace(() => writeFrom(0));
+}
+
+function finish(res: ServerResponse, last: Buffer, ending: Ending): void {
+  if (ending === 'end') res.end(last);
+  else if (ending === 'close') res.write(last, () => setTimeout(() => res.socket?.destroy(), TICK_MS));
+  else res.write(last);
 }
