@@ -278,6 +278,7 @@ export function createAgent(deps: AgentDeps): Agent {
         }),
         createImageExtension({
           system: deps.system, devices: deps.devices, node: () => node, biosBootloaderAllowed: () => biosBootloaderAllowed,
+          ignoreBootloaderFailure: config.ignoreBootloaderFailure,
         }),
         defineExtension('log', [{ name: 'collect_system_logs', mode: 'sync', run: () => deps.collectLogs() }]),
         defineExtension('poll', [{ name: 'get_hardware_info', mode: 'sync', run: () => deps.inventory.collect() }]),

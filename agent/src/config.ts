@@ -44,6 +44,7 @@ export const settings = {
   imageDownloadConnectionRetries: { param: 'ipa-image-download-connection-retries', kind: 'int', default: '9', help: 'Failed image-download attempts in a row (no new byte between them) tolerated before the write fails' },
   imageDownloadConnectionRetryInterval: { param: 'ipa-image-download-connection-retry-interval', kind: 'int', default: '10', help: 'Longest seconds between image-download attempts (the back-off starts at 1 s and doubles up to it)' },
   imageDownloadMaxDuration: { param: 'ipa-image-download-max-duration', kind: 'int', default: '0', help: 'Seconds an image write may take in all, retries included; 0 means no limit' },
+  ignoreBootloaderFailure: { param: 'ipa-ignore-bootloader-failure', kind: 'bool', default: '0', help: 'Let image.install_bootloader succeed when the bootloader install fails, unless its ignore_bootloader_failure says otherwise' },
   debug: { param: 'ipa-debug', kind: 'bool', default: '0', help: 'Log at debug level' },
   bootif: { param: 'BOOTIF', kind: 'string', help: 'MAC of the interface the machine booted from (set by PXE)' },
   // Ingot extensions for runs outside the ramdisk.

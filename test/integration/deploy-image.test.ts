@@ -48,7 +48,7 @@ async function serveImages(files: Record<string, Buffer>, tls?: { key: string; c
 }
 
 /** A conductor and an agent paired over automatic TLS, with one 64 MiB disk file. */
-async function startPairedAgent(machine: SimulatedMachine, options: { caFile?: string } = {}) {
+async function startPairedAgent(machine: SimulatedMachine, options: { caFile?: string; kernel?: Record<string, string> } = {}) {
   const conductor = await startTestConductor(machine, cleanups, log, { nodeUuid: NODE_UUID });
   const agent = await startTestAgent(machine, conductor.url, cleanups, log, options);
   const beat = await until('the first heartbeat', () => conductor.heartbeats[0]);
@@ -202,6 +202,30 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     const iso = execFileSync('blkid', ['-p', '-O', String(Number(/\n\s+2\s+(\d+)/.exec(table)![1]) * 512), '-o', 'export', disk], { encoding: 'utf8' });
     expect(iso).toMatch(/TYPE=iso9660/);
     expect(iso).toMatch(/LABEL=config-2/);
+  });
+
+  it('takes ipa-ignore-bootloader-failure from the kernel command line: a failed install succeeds, unless the command says not to ignore it', async () => {
+    const machine = createSimulatedMachine({ disks: 1 });
+    cleanups.push(() => machine.remove());
+    const image = createRawImage();
+    const base = await serveImages({ '/disk.img': image.bytes });
+    const { client } = await startPairedAgent(machine, { kernel: { 'ipa-ignore-bootloader-failure': '1' } });
+    const { done } = await runWriteImage(client, nodeFor(machine.disks[0]!), {
+      id: 'disk.img', urls: [`${base}/disk.img`], os_hash_algo: 'sha256', os_hash_value: sha256(image.bytes), disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true,
+    });
+    expect(done.command_status).toBe('SUCCEEDED');
+    // A partition image's root uuid: its partitions cannot be mounted from a disk file, so the install fails.
+    const rootUuid = 'c2b6f8a4-0d1e-4f5a-8b9c-0123456789ab';
+    const params = { rootUuid, efiSystemPartUuid: null, prepBootPartUuid: null, targetBootMode: 'uefi' as const };
+
+    const ignored = await client.installBootloader(params, { intervalMs: 200, timeoutMs: 60_000 });
+    expect(ignored.command_status).toBe('SUCCEEDED');
+    expect(ignored.command_result).toBeNull();
+
+    const started = await client.runCommand('image.install_bootloader', { root_uuid: rootUuid, efi_system_part_uuid: null, prep_boot_part_uuid: null, target_boot_mode: 'uefi', ignore_bootloader_failure: false });
+    const failed = await client.waitForCommand('install_bootloader', { id: started.id, intervalMs: 200, timeoutMs: 60_000 });
+    expect(failed.command_status).toBe('FAILED');
+    expect(failed.command_error).toMatchObject({ error_code: 'INGOT_BOOTLOADER_FAILED' });
   });
 
   it('fails with INGOT_IMAGE_CHECKSUM on a wrong digest, leaves the first MiB of the disk zeroed and records no partition uuids', async () => {

@@ -45,8 +45,8 @@ export async function startTestConductor(machine: Pick<SimulatedMachine, 'mac'>,
   return { url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
 }
 
-export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, cleanups: Cleanups, log: Logger, options: { agentToken?: string; caFile?: string } = {}): Promise<Agent> {
-  const config = resolveConfig({ flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks, ...(options.agentToken ? { agentToken: options.agentToken } : {}), ...(options.caFile ? { caFile: options.caFile } : {}) } });
+export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, cleanups: Cleanups, log: Logger, options: { agentToken?: string; caFile?: string; kernel?: Record<string, string> } = {}): Promise<Agent> {
+  const config = resolveConfig({ kernel: options.kernel, flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks, ...(options.agentToken ? { agentToken: options.agentToken } : {}), ...(options.caFile ? { caFile: options.caFile } : {}) } });
   const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
   const system = createRealSystem({ guard, log });
   const devices = createBlockDevices({ system, guard });

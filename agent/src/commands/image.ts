@@ -11,8 +11,8 @@ export interface ImageExtensionDeps {
   node(): NodeInfo | undefined;
   /** The lookup's `enable_bios_bootloader_install`. */
   biosBootloaderAllowed(): boolean;
-  /** `ipa-ignore-bootloader-failure`; false unless configured. */
-  ignoreBootloaderFailure?: boolean;
+  /** `ipa-ignore-bootloader-failure`, used when the command's `ignore_bootloader_failure` is null. */
+  ignoreBootloaderFailure: boolean;
 }
 
 /** IPA's `image` extension: `install_bootloader`, async, result null (ipa-protocol.md 4.1, 9.9). */
@@ -28,7 +28,7 @@ export function createImageExtension(deps: ImageExtensionDeps): Extension {
         system: deps.system, devices: deps.devices, log: ctx.log,
         node: deps.node() ?? { uuid: 'unknown' },
         biosBootloaderAllowed: deps.biosBootloaderAllowed(),
-        ignoreFailureByDefault: deps.ignoreBootloaderFailure ?? false,
+        ignoreFailureByDefault: deps.ignoreBootloaderFailure,
       }, parseInstallBootloaderParams(params));
     },
   }]);

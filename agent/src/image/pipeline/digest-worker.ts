@@ -73,6 +73,7 @@ export function createDigestWorker(): DigestWorker {
     const entry = pending.get(message.id);
     if (!entry) return;
     pending.delete(message.id);
+    if (pending.size === 0) worker.unref();
     if (message.error) entry.reject(new Error(`digest worker: ${message.error}`));
     else entry.resolve(message);
   });
@@ -82,6 +83,8 @@ export function createDigestWorker(): DigestWorker {
     new Promise<Reply>((resolve, reject) => {
       if (failure) return reject(failure);
       const id = nextId++;
+      // Referenced only while an answer is awaited: an idle worker never holds the process open.
+      if (pending.size === 0) worker.ref();
       pending.set(id, { resolve, reject });
       worker.postMessage({ ...message, id }, transfer);
     });

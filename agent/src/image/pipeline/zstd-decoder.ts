@@ -97,8 +97,11 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** Free slots lent to the worker ahead of its need: one to fill, one to go on with while the first is dispatched. */
-const SLOTS_AHEAD = 2;
+/**
+ * Free slots lent to the worker ahead of its need, of the pool's 6: with 2 it
+ * waited for slots more often, 3 leaves 3 for the writes in flight.
+ */
+const SLOTS_AHEAD = 3;
 
 const bindingPath = createRequire(import.meta.url).resolve('zstd-napi/binding.js');
 
@@ -111,7 +114,8 @@ type Reply =
 export function createZstdDecoder(sink: ImageSink): Decoder {
   // Its heap holds a few message objects; the decompressor's window is native memory.
   const worker = new Worker(workerSource, { eval: true, workerData: { binding: bindingPath }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16, codeRangeSizeMb: 4 } });
-  worker.unref();
+  // Not unref'd: while it decodes the zero tail of an image, nothing else may keep the event loop
+  // alive in a one-shot process (bench:deploy). close() always ends it.
   const feeds = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   const lent = new Map<number, Slot>();
   let nextFeed = 1;
