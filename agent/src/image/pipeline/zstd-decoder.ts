@@ -121,6 +121,8 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
   let nextFeed = 1;
   let ended: { resolve: () => void; reject: (error: Error) => void } | undefined;
   let failure: Error | undefined;
+  // The worker finished the stream: it needs no more slots.
+  let done = false;
   let closed: Promise<void> | undefined;
 
   const fail = (error: Error) => {
@@ -131,7 +133,7 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
     ended = undefined;
   };
   const lend = () => {
-    while (!failure && !closed && lent.size < SLOTS_AHEAD) {
+    while (!failure && !done && !closed && lent.size < SLOTS_AHEAD) {
       const slot = sink.takeSlot();
       if (!slot) return;
       lent.set(slot.index, slot);
@@ -150,9 +152,12 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
       sink.dispatchSlot(slot, reply.length);
       lend();
     } else if (reply.t === 'done') {
+      done = true;
+      // Out of `lent` before the release: a release may call lend(), which must not hand the slot out again.
       for (const index of reply.unused) {
-        sink.releaseSlot(lent.get(index)!);
+        const slot = lent.get(index)!;
         lent.delete(index);
+        sink.releaseSlot(slot);
       }
       ended?.resolve();
       ended = undefined;
@@ -188,8 +193,9 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
         fail(new IngotError('INGOT_INTERNAL', { details: 'the zstd decoder was closed' }));
         worker.removeAllListeners('exit');
         await worker.terminate();
-        for (const slot of lent.values()) sink.releaseSlot(slot);
+        const held = [...lent.values()];
         lent.clear();
+        for (const slot of held) sink.releaseSlot(slot);
       })();
       return closed;
     },
