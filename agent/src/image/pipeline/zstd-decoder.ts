@@ -147,7 +147,8 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
       feeds.get(reply.id)?.resolve();
       feeds.delete(reply.id);
     } else if (reply.t === 'full') {
-      const slot = lent.get(reply.slot)!;
+      const slot = lent.get(reply.slot);
+      if (!slot) return; // a message that outlived close(), which gave the slot back already
       lent.delete(reply.slot);
       sink.dispatchSlot(slot, reply.length);
       lend();
@@ -155,9 +156,9 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
       done = true;
       // Out of `lent` before the release: a release may call lend(), which must not hand the slot out again.
       for (const index of reply.unused) {
-        const slot = lent.get(index)!;
+        const slot = lent.get(index);
         lent.delete(index);
-        sink.releaseSlot(slot);
+        if (slot) sink.releaseSlot(slot);
       }
       ended?.resolve();
       ended = undefined;
