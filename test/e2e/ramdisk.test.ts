@@ -120,9 +120,23 @@ async function bootCleanAndCollect(options: { virtualMedia: boolean }): Promise<
   expect(beat?.callback_url).toBe(`https://127.0.0.1:${hostPort}`);
   expect(token, `no token seen in the lookup replies (${tap.requests.slice(0, 5).join(', ')})`).toBeDefined();
   // Cleaning wiped the token at the conductor; the agent still holds it until it looks up again.
-  const client = new AgentClient({ url: beat!.callback_url!, token: token!, ca: beat!.agent_verify_ca, log, timeoutMs: 60_000 });
-  cleanups.push(() => client.close());
-  const archive = await within('log.collect_system_logs', 90_000, client.collectSystemLogs(), vm);
+  const collect = async (withToken: string, ca = beat!.agent_verify_ca) => {
+    const client = new AgentClient({ url: beat!.callback_url!, token: withToken, ca, log, timeoutMs: 60_000 });
+    cleanups.push(() => client.close());
+    return client.collectSystemLogs();
+  };
+  const archive = await within('log.collect_system_logs', 90_000, collect(token!).catch(async (error: unknown) => {
+    // A heartbeat that raced the end of cleaning heard the token was wiped: the agent then forgets it
+    // and looks up again (as IPA does), and the conductor issues a new one. Collect with that.
+    if (presetToken || !/Token invalid/.test((error as Error).message)) throw error;
+    const beats = tap.heartbeats.length;
+    const newer = () => tap.tokens.filter((value) => value !== '******' && value !== token).at(-1);
+    // Its next heartbeat carries the certificate it serves from then on.
+    for (let waited = 0; waited < 60_000 && !(newer() && tap.heartbeats.length > beats); waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    const fresh = newer();
+    if (!fresh) throw error;
+    return collect(fresh, tap.heartbeats.at(-1)?.agent_verify_ca ?? beat!.agent_verify_ca);
+  }), vm);
   const logs = tarEntries(gunzipSync(Buffer.from(archive, 'base64')));
   timings.logsCollected = since();
 
