@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createBlockDevices, createDeviceGuard, createLogger, createRealSystem, type System } from '@ingot/agent';
 import type { BlockDevices } from '@ingot/agent';
 import type { NodeInfo } from '@ingot/protocol';
@@ -8,6 +10,14 @@ import type { NodeInfo } from '@ingot/protocol';
 export const MiB = 1024 * 1024;
 export const log = createLogger({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** A new sparse disk file of `size` zero bytes in `dir`, under a name of its own. */
+export async function sparseDiskFile(dir: string, size: number): Promise<string> {
+  const path = join(dir, `disk-${randomBytes(4).toString('hex')}.img`);
+  await writeFile(path, '');
+  await truncate(path, size);
+  return path;
+}
 
 /** The config drives of agent/src/image/fixtures, made as Ironic makes them (genisoimage -V config-2; mkfs.vfat -n CONFIG-2). */
 export const configDriveParam = (kind: 'iso' | 'vfat') =>

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { createDeviceGuard, createLogger } from '@ingot/agent';
 import { proxyFor, writeImage, type WriteImageProgress, type WriteImageRequest } from '@ingot/agent/image-pipeline';
 import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { ImageHttpServer } from '../support/image-http-server.ts';
+import { sparseDiskFile } from './deploy-support.ts';
 import { hasTools, readBytes } from './loop-disks.ts';
 
 const MiB = 1024 * 1024;
@@ -60,9 +61,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   server.reset();
-  target = join(work, `disk-${randomBytes(4).toString('hex')}.img`);
-  await writeFile(target, '');
-  await truncate(target, TARGET_SIZE);
+  target = await sparseDiskFile(work, TARGET_SIZE);
 });
 
 describe('chunked bodies (no Content-Length)', () => {

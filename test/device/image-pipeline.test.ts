@@ -11,6 +11,7 @@ import { createDeviceGuard, createLogger, createRealSystem, type System } from '
 // Relative import: the agent package does not export the pipeline yet.
 import { writeImage, type WriteImageRequest } from '@ingot/agent/image-pipeline';
 import { ImageHttpServer } from '../support/image-http-server.ts';
+import { sparseDiskFile } from './deploy-support.ts';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 
 const MiB = 1024 * 1024;
@@ -74,10 +75,8 @@ afterAll(async () => {
 
 beforeEach(async () => {
   server.reset();
-  target = join(work, `disk-${randomBytes(4).toString('hex')}.img`);
   // A sparse "disk" whose last MiB holds old data, so a wipe is visible.
-  await writeFile(target, '');
-  await truncate(target, TARGET_SIZE);
+  target = await sparseDiskFile(work, TARGET_SIZE);
   const handle = await open(target, 'r+');
   await handle.write(Buffer.alloc(MiB, 0xaa), 0, MiB, TARGET_SIZE - MiB);
   await handle.close();
