@@ -20,7 +20,7 @@ import { lookupBackoffSeconds, lookupNode } from './conductor/lookup.ts';
 import type { BlockDevices } from './disks/block-devices.ts';
 import type { HardwareContext, HardwareManager } from './hardware/manager.ts';
 import { createManagerRegistry } from './hardware/registry.ts';
-import type { ImageDeployHooks, ImageDownloadSettings } from './image/deploy/deploy-hooks.ts';
+import type { ImageDeployHooks, ImageDownloadSettings } from './deploy/deploy-hooks.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
 import type { System } from './system/system.ts';

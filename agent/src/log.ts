@@ -6,11 +6,6 @@ export const redactedPaths = [
   'config.agent_token', 'headers.authorization', '*.password', '*.rescue_password', 'key', '*.key', 'privateKey',
 ];
 
-/** Removes the token from a URL or request target before it is logged (IPA logs it verbatim, 1.8). */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:agent_token|token)=)[^&#\s]*/gi, '$1***');
-}
-
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {

@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isIngotError, type ErrorCode } from '@ingot/protocol';
 import { AgentClient, type AgentClientOptions } from './agent-client.ts';
 import { AgentBusyError, commandError } from './agent-results.ts';
-import { createFakeAgentServer, type FakeAgentOptions, type FakeAgentServer } from './testing/fake-agent-server.ts';
+import { createFakeAgentServer, type FakeAgentOptions } from './testing/fake-agent-server.ts';
 import { createTestCertificate, type TestCertificate } from './testing/test-certificate.ts';
 
 const TOKEN = 'T'.repeat(43);

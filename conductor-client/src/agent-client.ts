@@ -6,8 +6,8 @@
 import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
-import { IngotError, isIngotError, type CommandResult, type NodeInfo, type StepRequest } from '@ingot/protocol';
-import { createAgentPool, redactUrl, sendAgentRequest, type AgentHttpResponse } from './agent-http.ts';
+import { IngotError, isIngotError, type CommandResult, type NodeInfo, type StepRequest, redactUrl } from '@ingot/protocol';
+import { createAgentPool, sendAgentRequest, type AgentHttpResponse } from './agent-http.ts';
 import {
   bareCommandName, expectSucceeded, httpError, parseCommandList, parseCommandResult, parseStepsReply, type StepsReply,
 } from './agent-results.ts';

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { IngotError } from '@ingot/protocol';
+import { IngotError, redactUrl } from '@ingot/protocol';
 
 export interface AgentHttpRequest {
   method: 'GET' | 'POST';
@@ -21,12 +21,6 @@ export interface AgentHttpRequest {
 export interface AgentHttpResponse {
   status: number;
   body: unknown;
-}
-
-/** The URL without its query string, which carries the agent token. */
-export function redactUrl(url: URL | string): string {
-  const parsed = new URL(String(url));
-  return `${parsed.origin}${parsed.pathname}`;
 }
 
 /**

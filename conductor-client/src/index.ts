@@ -21,4 +21,4 @@ export { AgentClient } from './agent-client.ts';
 export type { AgentClientOptions, InstallBootloaderParams, WaitForCommandOptions } from './agent-client.ts';
 export { AgentBusyError, bareCommandName, commandError, expectSucceeded } from './agent-results.ts';
 export type { StepsReply } from './agent-results.ts';
-export { redactUrl } from './agent-http.ts';
+export { redactUrl } from '@ingot/protocol';

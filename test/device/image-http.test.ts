@@ -132,10 +132,10 @@ describe('formats the bytes show', () => {
 });
 
 describe('answers that are not retried', () => {
-  it('fails at once on 403 with INGOT_IMAGE_REQUEST_REFUSED naming the URL without its query string', async () => {
+  it('fails at once on 403 with INGOT_IMAGE_REQUEST_REFUSED naming the URL with its signature redacted', async () => {
     server.routes.set('/forbidden.raw', { body: image, status: 403 });
     const error = await failure(writeImage(request([`${server.url('/forbidden.raw')}?X-Amz-Signature=secret`], sha256(image))), 'INGOT_IMAGE_REQUEST_REFUSED');
-    expect(error.message).toContain(`${server.url('/forbidden.raw')}?…: HTTP 403`);
+    expect(error.message).toContain(`${server.url('/forbidden.raw')}?X-Amz-Signature=***: HTTP 403`);
     expect(error.message).not.toContain('secret');
     expect(isIngotError(error) && error.retryable).toBe(false);
     expect(server.requests).toHaveLength(1);

@@ -180,7 +180,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     const base = await serveImages({ '/disk.img': imageBytes });
     const { client } = await startPairedAgent(machine);
     const disk = machine.disks[0]!;
-    const configdrive = readFileSync(new URL('../../agent/src/image/fixtures/configdrive-iso.gz.b64', import.meta.url), 'utf8').trim();
+    const configdrive = readFileSync(new URL('../../agent/src/image/request/fixtures/configdrive-iso.gz.b64', import.meta.url), 'utf8').trim();
 
     const versions = (await client.getDeploySteps(nodeFor(disk), [])).hardwareManagerVersion;
     const step = { interface: 'deploy', step: 'write_image', args: { image_info: {

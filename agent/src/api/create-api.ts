@@ -1,8 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { IngotError, renderFault, toIngotError } from '@ingot/protocol';
+import { IngotError, renderFault, toIngotError, redactUrl } from '@ingot/protocol';
 import type { CommandRunner } from '../commands/command-runner.ts';
-import { redactUrl } from '../log.ts';
 import { tokensMatch, type TokenHolder } from './token-check.ts';
 import { rootDocument, statusDocument, v1Document } from './documents.ts';
 

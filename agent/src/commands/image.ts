@@ -1,6 +1,6 @@
 import type { NodeInfo } from '@ingot/protocol';
 import type { BlockDevices } from '../disks/block-devices.ts';
-import { installBootloader, parseInstallBootloaderParams } from '../image/bootloader/install-bootloader.ts';
+import { installBootloader, parseInstallBootloaderParams } from '../bootloader/install-bootloader.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';
 

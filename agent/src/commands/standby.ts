@@ -1,8 +1,8 @@
 import type { NodeInfo } from '@ingot/protocol';
 import type { BlockDevices } from '../disks/block-devices.ts';
-import type { PartitionUuids } from '../image/partition-layout.ts';
-import { deployImage, parseDeployRequest } from '../image/deploy/deploy-image.ts';
-import type { ImageDownloadSettings } from '../image/deploy/deploy-hooks.ts';
+import type { PartitionUuids } from '../disks/partition-layout.ts';
+import { deployImage, parseDeployRequest } from '../deploy/deploy-image.ts';
+import type { ImageDownloadSettings } from '../deploy/deploy-hooks.ts';
 import type { PowerControl } from '../power/power-control.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';

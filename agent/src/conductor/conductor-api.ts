@@ -3,7 +3,7 @@ import {
   API_VERSION_HEADER, apiVersions, compareApiVersions, IngotError, minApiVersion,
   type HeartbeatRequest, type LookupResponse,
 } from '@ingot/protocol';
-import { ConnectionError, requestJson, type JsonRequest, type JsonResponse } from './http-json.ts';
+import { ConnectionError, requestJson, type JsonRequest, type JsonResponse } from '../net/http-json.ts';
 
 export interface ConductorApiOptions {
   urls: readonly string[];

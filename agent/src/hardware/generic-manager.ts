@@ -1,5 +1,5 @@
-import { deployImage } from '../image/deploy/deploy-image.ts';
-import { eraseDevicesMetadata } from './erase-metadata.ts';
+import { deployImage } from '../deploy/deploy-image.ts';
+import { eraseDevicesMetadata } from '../disks/erase-metadata.ts';
 import { SupportLevel, type HardwareManager, type StepContext, type StepDefinition } from './manager.ts';
 
 /** Driver-internal knobs Ironic sends with the node (ironic-conductor.md §4). */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CommandProgress, NodeInfo, StepDescription, StepKind } from '@ingot/protocol';
 import type { System } from '../system/system.ts';
 import type { BlockDevices } from '../disks/block-devices.ts';
-import type { ImageDeployHooks } from '../image/deploy/deploy-hooks.ts';
+import type { ImageDeployHooks } from '../deploy/deploy-hooks.ts';
 
 /** Support levels of IPA (5.1). Third parties may return higher numbers. */
 export const SupportLevel = { NONE: 0, GENERIC: 1, MAINLINE: 2, SERVICE_PROVIDER: 3 } as const;

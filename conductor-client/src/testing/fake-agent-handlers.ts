@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IngotError, type StepDescription } from '@ingot/protocol';
-import type { FakeAgentOptions, FakeCommandHandler } from './fake-agent-server.ts';
+import type { FakeAgentOptions, FakeCommandHandler } from './fake-agent-types.ts';
 
 export const FAKE_MANAGER = 'FakeHardwareManager';
 

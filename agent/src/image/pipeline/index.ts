@@ -1,7 +1,7 @@
 /** The streaming image pipeline: what the deploy step calls. */
 export { writeImage } from './write-image.ts';
-export { wipeImageRemnants } from './wipe.ts';
-export { detectImageFormat, type ImageFormat } from '../format.ts';
-export { digestsMatch, parseExpectedDigest, type DigestAlgorithm, type ExpectedDigest } from './checksum.ts';
+export { wipeImageRemnants } from './sink/wipe.ts';
+export { detectImageFormat, type ImageFormat } from './decode/format.ts';
+export { digestsMatch, parseExpectedDigest, type DigestAlgorithm, type ExpectedDigest } from '../request/checksums.ts';
 export type { BackoffOptions, WriteImageOptions, WriteImageProgress, WriteImageRequest, WriteImageResult } from './types.ts';
-export { proxyFor, type ImageProxies } from '../proxy-for.ts';
+export { proxyFor, type ImageProxies } from '../request/proxy-for.ts';

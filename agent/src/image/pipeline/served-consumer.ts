@@ -1,10 +1,10 @@
 import { IngotError } from '@ingot/protocol';
-import { createGzipDecoder, createXzDecoder, type Decoder } from './decoders.ts';
-import type { DigestWorker } from './digest-worker.ts';
-import { detectImageFormat, detectImageFormatSoFar, type ImageFormat } from '../format.ts';
-import type { BodyConsumer } from './http-connection.ts';
-import type { ImageSink } from './image-sink.ts';
-import { createZstdDecoder } from './zstd-decoder.ts';
+import { createGzipDecoder, createXzDecoder, type Decoder } from './decode/decoders.ts';
+import type { DigestWorker } from './digest/digest-worker.ts';
+import { detectImageFormat, detectImageFormatSoFar, type ImageFormat } from './decode/format.ts';
+import type { BodyConsumer } from './http/body-consumer.ts';
+import type { ImageSink } from './sink/image-sink.ts';
+import { createZstdDecoder } from './decode/zstd-decoder.ts';
 
 /**
  * Reused socket read buffer for reads with no better place to land (the

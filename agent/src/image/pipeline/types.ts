@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { DeviceGuard } from '../../system/device-guard.ts';
 import type { System } from '../../system/system.ts';
-import type { DigestAlgorithm, ExpectedDigest } from './checksum.ts';
-import type { ImageFormat } from '../format.ts';
+import type { DigestAlgorithm, ExpectedDigest } from '../request/checksums.ts';
+import type { ImageFormat } from './decode/format.ts';
 
 export interface BackoffOptions {
   /** First wait after a failure, in ms. */

@@ -1,20 +1,19 @@
-import { IngotError } from '@ingot/protocol';
+import { IngotError, redactUrl } from '@ingot/protocol';
 import { blockdevRereadArgv } from '../../tools/blockdev.ts';
-import { digestsMatch, parseExpectedDigest } from './checksum.ts';
-import { createDigestWorker } from './digest-worker.ts';
-import { checkImageFormat, isCompressed, type ImageFormat } from '../format.ts';
-import { createFetchState, fetchServed } from './fetch-served.ts';
-import { ImageSink } from './image-sink.ts';
-import { describeImageUrl } from './image-url.ts';
+import { digestsMatch, parseExpectedDigest } from '../request/checksums.ts';
+import { createDigestWorker } from './digest/digest-worker.ts';
+import { checkImageFormat, isCompressed, type ImageFormat } from './decode/format.ts';
+import { createFetchState, fetchServed } from './http/fetch-served.ts';
+import { ImageSink } from './sink/image-sink.ts';
 import { startProgress } from './progress.ts';
-import { readBackDigest } from './readback.ts';
+import { readBackDigest } from './digest/readback.ts';
 import { ServedConsumer } from './served-consumer.ts';
-import { alignSlots, createSlotPool } from './slot-pool.ts';
-import { openImageTarget } from './target.ts';
+import { alignSlots, createSlotPool } from './sink/slot-pool.ts';
+import { openImageTarget } from './sink/target.ts';
 import type { WriteImageRequest, WriteImageResult } from './types.ts';
-import { wipeImageRemnants } from './wipe.ts';
+import { wipeImageRemnants } from './sink/wipe.ts';
 import { writeStagedImage } from './write-staged-image.ts';
-import { probeZeroing, zeroSkippedRanges, ZeroRuns } from './zero-runs.ts';
+import { probeZeroing, zeroSkippedRanges, ZeroRuns } from './sink/zero-runs.ts';
 
 /** Thrown by the format check to leave the streaming path: the image must be staged and converted. */
 class ConvertInstead extends Error {}
@@ -33,7 +32,7 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
     return await writeStreamedImage(request);
   } catch (error) {
     if (!(error instanceof ConvertInstead)) throw error;
-    request.log.info({ url: describeImageUrl(request.urls[0]!) }, 'the image is qcow2: staging it for qemu-img');
+    request.log.info({ url: redactUrl(request.urls[0]!) }, 'the image is qcow2: staging it for qemu-img');
     return writeStagedImage(request);
   }
 }
@@ -46,7 +45,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     try {
       return new URL(url);
     } catch (error) {
-      throw new IngotError('INGOT_INVALID_PARAMS', { details: `not a URL: ${describeImageUrl(url)}`, cause: error });
+      throw new IngotError('INGOT_INVALID_PARAMS', { details: `not a URL: ${redactUrl(url)}`, cause: error });
     }
   });
   const started = Date.now();
@@ -154,7 +153,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
       servedBytes: run.consumer.served,
       digest: { algorithm: expected.algorithm, value: actual },
       readbackDigest,
-      url: describeImageUrl(parsedUrls[state.urlIndex]!),
+      url: redactUrl(parsedUrls[state.urlIndex]!),
       attempts: state.attempts,
       resumes: state.resumes,
       restarts: state.restarts,

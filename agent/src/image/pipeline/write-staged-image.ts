@@ -1,17 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IngotError } from '@ingot/protocol';
+import { IngotError, redactUrl } from '@ingot/protocol';
 import { blockdevRereadArgv } from '../../tools/blockdev.ts';
 import { parseQemuImgInfo, parseQemuImgProgress, qemuImgConvertArgv, qemuImgInfoArgv, type QemuImgInfo } from '../../tools/qemu-img.ts';
 import { ToolError } from '../../system/system.ts';
-import { digestsMatch, parseExpectedDigest } from './checksum.ts';
-import { createFetchState, fetchServed } from './fetch-served.ts';
-import { describeImageUrl } from './image-url.ts';
+import { digestsMatch, parseExpectedDigest } from '../request/checksums.ts';
+import { createFetchState, fetchServed } from './http/fetch-served.ts';
 import { startProgress } from './progress.ts';
-import { StagingFile } from './staging-file.ts';
+import { StagingFile } from './sink/staging-file.ts';
 import type { WriteImageRequest, WriteImageResult } from './types.ts';
-import { wipeImageRemnants } from './wipe.ts';
+import { wipeImageRemnants } from './sink/wipe.ts';
 
 /**
  * Writes an image that cannot be streamed (qcow2: its tables point anywhere
@@ -97,7 +96,7 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
       imageBytes: virtualSize,
       servedBytes,
       digest: { algorithm: expected.algorithm, value: actual },
-      url: describeImageUrl(urls[state.urlIndex]!),
+      url: redactUrl(urls[state.urlIndex]!),
       attempts: state.attempts,
       resumes: state.resumes,
       restarts: state.restarts,

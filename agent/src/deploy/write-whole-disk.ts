@@ -1,0 +1,113 @@
+import type { StepContext } from '../hardware/manager.ts';
+import type { ChecksumOptions } from '../image/request/checksums.ts';
+import type { ConfigDriveImage } from '../image/request/config-drive.ts';
+import type { ImageInfo } from '../image/request/image-info.ts';
+import { diskIdentifierFromMbr, partitionUuidsResult, type PartitionUuids } from '../disks/partition-layout.ts';
+import type { Logger } from 'pino';
+import { writeImage, type WriteImageOptions, type WriteImageProgress, type WriteImageResult } from '../image/pipeline/index.ts';
+import { proxyFor } from '../image/request/proxy-for.ts';
+import { rootDeviceHintsOf, selectRootDevice } from '../disks/root-device-hints.ts';
+import { readExpectedDigest } from '../image/request/checksums.ts';
+
+type ExpectedValue = Awaited<ReturnType<typeof readExpectedDigest>>;
+import { writeWholeDiskConfigDrive } from './config-drive-writer.ts';
+import { settlePartitionTable } from '../disks/partition-table.ts';
+
+/** What an image write needs of a step's context: no ports. */
+export type DeployContext = Pick<StepContext, 'system' | 'devices' | 'log' | 'node' | 'signal' | 'progress'>;
+
+export interface DeployImageOptions extends ChecksumOptions {
+  /** `prepare_image`'s `configdrive` parameter, else `image_info.configdrive` (4.1). */
+  configdrive?: unknown;
+  write?: Partial<WriteImageOptions>;
+  /** Trusted CAs (PEM) for https image URLs; default the system store. */
+  caPem?: string;
+  /** Called once the request is valid and the disk chosen, just before the first byte may be written. */
+  beforeWrite?(): void;
+}
+
+export interface DeployImageResult {
+  /** IPA's `prepare_image` result string (4.1). */
+  result: string;
+  /** What `standby.get_partition_uuids` answers from now on (9.8). */
+  partitionUuids: PartitionUuids;
+}
+
+/**
+ * Defaults after IPA's: a 60 s read timeout and 9 connection retries
+ * (`image_download_connection_timeout`, `_retries`, 9.4); no overall limit,
+ * as `image_download_max_duration` is unset by default.
+ */
+export const DEFAULT_WRITE_OPTIONS: WriteImageOptions = {
+  stallTimeoutMs: 60_000,
+  totalTimeoutMs: 0,
+  retries: 9,
+  backoff: { initialMs: 1_000, maxMs: 10_000, factor: 2 },
+  skipZeroBlocks: 'verified', // zero blocks skipped only where the disk zeros them provably (pipeline/zero-runs.ts)
+};
+
+/**
+ * Writes a whole-disk image to the root device (ipa-protocol.md 9.5): chooses
+ * the disk by the node's root device hints, streams, decompresses and
+ * verifies the image, then reads the MBR disk signature that Ironic stores as
+ * the `root uuid`. A config drive goes into a partition at the disk's end
+ * (9.6). A failure after the first write leaves the disk's head and
+ * tail zeroed (the pipeline's wipe), never a partial image that could boot.
+ */
+export async function deployWholeDiskImage(ctx: DeployContext, info: ImageInfo, configDrive: ConfigDriveImage | null, options: DeployImageOptions): Promise<DeployImageResult> {
+  const disk = selectRootDevice(await ctx.devices.listDisks(), rootDeviceHintsOf(ctx.node));
+  const log = ctx.log.child({ image: info.id, device: disk.name });
+  const firstUrl = info.urls[0]!;
+  const expected = await readExpectedDigest(info.checksumSpec, firstUrl, options);
+  log.info({ algorithm: expected.algorithm, source: expected.source, format: info.diskFormat }, 'writing whole-disk image');
+
+  options.beforeWrite?.();
+  const written = await streamImage(ctx, info, expected, { path: disk.name, size: disk.size }, options, log);
+
+  // 9.5 steps 5-7: the backup GPT moved to the disk's end, partitions visible, then the config drive.
+  await settlePartitionTable(ctx.system, disk, log);
+  if (configDrive) await writeWholeDiskConfigDrive({ system: ctx.system, devices: ctx.devices, log }, disk, configDrive);
+  const rootUuid = diskIdentifierFromMbr(await ctx.system.readRange(disk.name, 0, 512));
+  log.info({ format: written.format, bytes: written.imageBytes, digest: written.digest.value, rootUuid, durationMs: written.durationMs }, 'whole-disk image written and verified');
+  return {
+    result: `prepare_image: image (${info.id}) written to device ${disk.name} root_uuid=${rootUuid}`,
+    partitionUuids: partitionUuidsResult({ imageType: 'whole-disk', diskIdentifier: rootUuid }),
+  };
+}
+
+/**
+ * The one pipeline call both image types make: `info`'s image onto `target`
+ * (a disk or a root partition), with the node's proxies, the agent's download
+ * settings and the step's progress.
+ */
+export function streamImage(
+  ctx: DeployContext, info: ImageInfo, expected: ExpectedValue, target: { path: string; size: number }, options: DeployImageOptions, log: Logger,
+): Promise<WriteImageResult> {
+  return writeImage({
+    urls: info.urls,
+    expectedDigest: { algorithm: expected.algorithm, value: expected.expected },
+    target,
+    guard: ctx.devices.guard,
+    system: ctx.system,
+    proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
+    declaredFormat: info.diskFormat,
+    signal: ctx.signal,
+    log,
+    onProgress: (progress) => ctx.progress(describeProgress(progress)),
+    ...(options.caPem ? { caPem: options.caPem } : {}),
+    options: { ...DEFAULT_WRITE_OPTIONS, ...options.write },
+  });
+}
+
+function describeProgress(progress: WriteImageProgress) {
+  const rate = `${(progress.rateBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
+  const eta = progress.etaSeconds === undefined ? '' : `, about ${Math.ceil(progress.etaSeconds)} s left`;
+  return {
+    // While qemu-img converts a staged qcow2, the counts are image bytes of its virtual size.
+    stage: progress.phase === 'convert' ? 'converting image' : 'writing image',
+    done: progress.bytesDone,
+    ...(progress.bytesTotal === undefined ? {} : { total: progress.bytesTotal }),
+    unit: 'bytes',
+    message: `${rate}${eta}`,
+  };
+}
