@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -8,7 +8,8 @@ import { AGENT_VERSION, createAgent } from './agent.ts';
 import { parseFlags } from './cli-flags.ts';
 import { parseKernelCmdline, renderSettingsHelp, resolveConfig, type AgentConfig } from './config.ts';
 import { createBlockDevices } from './disks/create-block-devices.ts';
-import { createGenericManager } from './hardware/generic-manager.ts';
+import { readDownloadSettings } from './deploy/download-settings.ts';
+import { createGenericManager } from './generic-manager.ts';
 import { loadManagersFromDirectory } from './hardware/load-managers.ts';
 import { createHostInventory } from './inventory/host-inventory.ts';
 import { createMachineFileInventory } from './inventory/machine-file-inventory.ts';
@@ -17,6 +18,7 @@ import { collectSystemLogs } from './logs/collect-system-logs.ts';
 import { detectRamdisk, waitForInit } from './mode.ts';
 import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
 import { createDeviceGuard } from './system/device-guard.ts';
+import { createSession } from './session/session.ts';
 import { createRealSystem } from './system/real-system.ts';
 import { setUpVirtualMedia } from './vmedia/set-up-virtual-media.ts';
 
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   const probe = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
   const inRamdisk = await detectRamdisk(probe);
   // Outside the ramdisk /proc/cmdline is the host's: only flags configure the agent.
-  const cmdline = inRamdisk ? parseKernelCmdline(await readFile('/proc/cmdline', 'utf8')) : {};
+  const cmdline = inRamdisk ? parseKernelCmdline(await probe.readText('/proc/cmdline')) : {};
   // /init may still be loading modules and choosing between DHCP and a configuration device.
   let initWaitSeconds = 0;
   if (inRamdisk) {
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
   if (inRamdisk) {
     // Seconds since the kernel started, and how much of it was Node's own start: the boot budget's last parts.
-    const uptime = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
+    const uptime = Number((await probe.readText('/proc/uptime')).split(' ')[0]);
     log.info({ uptimeSeconds: uptime, processSeconds: Number(process.uptime().toFixed(2)), initWaitSeconds: Number(initWaitSeconds.toFixed(2)) }, 'running inside the Ingot ramdisk: every disk of this machine may be used');
   }
   else log.warn({ disks: guard.disks }, `sandbox mode (not inside the Ingot ramdisk): only the ${guard.disks.length} disk(s) given with --disk will be touched; the host's own disks are invisible, and power actions are simulated`);
@@ -88,11 +90,14 @@ async function main(): Promise<void> {
   const inventory = config.machine
     ? createMachineFileInventory({ path: config.machine, devices })
     : createHostInventory({ system, devices, kernelParams: kernel });
-  const managers = [createGenericManager(), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir) : [])];
+  const session = createSession({ presetToken: config.agentToken, log });
+  const caPem = config.caFile ? await system.readText(config.caFile) : undefined;
+  const download = readDownloadSettings(config, caPem);
+  const managers = [createGenericManager({ deploy: { session, download } }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir) : [])];
   const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : await mkdtemp(join(tmpdir(), 'ingot-agent-')));
 
   const agent = createAgent({
-    config, log, system, devices, inventory, managers, stateDir, version: AGENT_VERSION,
+    config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION,
     power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
   });

@@ -5,13 +5,14 @@
  */
 import express from 'express';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import {
   AGENT_VERSION, collectSystemLogs, createAgent, createBlockDevices, createDeviceGuard, createGenericManager,
-  createMachineFileInventory, createRealSystem, createSimulatedPower, resolveConfig, type Agent,
+  createMachineFileInventory, createRealSystem, createSession, createSimulatedPower, readDownloadSettings, resolveConfig, type Agent,
 } from '@ingot/agent';
 import { createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
 import type { SimulatedMachine } from './simulated-machine.ts';
@@ -50,10 +51,14 @@ export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, 
   const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
   const system = createRealSystem({ guard, log });
   const devices = createBlockDevices({ system, guard });
+  // As the agent's main assembles it: one session shared by the agent and the generic manager's deploy step.
+  const session = createSession({ presetToken: config.agentToken, log });
+  const caPem = options.caFile ? readFileSync(options.caFile, 'utf8') : undefined;
+  const download = readDownloadSettings(config, caPem);
   const agent = createAgent({
-    config, log, system, devices, stateDir: machine.dir, version: AGENT_VERSION,
+    config, log, system, devices, session, download, caPem, stateDir: machine.dir, version: AGENT_VERSION,
     inventory: createMachineFileInventory({ path: machine.machineFile, devices }),
-    power: createSimulatedPower(log), managers: [createGenericManager()],
+    power: createSimulatedPower(log), managers: [createGenericManager({ deploy: { session, download } })],
     collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
   });
   cleanups.push(() => agent.stop());

@@ -1,16 +1,14 @@
-import type { NodeInfo } from '@ingot/protocol';
-import type { BlockDevices } from '../disks/block-devices.ts';
 import { installBootloader, parseInstallBootloaderParams } from '../bootloader/install-bootloader.ts';
+import type { BlockDevices } from '../disks/block-devices.ts';
+import type { Session } from '../session/session.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';
 
 export interface ImageExtensionDeps {
   system: System;
   devices: BlockDevices;
-  /** The node cached from the lookup or the last step command: its root device hints name the disk. */
-  node(): NodeInfo | undefined;
-  /** The lookup's `enable_bios_bootloader_install`. */
-  biosBootloaderAllowed(): boolean;
+  /** The cached node's root device hints name the disk; the lookup's `enable_bios_bootloader_install` allows BIOS installs. */
+  session: Pick<Session, 'node' | 'biosBootloaderAllowed'>;
   /** `ipa-ignore-bootloader-failure`, used when the command's `ignore_bootloader_failure` is null. */
   ignoreBootloaderFailure: boolean;
 }
@@ -26,8 +24,8 @@ export function createImageExtension(deps: ImageExtensionDeps): Extension {
     async run(params, ctx) {
       return installBootloader({
         system: deps.system, devices: deps.devices, log: ctx.log,
-        node: deps.node() ?? { uuid: 'unknown' },
-        biosBootloaderAllowed: deps.biosBootloaderAllowed(),
+        node: deps.session.node ?? { uuid: 'unknown' },
+        biosBootloaderAllowed: deps.session.biosBootloaderAllowed,
         ignoreFailureByDefault: deps.ignoreBootloaderFailure,
       }, parseInstallBootloaderParams(params));
     },

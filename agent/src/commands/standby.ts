@@ -1,9 +1,7 @@
-import type { NodeInfo } from '@ingot/protocol';
 import type { BlockDevices } from '../disks/block-devices.ts';
-import type { PartitionUuids } from '../disks/partition-layout.ts';
-import { deployImage, parseDeployRequest } from '../deploy/deploy-image.ts';
-import type { ImageDownloadSettings } from '../deploy/deploy-hooks.ts';
+import { runImageDeploy, validateImageDeploy, type ImageDeployDeps } from '../deploy/deploy-steps.ts';
 import type { PowerControl } from '../power/power-control.ts';
+import type { Session } from '../session/session.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';
 
@@ -11,15 +9,10 @@ export interface StandbyDeps {
   system: System;
   devices: BlockDevices;
   power: PowerControl;
-  /** Partition UUIDs recorded by the last image write; `{}` until then (4.1). */
-  partitionUuids(): Record<string, unknown>;
-  recordPartitionUuids(uuids: PartitionUuids): void;
-  /** The lookup's `agent_md5_checksum_enable` (9.3). */
-  md5Allowed(): boolean;
-  download(): ImageDownloadSettings;
-  /** The node cached from the lookup or the last step command (IPA's cache_node): its root device hints choose the disk. */
-  node(): NodeInfo | undefined;
-  /** The power action is done; when no power cut follows, the agent starts over (issue: recovery). */
+  /** The node cached from the lookup or the last step command (IPA's cache_node) chooses the disk; the partition UUIDs are read and recorded here. */
+  session: Pick<Session, 'node' | 'partitionUuids'> & ImageDeployDeps['session'];
+  download: ImageDeployDeps['download'];
+  /** The power action is done; when no power cut follows, the agent starts over. */
   afterPowerAction(action: 'power_off' | 'run_image'): void;
 }
 
@@ -31,7 +24,10 @@ export async function syncDisks(system: System, devices: BlockDevices): Promise<
   }
 }
 
+/** IPA's `standby` extension (ipa-protocol.md 4.1). */
 export function createStandbyExtension(deps: StandbyDeps): Extension {
+  const { session } = deps;
+  const imageDeploy: ImageDeployDeps = { session, download: deps.download };
   const powerCommand = (name: 'power_off' | 'run_image') => ({
     name,
     mode: 'async' as const,
@@ -49,24 +45,12 @@ export function createStandbyExtension(deps: StandbyDeps): Extension {
     {
       name: 'prepare_image',
       mode: 'async',
-      // A bad image_info is a 400 before anything starts (IPA's validator, 9.2).
-      validate(params) {
-        parseDeployRequest(params.image_info, { md5Allowed: deps.md5Allowed(), configdrive: params.configdrive });
-      },
-      async run(params, ctx) {
-        const deployed = await deployImage({
-          system: deps.system, devices: deps.devices, log: ctx.log, signal: ctx.signal, progress: ctx.progress,
-          node: deps.node() ?? { uuid: 'unknown' },
-        }, params.image_info, {
-          md5Allowed: deps.md5Allowed(),
-          configdrive: params.configdrive,
-          ...deps.download(),
-          beforeWrite: () => deps.recordPartitionUuids({}),
-        });
-        deps.recordPartitionUuids(deployed.partitionUuids);
-        return { result: deployed.result };
-      },
+      validate: (params) => validateImageDeploy(params, imageDeploy),
+      run: (params, ctx) => runImageDeploy({
+        system: deps.system, devices: deps.devices, log: ctx.log, signal: ctx.signal, progress: ctx.progress,
+        node: session.node ?? { uuid: 'unknown' },
+      }, params, imageDeploy),
     },
-    { name: 'get_partition_uuids', mode: 'sync', async run() { return deps.partitionUuids(); } },
+    { name: 'get_partition_uuids', mode: 'sync', async run() { return session.partitionUuids; } },
   ]);
 }

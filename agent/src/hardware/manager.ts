@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { CommandProgress, NodeInfo, StepDescription, StepKind } from '@ingot/protocol';
 import type { System } from '../system/system.ts';
 import type { BlockDevices } from '../disks/block-devices.ts';
-import type { ImageDeployHooks } from '../deploy/deploy-hooks.ts';
 
 /** Support levels of IPA (5.1). Third parties may return higher numbers. */
 export const SupportLevel = { NONE: 0, GENERIC: 1, MAINLINE: 2, SERVICE_PROVIDER: 3 } as const;
@@ -12,8 +11,6 @@ export interface HardwareContext {
   system: System;
   devices: BlockDevices;
   log: Logger;
-  /** Where an image write records its partition UUIDs, and whether MD5 is allowed; given by the agent. */
-  imageDeploy?: ImageDeployHooks;
 }
 
 export interface StepContext extends HardwareContext {

@@ -1,0 +1,22 @@
+import { deploySteps, type ImageDeployDeps } from './deploy/deploy-steps.ts';
+import { eraseSteps } from './erase/erase-steps.ts';
+import { SupportLevel, type HardwareManager } from './hardware/manager.ts';
+
+export interface GenericManagerDeps {
+  deploy: ImageDeployDeps;
+}
+
+/**
+ * The generic hardware manager: what any Linux machine supports, assembled
+ * from the capabilities beside the framework (erase/, deploy/; raid/,
+ * snapshot/ and kexec/ are the rooms for what comes). Its steps and default
+ * priorities follow IPA's (ipa-protocol.md 5.6).
+ */
+export function createGenericManager(deps: GenericManagerDeps): HardwareManager {
+  return {
+    name: 'generic_hardware_manager',
+    version: '1.2',
+    evaluateSupport: () => SupportLevel.GENERIC,
+    steps: [...eraseSteps(), ...deploySteps(deps.deploy)],
+  };
+}

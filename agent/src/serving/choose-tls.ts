@@ -1,0 +1,49 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { apiVersions, compareApiVersions } from '@ingot/protocol';
+import type { AgentConfig } from '../config.ts';
+import { createSelfSignedCertificate, type AgentKeyPair } from '../tls/self-signed.ts';
+
+export interface ServedTls {
+  /** `configured`: ipa-tls-cert-file and ipa-tls-key-file; `automatic`: a self-signed certificate sent as agent_verify_ca. */
+  kind: 'configured' | 'automatic';
+  cert: string;
+  key: string;
+}
+
+export interface ChooseTlsOptions {
+  config: Pick<AgentConfig, 'tlsCertFile' | 'tlsKeyFile' | 'enableAutoTls'>;
+  /** The conductor's API version, when there is a conductor (automatic TLS needs 1.68, agent_verify_ca). */
+  conductorVersion: (() => Promise<string>) | undefined;
+  advertiseHost: string;
+  /** The key; the agent starts generating it ahead, as it takes seconds on slow CPUs (self-signed.ts). */
+  key(): Promise<AgentKeyPair>;
+  /** Where the generated key and certificate are written (mode 0700). */
+  stateDir: string;
+  log: Logger;
+}
+
+/**
+ * IPA's TLS choice (ipa-protocol.md 1.7): the configured certificate when one
+ * is given; else automatic TLS when it is enabled and the conductor speaks
+ * API 1.68 or later; else plain HTTP.
+ */
+export async function chooseTls(options: ChooseTlsOptions): Promise<ServedTls | undefined> {
+  const { config, log } = options;
+  if (config.tlsCertFile && config.tlsKeyFile) {
+    return { kind: 'configured', cert: await readFile(config.tlsCertFile, 'utf8'), key: await readFile(config.tlsKeyFile, 'utf8') };
+  }
+  if (!config.enableAutoTls || !options.conductorVersion) return undefined;
+  const version = await options.conductorVersion();
+  if (compareApiVersions(version, apiVersions.agentVerifyCa) < 0) {
+    log.info({ version }, 'conductor API predates agent_verify_ca (1.68): serving plain HTTP');
+    return undefined;
+  }
+  const generated = createSelfSignedCertificate({ ip: options.advertiseHost, commonName: hostname(), key: await options.key() });
+  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  await writeFile(join(options.stateDir, 'agent.key'), generated.keyPem, { mode: 0o600 });
+  await writeFile(join(options.stateDir, 'agent.crt'), generated.certPem, { mode: 0o644 });
+  return { kind: 'automatic', cert: generated.certPem, key: generated.keyPem };
+}

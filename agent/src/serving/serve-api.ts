@@ -1,0 +1,58 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { IngotError } from '@ingot/protocol';
+import type { AgentConfig } from '../config.ts';
+import type { ServedTls } from './choose-tls.ts';
+
+/** The agent's API server once it listens. */
+export interface ApiServer {
+  /** The local port (the configured one, or the one the kernel chose for port 0). */
+  readonly port: number;
+  /** What the conductor calls back: `<protocol>://<advertised host>:<advertised or local port>`. */
+  readonly callbackUrl: string;
+  close(): Promise<void>;
+}
+
+export interface ServeApiOptions {
+  config: Pick<AgentConfig, 'listenHost' | 'listenPort' | 'advertisePort' | 'advertiseProtocol' | 'tlsMinVersion'>;
+  /** The request handler (the express app of api/create-api.ts). */
+  handler: http.RequestListener;
+  /** Where the API listens when ipa-listen-host is not set: every address inside the ramdisk, loopback elsewhere. */
+  defaultListenHost: string;
+  advertiseHost: string;
+  tls: ServedTls | undefined;
+  log: Logger;
+}
+
+/**
+ * Listens with the TLS chosen (choose-tls.ts) or plain HTTP, and names the
+ * callback URL the heartbeat advertises (ipa-protocol.md 1.1, 2.4). A port
+ * that cannot be bound is INGOT_CONFIG_INVALID naming the address.
+ */
+export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
+  const { config, tls, log } = options;
+  const minVersion = config.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key, minVersion }, options.handler) : http.createServer(options.handler);
+  const listenHost = config.listenHost ?? options.defaultListenHost;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new IngotError('INGOT_CONFIG_INVALID', { details: `cannot listen on ${listenHost}:${config.listenPort}: ${error.message}`, cause: error })));
+    server.listen(config.listenPort, listenHost, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const protocol = tls ? 'https' : config.advertiseProtocol;
+  const host = options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost;
+  const callbackUrl = `${protocol}://${host}:${config.advertisePort ?? port}`;
+  log.info({ listen: `${listenHost}:${port}`, callbackUrl, tls: tls ? tls.kind : 'none' }, 'agent API listening');
+  return {
+    port,
+    callbackUrl,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A conductor's wait=true poll would otherwise hold the close for up to the wait limit.
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
