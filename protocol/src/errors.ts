@@ -42,7 +42,7 @@ export const errorCodes = {
   // Image parameters (agent/src/image).
   INGOT_IMAGE_CHECKSUM_SPEC: { type: 'ImageDownloadError', status: 500, retryable: false, message: 'Image checksum could not be determined' },
   INGOT_CONFIGDRIVE_INVALID: { type: 'InstanceDeployFailure', status: 400, retryable: false, message: 'Invalid config drive' },
-  // image.install_bootloader (agent/src/image/bootloader).
+  // image.install_bootloader (agent/src/bootloader).
   INGOT_BOOTLOADER_FAILED: { type: 'CommandExecutionError', status: 500, retryable: false, message: 'Installing the bootloader failed' },
   INGOT_BIOS_BOOTLOADER_DISABLED: { type: 'InvalidImage', status: 400, retryable: false, message: 'Legacy BIOS bootloader installation is disabled' },
   // Agent as a client of the conductor.

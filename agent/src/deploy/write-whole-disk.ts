@@ -43,7 +43,7 @@ export const DEFAULT_WRITE_OPTIONS: WriteImageOptions = {
   totalTimeoutMs: 0,
   retries: 9,
   backoff: { initialMs: 1_000, maxMs: 10_000, factor: 2 },
-  skipZeroBlocks: 'verified', // zero blocks skipped only where the disk zeros them provably (pipeline/zero-runs.ts)
+  skipZeroBlocks: 'verified', // zero blocks skipped only where the disk zeros them provably (image/pipeline/sink/zero-runs.ts)
 };
 
 /**
