@@ -75,7 +75,7 @@ export async function writeRamdiskLogs(dir: string, fileName: string, archive: B
 export interface CollectRamdiskLogsOptions {
   /** A client holding the agent's still valid token. */
   client: AgentClient;
-  node: { uuid: string; name?: string; instanceUuid?: string };
+  node: { uuid: string; name?: string };
   phase: RamdiskLogs['phase'];
   outcome: RunOutcome;
   /** Write the archive here; without it the archive is only returned. */
@@ -105,7 +105,7 @@ export async function collectRamdiskLogs(options: CollectRamdiskLogsOptions): Pr
     return { error };
   }
   const archive = Buffer.from(systemLogs, 'base64');
-  const fileName = ramdiskLogsFileName({ nodeUuid: node.uuid, nodeName: node.name, instanceUuid: node.instanceUuid, label: phase === 'clean' ? 'cleaning' : undefined, at });
+  const fileName = ramdiskLogsFileName({ nodeUuid: node.uuid, nodeName: node.name, label: phase === 'clean' ? 'cleaning' : undefined, at });
   const logs: RamdiskLogs = { phase, outcome: options.outcome, collectedAt: at.toISOString(), systemLogs, bytes: archive.length, fileName };
   if (options.dir !== undefined) {
     try {
