@@ -237,8 +237,8 @@ export class AgentClient {
   }
 
   /** `log.collect_system_logs` (wait=true): base64 of a gzipped tarball. */
-  async collectSystemLogs(): Promise<string> {
-    const result = expectSucceeded(await this.runCommand('log.collect_system_logs', {}, { wait: true }));
+  async collectSystemLogs({ signal }: { signal?: AbortSignal } = {}): Promise<string> {
+    const result = expectSucceeded(await this.runCommand('log.collect_system_logs', {}, { wait: true, signal }));
     const logs = (result.command_result as { system_logs?: unknown } | null)?.system_logs;
     if (typeof logs !== 'string') throw new IngotError('INGOT_AGENT_API_ERROR', { details: 'collect_system_logs returned no system_logs' });
     return logs;

@@ -1,20 +1,21 @@
 /**
  * QEMU boots the ramdisk `npm run ramdisk` built; the reference conductor on
- * the host pairs with the agent inside it, cleans its three disks and
- * collects its logs; then the host checks the disk files. Designed for TCG:
- * budget ~13 s from QEMU's start to a listening agent (ramdisk-feasibility.md).
+ * the host pairs with the agent inside it, cleans its three disks and, at the
+ * end of cleaning and before it wipes the token, collects its logs (as
+ * Ironic's deploy_logs_collect=always); then the host checks the disk files
+ * and the archive. Designed for TCG: budget ~13 s from QEMU's start to a
+ * listening agent (ramdisk-feasibility.md).
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AgentClient } from '@ingot/conductor-client';
-import { createReferenceConductor } from '@ingot/conductor-client/reference-conductor';
+import { createReferenceConductor, type ReferenceCleaningReport } from '@ingot/conductor-client/reference-conductor';
 import { createTestCertificate } from '@ingot/conductor-client/testing';
 // image-build has no package.json yet; switch to '@ingot/image-build/config-media' once it exports it.
 import { buildConfigMedia, parseStaticNetwork, renderNetworkData } from '@ingot/image-build/config-media';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
+import { readSystemLogs } from '../support/system-logs.ts';
 import { e2eUnavailable, initrd, kernel, vmlinuz, within } from './e2e-support.ts';
 import { freePort, startVm, type Vm } from './qemu.ts';
 
@@ -32,38 +33,23 @@ afterEach(async (context) => {
   }
 });
 
-/** The entries of a tar archive (ustar headers), enough to see what collect_system_logs packed. */
-function tarEntries(tar: Buffer): Map<string, string> {
-  const entries = new Map<string, string>();
-  for (let offset = 0; offset + 512 <= tar.length;) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((byte) => byte === 0)) break;
-    const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
-    const prefix = header.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '');
-    const size = parseInt(header.subarray(124, 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
-    entries.set(prefix ? `${prefix}/${name}` : name, tar.subarray(offset + 512, offset + 512 + size).toString('utf8'));
-    offset += 512 + Math.ceil(size / 512) * 512;
-  }
-  return entries;
-}
-
 interface Scenario {
   machine: SimulatedMachine;
   vm: Vm;
   timings: Record<string, number>;
   logs: Map<string, string>;
-  report: Awaited<ReturnType<Awaited<ReturnType<typeof createReferenceConductor>>['waitForCleaning']>>;
+  report: ReferenceCleaningReport;
   tokens: string[];
 }
 
-/** Boots the ramdisk against a fresh conductor, cleans, collects the logs and stops QEMU. */
+/** Boots the ramdisk against a fresh conductor that cleans and collects the logs at the end of cleaning, then stops QEMU. */
 async function bootCleanAndCollect(options: { virtualMedia: boolean }): Promise<Scenario> {
   // GPT + ext4 in partition 1 on each disk, as an installed system leaves them.
   const machine = createSimulatedMachine({ disks: 3, sizeMiB: 64 });
   for (const disk of machine.disks) expect(remainingSignatures(disk)).toEqual(['gpt@0', 'ext4@1048576']);
   const uuid = randomUUID();
   const conductor = await createReferenceConductor({
-    port: 0, pollIntervalMs: 1000, heartbeatTimeout: 60, log,
+    port: 0, pollIntervalMs: 1000, heartbeatTimeout: 60, log, collectLogs: 'always',
     // Through user-mode networking the guest's requests reach the host from its loopback.
     nodes: [{ uuid, macs: [machine.mac], allowedAddresses: ['127.0.0.1'] }],
   });
@@ -111,6 +97,9 @@ async function bootCleanAndCollect(options: { virtualMedia: boolean }): Promise<
   const since = () => Number(((Date.now() - vm.startedAt) / 1000).toFixed(2));
   conductor.on('lookup', () => { timings.lookup ??= since(); });
   conductor.on('heartbeat', ({ first }) => { if (first) timings.firstHeartbeat ??= since(); });
+  conductor.on('logs', () => { timings.logsCollected ??= since(); });
+  let logsError: Error | undefined;
+  conductor.on('logs-failed', ({ error }) => { logsError = error; });
   const report = await within('cleaning to finish', 240_000, conductor.waitForCleaning(uuid), vm);
   timings.cleaned = since();
   timings.agentListening = (await within('the agent to listen', 1000, vm.waitForLine(/agent API listening/, 1000), vm)).at;
@@ -119,26 +108,10 @@ async function bootCleanAndCollect(options: { virtualMedia: boolean }): Promise<
   const token = presetToken ?? tap.tokens.find((value) => value !== '******');
   expect(beat?.callback_url).toBe(`https://127.0.0.1:${hostPort}`);
   expect(token, `no token seen in the lookup replies (${tap.requests.slice(0, 5).join(', ')})`).toBeDefined();
-  // Cleaning wiped the token at the conductor; the agent still holds it until it looks up again.
-  const collect = async (withToken: string, ca = beat!.agent_verify_ca) => {
-    const client = new AgentClient({ url: beat!.callback_url!, token: withToken, ca, log, timeoutMs: 60_000 });
-    cleanups.push(() => client.close());
-    return client.collectSystemLogs();
-  };
-  const archive = await within('log.collect_system_logs', 90_000, collect(token!).catch(async (error: unknown) => {
-    // A heartbeat that raced the end of cleaning heard the token was wiped: the agent then forgets it
-    // and looks up again (as IPA does), and the conductor issues a new one. Collect with that.
-    if (presetToken || !/Token invalid/.test((error as Error).message)) throw error;
-    const beats = tap.heartbeats.length;
-    const newer = () => tap.tokens.filter((value) => value !== '******' && value !== token).at(-1);
-    // Its next heartbeat carries the certificate it serves from then on.
-    for (let waited = 0; waited < 60_000 && !(newer() && tap.heartbeats.length > beats); waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
-    const fresh = newer();
-    if (!fresh) throw error;
-    return collect(fresh, tap.heartbeats.at(-1)?.agent_verify_ca ?? beat!.agent_verify_ca);
-  }), vm);
-  const logs = tarEntries(gunzipSync(Buffer.from(archive, 'base64')));
-  timings.logsCollected = since();
+  // The conductor took the logs at the end of cleaning, while the agent's token was still valid.
+  expect(report.logs, `the conductor collected no logs: ${String(logsError)}`).toBeDefined();
+  expect(report.logs).toMatchObject({ phase: 'clean', outcome: 'success' });
+  const logs = readSystemLogs(report.logs!.systemLogs);
 
   await vm.stop();
   process.stdout.write(`${JSON.stringify({ e2e: options.virtualMedia ? 'virtual-media' : 'dhcp', seconds_from_qemu_start: timings })}\n`);

@@ -1,16 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createReferenceConductor, type ReferenceNodeState } from '@ingot/conductor-client/reference-conductor';
+import { createReferenceConductor, type RamdiskLogs, type ReferenceNodeState } from '@ingot/conductor-client/reference-conductor';
 import { isIngotError, type CommandProgress } from '@ingot/protocol';
 import { createDemoImage, type DemoImage } from '../demo/disk-image.ts';
 import { deployedImageDigest } from '../support/whole-disk-image.ts';
 import { createImageServer } from '../demo/image-server.ts';
 import { startTestAgent, type Cleanups } from '../support/paired-agent.ts';
 import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
+import { readSystemLogs } from '../support/system-logs.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 const cleanups: Cleanups = [];
@@ -33,14 +34,14 @@ beforeAll(async () => {
 });
 
 /** The reference conductor and a real agent (auto-TLS) on one simulated machine with two 64 MiB disks; the image goes to disk1 by a root device hint. */
-async function provision(checksum: string, throttleSeconds: number) {
+async function provision(checksum: string, throttleSeconds: number, logsDir?: string) {
   const machine = createSimulatedMachine({ disks: 2 });
   cleanups.push(() => machine.remove());
   // Throttled so the write lasts a few of the agent's 1 s progress ticks and the conductor sees them.
   const images = await createImageServer({ files: { '/disk.img.zst': image.zstPath }, throttleBytesPerSecond: Math.ceil(image.zstBytes / throttleSeconds) });
   cleanups.push(() => images.close());
   const conductor = await createReferenceConductor({
-    port: 0, pollIntervalMs: 100, heartbeatTimeout: 10, log,
+    port: 0, pollIntervalMs: 100, heartbeatTimeout: 10, log, logsDir,
     nodes: [{
       uuid: NODE_UUID, macs: [machine.mac], allowedAddresses: ['127.0.0.1'], rootDevice: { name: machine.disks[1] },
       deploy: { image: { url: `${images.url}/disk.img.zst`, checksum: { algorithm: 'sha256', value: checksum } } },
@@ -50,11 +51,13 @@ async function provision(checksum: string, throttleSeconds: number) {
   const states: ReferenceNodeState[] = [];
   const progress: CommandProgress[] = [];
   const callbackUrls: string[] = [];
+  const failedWithLogs: Array<RamdiskLogs | undefined> = [];
   conductor.on('state', ({ state }) => states.push(state));
   conductor.on('heartbeat', ({ callbackUrl }) => callbackUrls.push(callbackUrl));
   conductor.on('progress', (event) => { if (event.phase === 'deploy' && event.progress) progress.push(event.progress); });
+  conductor.on('failed', ({ logs }) => failedWithLogs.push(logs));
   await startTestAgent(machine, conductor.url, cleanups, log);
-  return { machine, conductor, images, states, progress, callbackUrls };
+  return { machine, conductor, images, states, progress, callbackUrls, failedWithLogs };
 }
 
 describe.skipIf(missingTools.length > 0)('the reference conductor deploys through a real agent over HTTPS', () => {
@@ -84,7 +87,9 @@ describe.skipIf(missingTools.length > 0)('the reference conductor deploys throug
   });
 
   it('ends in deploy failed naming the checksum error when the digest is wrong, and leaves no bootable head on the disk', async () => {
-    const { machine, conductor, states } = await provision('0'.repeat(64), 1);
+    const logsDir = mkdtempSync(join(tmpdir(), 'ingot-test-deploy-logs-'));
+    cleanups.push(() => rmSync(logsDir, { recursive: true, force: true }));
+    const { machine, conductor, states, failedWithLogs } = await provision('0'.repeat(64), 1, logsDir);
 
     const error = await conductor.waitForDeployment(NODE_UUID).catch((e: unknown) => e);
 
@@ -94,5 +99,14 @@ describe.skipIf(missingTools.length > 0)('the reference conductor deploys throug
     expect(states).toEqual(['available', 'deploying', 'deploy failed']);
     expect(readFileSync(machine.disks[1]!).subarray(0, MiB).equals(Buffer.alloc(MiB))).toBe(true);
     expect((await conductor.store.get(NODE_UUID))?.tokenHash).toBeUndefined();
+
+    // On failure (Ironic's default, on_failure) the conductor took the real agent's logs before wiping its token.
+    expect(failedWithLogs).toHaveLength(1);
+    const logs = failedWithLogs[0];
+    expect(logs).toMatchObject({ phase: 'deploy', outcome: 'failure', fileName: expect.stringMatching(new RegExp(`^${NODE_UUID}_\\d{4}(-\\d{2}){5}\\.tar\\.gz$`)) });
+    expect(readdirSync(logsDir)).toEqual([logs!.fileName]);
+    expect(readFileSync(logs!.path!).equals(Buffer.from(logs!.systemLogs, 'base64'))).toBe(true);
+    // A sandboxed agent packs a note naming the disks it was given instead of the host's logs.
+    expect(readSystemLogs(logs!.systemLogs).get('sandbox')).toContain(machine.disks[1]);
   });
 });

@@ -5,20 +5,22 @@ import { HELP, parseCliArgs, parseListen, parseRootDeviceHints } from './args.ts
 describe('parseCliArgs', () => {
   it('reads every flag of the clean command', () => {
     expect(parseCliArgs(['clean', '--mac', '52-54-00-AA-BB-CC', '--mac', '52:54:00:aa:bb:cd', '--node-uuid', 'A0B1C2D3-0000-4000-8000-000000000001',
-      '--allow', '10.0.0.0/8', '--allow', '::1', '--listen', '[::1]:7000', '--timeout', '30', '--poll-interval', '0.5', '--require-tls', '--verbose'])).toEqual({
+      '--allow', '10.0.0.0/8', '--allow', '::1', '--listen', '[::1]:7000', '--timeout', '30', '--poll-interval', '0.5', '--require-tls', '--verbose',
+      '--collect-logs', 'always', '--logs-dir', '/var/log/ingot/deploy'])).toEqual({
       kind: 'clean', macs: ['52:54:00:aa:bb:cc', '52:54:00:aa:bb:cd'], nodeUuid: 'a0b1c2d3-0000-4000-8000-000000000001', allow: ['10.0.0.0/8', '::1'],
       listenHost: '::1', port: 7000, timeoutSeconds: 30, pollIntervalSeconds: 0.5, requireTls: true, verbose: true,
+      collectLogs: 'always', logsDir: '/var/log/ingot/deploy',
     });
   });
 
-  it('defaults to 127.0.0.1:6385, a 600 s timeout and a random node UUID', () => {
+  it('defaults to 127.0.0.1:6385, a 600 s timeout, a random node UUID, and the logs collected on failure into ./ramdisk-logs', () => {
     const command = parseCliArgs(['clean', '--mac', '52:54:00:aa:bb:cc']);
-    expect(command).toMatchObject({ listenHost: '127.0.0.1', port: 6385, timeoutSeconds: 600, allow: [] });
+    expect(command).toMatchObject({ listenHost: '127.0.0.1', port: 6385, timeoutSeconds: 600, allow: [], collectLogs: 'on-failure', logsDir: 'ramdisk-logs' });
   });
 
   it('answers --help with help, and the help documents every flag', () => {
     expect(parseCliArgs(['--help'])).toEqual({ kind: 'help' });
-    for (const flag of ['--mac', '--node-uuid', '--allow', '--listen', '--timeout', '--poll-interval', '--require-tls', '--verbose', '--help',
+    for (const flag of ['--mac', '--node-uuid', '--allow', '--listen', '--timeout', '--poll-interval', '--require-tls', '--collect-logs', '--logs-dir', '--verbose', '--help',
       '--image-url', '--image-checksum', '--disk-format', '--root-device', '--skip-cleaning']) expect(HELP).toContain(flag);
   });
 
@@ -31,6 +33,7 @@ describe('parseCliArgs', () => {
     [['deploy', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'http://h/i.img', '--image-checksum', 'sha256:xyz']],
     [['deploy', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'http://h/i.img', '--image-checksum', `sha256:${'a'.repeat(64)}`, '--root-device', 'colour=red']],
     [['clean', '--mac', '52:54:00:aa:bb:cc', '--image-url', 'http://h/i.img']], [['inspect', '--mac', '52:54:00:aa:bb:cc']],
+    [['clean', '--mac', '52:54:00:aa:bb:cc', '--collect-logs', 'sometimes']], [['clean', '--mac', '52:54:00:aa:bb:cc', '--logs-dir', '']],
   ])('refuses %j with a usage error', (argv) => {
     let caught: unknown;
     try { parseCliArgs(argv); } catch (error) { caught = error; }

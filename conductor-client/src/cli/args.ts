@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { IngotError } from '@ingot/protocol';
 import { normaliseMac, parseAddressFilter } from '../index.ts';
 import { parseImageChecksum, type DeployImage } from '../conductor/image-info.ts';
+import { COLLECT_LOGS_POLICIES, type CollectLogsPolicy } from '../conductor/ramdisk-logs.ts';
 
 export const HELP = `Usage: ingot-conductor clean --mac <mac> [options]
        ingot-conductor deploy --mac <mac> --image-url <url> --image-checksum <checksum> [options]
@@ -12,7 +13,9 @@ Serves Ironic's lookup and heartbeat endpoints and waits for the agent of one
 node to pair. "clean" then runs automated cleaning through it (every clean step
 with priority > 0, highest first) and exits. "deploy" cleans the same way,
 then writes a whole-disk image as Ironic does (write_image deploy step,
-get_partition_uuids, power_off) with a progress bar, and exits.
+get_partition_uuids, power_off) with a progress bar, and exits. When cleaning
+or the deploy fails (or always, see --collect-logs) it first fetches the
+ramdisk's logs through the agent, as Ironic does, and saves them.
 
 Options:
   --mac <mac>            MAC address of the node (repeatable, at least one).
@@ -26,6 +29,14 @@ Options:
                          (default 600 for clean, 3600 for deploy).
   --poll-interval <s>    Seconds between polls of a running step (default 2).
   --require-tls          Refuse agents whose callback_url is not https.
+  --collect-logs <when>  When to fetch the ramdisk's logs (log.collect_system_logs)
+                         before letting the agent go, as Ironic's
+                         deploy_logs_collect: on-failure (default: when cleaning
+                         or the deploy fails), always (also at the end of
+                         cleaning and before the deploy's power_off), or never.
+  --logs-dir <dir>       Where to save them, as Ironic names them:
+                         <node uuid>[_cleaning]_<UTC yyyy-mm-dd-hh-mm-ss>.tar.gz
+                         (default ./ramdisk-logs, created when first needed).
   --verbose              Log details (JSON, to stderr).
   -h, --help             Show this help.
 
@@ -55,6 +66,8 @@ export interface CleanCommand {
   timeoutSeconds: number;
   pollIntervalSeconds: number;
   requireTls: boolean;
+  collectLogs: CollectLogsPolicy;
+  logsDir: string;
   verbose: boolean;
 }
 
@@ -100,6 +113,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         timeout: { type: 'string' },
         'poll-interval': { type: 'string' },
         'require-tls': { type: 'boolean' },
+        'collect-logs': { type: 'string' },
+        'logs-dir': { type: 'string' },
         'image-url': { type: 'string' },
         'image-checksum': { type: 'string' },
         'disk-format': { type: 'string' },
@@ -127,11 +142,15 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   const nodeUuid = values['node-uuid'] ?? randomUUID();
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nodeUuid)) throw usage(`--node-uuid "${nodeUuid}" is not a UUID`);
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:6385');
+  const collectLogs = values['collect-logs'] ?? 'on-failure';
+  if (!isCollectLogsPolicy(collectLogs)) throw usage(`--collect-logs must be one of ${COLLECT_LOGS_POLICIES.join(', ')}, got "${collectLogs}"`);
+  if (values['logs-dir'] === '') throw usage('--logs-dir must not be empty');
   const common = {
     macs, nodeUuid: nodeUuid.toLowerCase(), allow, listenHost: host, port,
     timeoutSeconds: positiveNumber(values.timeout, '--timeout', kind === 'deploy' ? 3600 : 600),
     pollIntervalSeconds: positiveNumber(values['poll-interval'], '--poll-interval', 2),
     requireTls: values['require-tls'] ?? false,
+    collectLogs, logsDir: values['logs-dir'] ?? 'ramdisk-logs',
     verbose: values.verbose ?? false,
   };
   const deployOnly = (['image-url', 'image-checksum', 'disk-format', 'root-device', 'skip-cleaning'] as const).filter((flag) => values[flag] !== undefined);
@@ -146,6 +165,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   const image: DeployImage = { url, checksum: parseImageChecksum(values['image-checksum']), diskFormat: values['disk-format'] ?? 'raw' };
   return { kind, ...common, image, rootDevice: parseRootDeviceHints(values['root-device'] ?? []), skipCleaning: values['skip-cleaning'] ?? false };
 }
+
+const isCollectLogsPolicy = (value: string): value is CollectLogsPolicy => (COLLECT_LOGS_POLICIES as readonly string[]).includes(value);
 
 const HINT_NAMES = new Set(['size', 'model', 'wwn', 'serial', 'vendor', 'wwn_with_extension', 'wwn_vendor_extension', 'name', 'hctl', 'by_path', 'tran', 'rotational']);
 

@@ -1,11 +1,21 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAKE_DISK_IDENTIFIER, createFakeAgentServer, pairFakeAgent } from '../testing.ts';
 import { runCli, type CliIo } from './main.ts';
 
 const MAC = '52:54:00:0a:0b:0c';
+const NODE_UUID = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ingot-cli-logs-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 function capture(): CliIo & { out: (l: string) => void; lines: string[]; errors: string[]; writes: string[]; url: () => Promise<string> } {
   const lines: string[] = [];
@@ -44,15 +54,33 @@ describe('ingot-conductor clean', () => {
     expect(text).not.toContain(pairing.token);
   });
 
-  it('exits 1 with the agent error when a step fails', async () => {
+  it('exits 1 with the agent error when a step fails, having saved the ramdisk logs into --logs-dir first', async () => {
     const io = capture();
+    const dir = tempDir();
     const agent = await createFakeAgentServer({ handlers: { 'clean.execute_clean_step': () => { throw new Error('no disks found'); } } });
     cleanups.push(() => agent.close());
-    const run = runCli(['clean', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01'], io);
+    const run = runCli(['clean', '--mac', MAC, '--node-uuid', NODE_UUID, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--logs-dir', dir], io);
     const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
     await pairing.heartbeat();
     expect(await run).toBe(1);
     expect(io.errors.join('\n')).toMatch(/cleaning failed: .*no disks found/);
+    const [file] = readdirSync(dir);
+    expect(file).toMatch(new RegExp(`^${NODE_UUID}_cleaning_\\d{4}(-\\d{2}){5}\\.tar\\.gz$`));
+    expect(readFileSync(join(dir, file!), 'utf8')).toBe('fake logs');
+    expect(io.lines).toContain(`ramdisk logs at the end of cleaning (9 bytes) saved to ${join(dir, file!)}`);
+  });
+
+  it('collects nothing with --collect-logs never, even when a step fails', async () => {
+    const io = capture();
+    const dir = join(tempDir(), 'logs');
+    const agent = await createFakeAgentServer({ handlers: { 'clean.execute_clean_step': () => { throw new Error('no disks found'); } } });
+    cleanups.push(() => agent.close());
+    const run = runCli(['clean', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--collect-logs', 'never', '--logs-dir', dir], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(1);
+    expect(agent.requests.map((r) => (r.body as { name?: string } | undefined)?.name)).not.toContain('log.collect_system_logs');
+    expect(() => readdirSync(dir)).toThrow(/ENOENT/);
   });
 
   it('exits 2 naming what it waited for when no agent comes', async () => {
@@ -100,10 +128,13 @@ describe('ingot-conductor deploy', () => {
     const io = capture();
     const agent = await createFakeAgentServer({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('checksum mismatch for disk.img.zst'); } } });
     cleanups.push(() => agent.close());
-    const run = runCli(['deploy', '--skip-cleaning', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA], io);
+    const dir = tempDir();
+    const run = runCli(['deploy', '--skip-cleaning', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA, '--logs-dir', dir], io);
     const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
     await pairing.heartbeat();
     expect(await run).toBe(1);
+    expect(io.lines.join('\n')).toMatch(/ramdisk logs at the end of the deploy \(9 bytes\) saved to /);
+    expect(readdirSync(dir)).toHaveLength(1);
     expect(io.errors.join('\n')).toMatch(/deploy failed: .*deploy\.write_image failed on the agent: .*checksum mismatch for disk\.img\.zst/);
     expect(io.lines.join('\n')).not.toMatch(/cleaning done/);
   });

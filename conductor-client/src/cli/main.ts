@@ -34,6 +34,7 @@ async function provision(command: CleanCommand | DeployCommand, io: CliIo, signa
   const deploying = command.kind === 'deploy';
   const conductor = await createReferenceConductor({
     listenHost: command.listenHost, port: command.port, log, requireTls: command.requireTls, pollIntervalMs: command.pollIntervalSeconds * 1000,
+    collectLogs: command.collectLogs, logsDir: command.logsDir,
     nodes: [{
       uuid: command.nodeUuid, macs: command.macs, allowedAddresses: command.allow,
       ...(deploying ? { deploy: { image: command.image }, rootDevice: command.rootDevice, state: command.skipCleaning ? 'deploying' as const : 'cleaning' as const } : {}),
@@ -80,6 +81,11 @@ async function provision(command: CleanCommand | DeployCommand, io: CliIo, signa
     io.out(`step ${e.index + 1}/${e.total} ${e.step.interface}.${e.step.step} done in ${seconds(e.durationMs)}`);
   });
   conductor.on('failed', () => { bar?.finish(); bar = undefined; });
+  conductor.on('logs', ({ logs }) => {
+    const what = `ramdisk logs at the end of ${logs.phase === 'clean' ? 'cleaning' : 'the deploy'} (${logs.bytes} bytes)`;
+    io.out(logs.path ? `${what} saved to ${logs.path}` : `${what} collected but not saved to ${command.logsDir}; see the log`);
+  });
+  conductor.on('logs-failed', ({ error }) => io.err(`ingot-conductor: could not collect the ramdisk logs (carrying on): ${error.message}`));
 
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<number>((resolve) => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IngotError, isIngotError } from '@ingot/protocol';
 import { AgentClient } from '../index.ts';
 import { FAKE_DISK_IDENTIFIER } from '../testing/fake-agent-handlers.ts';
-import { createFakeAgentServer, type FakeAgentOptions } from '../testing/fake-agent-server.ts';
+import { createFakeAgentServer, type FakeAgentOptions, type FakeAgentServer } from '../testing/fake-agent-server.ts';
 import { driveDeployment, type DeployProgress } from './deploy-driver.ts';
 import type { DeployImage } from './image-info.ts';
 
@@ -17,12 +17,15 @@ afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
 const names = (requests: Array<{ method: string; body: unknown; query: Record<string, string> }>) =>
   requests.filter((r) => r.method === 'POST').map((r) => [(r.body as { name: string }).name, r.query.wait]);
 
-async function deploy(agentOptions: FakeAgentOptions, image: DeployImage = IMAGE) {
+async function deploy(agentOptions: FakeAgentOptions, image: DeployImage = IMAGE, beforeTearDown?: (agent: FakeAgentServer) => Promise<void>) {
   const agent = await createFakeAgentServer({ token: TOKEN, stepDurationMs: 80, imageBytes: 100 * 1024 * 1024, imageChunks: 8, ...agentOptions });
   const client = new AgentClient({ url: agent.url, token: TOKEN });
   cleanups.push(() => agent.close(), () => client.close());
   const events: DeployProgress[] = [];
-  const outcome = await driveDeployment({ client, node: NODE, ports: [], image, log, pollIntervalMs: 5, onProgress: (e) => events.push(e) })
+  const outcome = await driveDeployment({
+    client, node: NODE, ports: [], image, log, pollIntervalMs: 5, onProgress: (e) => events.push(e),
+    ...(beforeTearDown ? { beforeTearDown: () => beforeTearDown(agent) } : {}),
+  })
     .then((report) => ({ report, error: undefined as unknown }), (error: unknown) => ({ report: undefined, error }));
   return { agent, events, ...outcome };
 }
@@ -103,6 +106,17 @@ describe('driveDeployment', () => {
     expect(names(agent.requests).map(([name]) => name).filter((n) => n?.startsWith('deploy.'))).toEqual([
       'deploy.get_deploy_steps', 'deploy.execute_deploy_step', 'deploy.get_deploy_steps', 'deploy.execute_deploy_step',
     ]);
+  });
+
+  it('runs beforeTearDown after get_partition_uuids and before power_off, and never when write_image failed', async () => {
+    const seenAtTearDown: unknown[] = [];
+    const { agent } = await deploy({}, IMAGE, async (fake) => { seenAtTearDown.push(names(fake.requests).map(([name]) => name)); });
+    expect(seenAtTearDown).toEqual([['deploy.get_deploy_steps', 'deploy.execute_deploy_step', 'standby.get_partition_uuids']]);
+    expect(names(agent.requests).at(-1)).toEqual(['standby.power_off', 'false']);
+
+    const failed = await deploy({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('disk vanished'); } } }, IMAGE, async () => { seenAtTearDown.push('again'); });
+    expect(failed.error).toBeDefined();
+    expect(seenAtTearDown).toHaveLength(1);
   });
 
   it('still reports the deploy when the agent refuses power_off, as Ironic only logs it, and says it was not powered off', async () => {

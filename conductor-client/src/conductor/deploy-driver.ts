@@ -41,6 +41,13 @@ export interface DriveDeploymentOptions {
   stepTimeoutMs?: number;
   /** Send `standby.power_off` at the end (Ironic's tear_down_agent). Default true. */
   powerOff?: boolean;
+  /**
+   * Runs once the image is written and the partition uuids read, before
+   * `standby.power_off`, while the agent is still up: where Ironic's
+   * tear_down_agent collects the ramdisk logs (`deploy_logs_collect=always`).
+   * A rejection fails the deploy, so it should not reject.
+   */
+  beforeTearDown?: () => Promise<void>;
 }
 
 export interface DeploymentReport {
@@ -100,6 +107,7 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
   const partitionUuids = await client.getPartitionUuids().catch((error: unknown) => { throw failed(`standby.get_partition_uuids: ${messageOf(error)}`, error); });
   options.onProgress?.({ type: 'partition-uuids', uuids: partitionUuids });
   const root = partitionUuids['root uuid'];
+  await options.beforeTearDown?.();
 
   let poweredOff = false;
   if (options.powerOff ?? true) {

@@ -4,7 +4,9 @@
  * drives automated cleaning through the agent, then, when the node has an
  * image, deploys it (Ironic's whole-disk sequence, as with fast track: the
  * agent that cleaned stays up and keeps its token). No BMC: it never powers
- * nodes itself; the agent's standby.power_off ends a deploy.
+ * nodes itself; the agent's standby.power_off ends a deploy. Like Ironic's
+ * `[agent]deploy_logs_collect`, it fetches the ramdisk's logs at the end of
+ * cleaning or of the deploy, before the token is wiped.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +22,9 @@ import {
 import { driveCleaning, type CleaningReport } from './clean-driver.ts';
 import { driveDeployment, type DeploymentReport } from './deploy-driver.ts';
 import type { DeployImage } from './image-info.ts';
+import { collectRamdiskLogs, shouldCollectLogs, type CollectLogsPolicy, type RamdiskLogs, type RunOutcome } from './ramdisk-logs.ts';
+
+export type { CollectLogsPolicy, RamdiskLogs } from './ramdisk-logs.ts';
 
 /**
  * Ironic's provision states, the subset this conductor walks through:
@@ -57,6 +62,28 @@ export interface ReferenceConductorOptions {
   pollIntervalMs?: number;
   /** Per HTTP call to the agent. Default 60000. */
   agentTimeoutMs?: number;
+  /**
+   * When to fetch the ramdisk's logs (`log.collect_system_logs`) before
+   * letting go of the agent, as Ironic's `[agent]deploy_logs_collect`:
+   * 'on-failure' (the default, as Ironic's) when cleaning or the deploy
+   * fails; 'always' also at the end of a successful cleaning and before a
+   * successful deploy's power_off; 'never'. The archive comes in the `logs`
+   * event, in the report (`logs`) and in the `failed` event. A failed
+   * collection is logged and fails nothing.
+   */
+  collectLogs?: CollectLogsPolicy;
+  /** Also write each archive here, under Ironic's file name (its `[agent]deploy_logs_local_path`). Default: not written. */
+  logsDir?: string;
+}
+
+/** What cleaning did, with the ramdisk's logs when they were collected at its end. */
+export interface ReferenceCleaningReport extends CleaningReport {
+  logs?: RamdiskLogs;
+}
+
+/** What the deploy did, with the ramdisk's logs when they were collected before the power off. */
+export interface ReferenceDeploymentReport extends DeploymentReport {
+  logs?: RamdiskLogs;
 }
 
 export interface ReferenceConductorEvents {
@@ -68,11 +95,16 @@ export interface ReferenceConductorEvents {
   'step-start': [{ uuid: string; phase: ReferencePhase; step: StepRequest; index: number; total: number }];
   progress: [{ uuid: string; phase: ReferencePhase; step: StepRequest; progress: CommandProgress | null | undefined }];
   'step-done': [{ uuid: string; phase: ReferencePhase; step: StepRequest; index: number; total: number; durationMs: number }];
+  /** The ramdisk's logs were collected; always before the token is wiped. */
+  logs: [{ uuid: string; logs: RamdiskLogs }];
+  /** `log.collect_system_logs` failed; cleaning or the deploy carries on regardless. */
+  'logs-failed': [{ uuid: string; phase: ReferencePhase; error: Error }];
   /** Cleaning succeeded. */
-  done: [{ uuid: string; report: CleaningReport }];
+  done: [{ uuid: string; report: ReferenceCleaningReport }];
   /** The image is written and verified, partition uuids read, the agent told to power off. */
-  deployed: [{ uuid: string; report: DeploymentReport; durationMs: number }];
-  failed: [{ uuid: string; phase: ReferencePhase; error: Error }];
+  deployed: [{ uuid: string; report: ReferenceDeploymentReport; durationMs: number }];
+  /** With the ramdisk's logs when the policy collected them and the agent answered. */
+  failed: [{ uuid: string; phase: ReferencePhase; error: Error; logs?: RamdiskLogs }];
 }
 
 export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvents> {
@@ -82,9 +114,9 @@ export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvent
   readonly pairing: Pairing;
   state(uuid: string): ReferenceNodeState | undefined;
   /** Resolves when the node's cleaning succeeds, rejects when it fails; never settles for a node that starts in deploying. */
-  waitForCleaning(uuid: string): Promise<CleaningReport>;
+  waitForCleaning(uuid: string): Promise<ReferenceCleaningReport>;
   /** Resolves when the node is active, rejects when cleaning or the deploy fails. */
-  waitForDeployment(uuid: string): Promise<DeploymentReport>;
+  waitForDeployment(uuid: string): Promise<ReferenceDeploymentReport>;
   close(): Promise<void>;
 }
 
@@ -116,8 +148,8 @@ export async function createReferenceConductor(options: ReferenceConductorOption
   const emitter = new EventEmitter<ReferenceConductorEvents>();
   const states = new Map<string, ReferenceNodeState>();
   const specs = new Map(options.nodes.map((spec) => [spec.uuid, spec]));
-  const cleanings = new Map<string, ReturnType<typeof deferred<CleaningReport>>>();
-  const deployments = new Map<string, ReturnType<typeof deferred<DeploymentReport>>>();
+  const cleanings = new Map<string, ReturnType<typeof deferred<ReferenceCleaningReport>>>();
+  const deployments = new Map<string, ReturnType<typeof deferred<ReferenceDeploymentReport>>>();
   // Plaintext tokens live only here, in memory, to call the agents; the store keeps hashes.
   const tokens = new Map<string, string>();
   const stop = new AbortController();
@@ -129,8 +161,8 @@ export async function createReferenceConductor(options: ReferenceConductorOption
   })));
   for (const spec of options.nodes) {
     states.set(spec.uuid, spec.state ?? 'cleaning');
-    cleanings.set(spec.uuid, deferred<CleaningReport>());
-    deployments.set(spec.uuid, deferred<DeploymentReport>());
+    cleanings.set(spec.uuid, deferred<ReferenceCleaningReport>());
+    deployments.set(spec.uuid, deferred<ReferenceDeploymentReport>());
   }
 
   const setState = (uuid: string, state: ReferenceNodeState) => {
@@ -147,11 +179,28 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     tokens.delete(uuid);
   }
 
-  async function fail(uuid: string, phase: ReferencePhase, error: Error): Promise<void> {
+  /**
+   * Fetches the agent's logs when the policy asks for it. Called before
+   * release(): only then does the agent still hold a token the conductor
+   * accepts, and the agent would drop it at its next refused heartbeat.
+   * Never throws (collectRamdiskLogs).
+   */
+  async function collectLogs(uuid: string, client: AgentClient, phase: ReferencePhase, outcome: RunOutcome, nodeLog: Logger): Promise<RamdiskLogs | undefined> {
+    // A closing conductor leaves the agent alone.
+    if (!shouldCollectLogs(options.collectLogs ?? 'on-failure', outcome) || stop.signal.aborted) return undefined;
+    const collected = await collectRamdiskLogs({
+      client, node: { uuid, name: specs.get(uuid)?.name }, phase, outcome, dir: options.logsDir, log: nodeLog, signal: stop.signal,
+    });
+    if (collected.error) emitter.emit('logs-failed', { uuid, phase, error: collected.error });
+    else emitter.emit('logs', { uuid, logs: collected.logs });
+    return collected.logs;
+  }
+
+  async function fail(uuid: string, phase: ReferencePhase, error: Error, logs?: RamdiskLogs): Promise<void> {
     await release(uuid);
     setState(uuid, phase === 'clean' ? 'clean failed' : 'deploy failed');
     log.error({ node: uuid, err: error }, phase === 'clean' ? 'cleaning failed' : 'deploy failed');
-    emitter.emit('failed', { uuid, phase, error });
+    emitter.emit('failed', { uuid, phase, error, ...(logs ? { logs } : {}) });
     if (phase === 'clean') cleanings.get(uuid)?.reject(error);
     deployments.get(uuid)?.reject(error);
   }
@@ -167,18 +216,31 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     }
     const nodeLog = log.child({ node: uuid });
     const client = new AgentClient({ url: event.callbackUrl, token, ca: event.agentVerifyCa, timeoutMs: options.agentTimeoutMs, log: nodeLog });
+    // Every failure below is met while the agent still holds its token: its logs are taken first, then fail() wipes it.
+    const failWithLogs = async (phase: ReferencePhase, error: unknown) => {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      await fail(uuid, phase, failure, await collectLogs(uuid, client, phase, 'failure', nodeLog));
+    };
     try {
       if (states.get(uuid) === 'cleaning') {
-        const report = await driveCleaning({
-          client, node: agentNode(event.node, 'cleaning'), ports: agentPorts(event.node), log: nodeLog, signal: stop.signal,
-          pollIntervalMs: options.pollIntervalMs,
-          onProgress: (progress) => {
-            if (progress.type === 'step-start') emitter.emit('step-start', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total });
-            if (progress.type === 'progress') emitter.emit('progress', { uuid, phase: 'clean', step: progress.step, progress: progress.progress });
-            if (progress.type === 'step-done') emitter.emit('step-done', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total, durationMs: progress.durationMs });
-          },
-        }).catch(async (error: unknown) => { await fail(uuid, 'clean', error instanceof Error ? error : new Error(String(error))); });
-        if (!report) return;
+        let cleaned: CleaningReport;
+        try {
+          cleaned = await driveCleaning({
+            client, node: agentNode(event.node, 'cleaning'), ports: agentPorts(event.node), log: nodeLog, signal: stop.signal,
+            pollIntervalMs: options.pollIntervalMs,
+            onProgress: (progress) => {
+              if (progress.type === 'step-start') emitter.emit('step-start', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total });
+              if (progress.type === 'progress') emitter.emit('progress', { uuid, phase: 'clean', step: progress.step, progress: progress.progress });
+              if (progress.type === 'step-done') emitter.emit('step-done', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total, durationMs: progress.durationMs });
+            },
+          });
+        } catch (error) {
+          await failWithLogs('clean', error);
+          return;
+        }
+        // Ironic collects at the end of cleaning before tear_down_cleaning, so before the token goes below.
+        const logs = await collectLogs(uuid, client, 'clean', 'success', nodeLog);
+        const report: ReferenceCleaningReport = { ...cleaned, ...(logs ? { logs } : {}) };
         // With an image to deploy the agent stays up with its token (Ironic's fast track); otherwise cleaning ends here.
         if (!spec?.deploy) await release(uuid);
         setState(uuid, 'available');
@@ -189,13 +251,14 @@ export async function createReferenceConductor(options: ReferenceConductorOption
       }
       if (states.get(uuid) !== 'deploying') return;
       if (!spec?.deploy) {
-        await fail(uuid, 'deploy', new IngotError('INGOT_DEPLOYMENT_FAILED', { details: 'the node has no image to deploy; give it one (deploy.image)' }));
+        await failWithLogs('deploy', new IngotError('INGOT_DEPLOYMENT_FAILED', { details: 'the node has no image to deploy; give it one (deploy.image)' }));
         return;
       }
       const started = Date.now();
       const node = await store.get(uuid) ?? event.node;
       try {
-        const report = await driveDeployment({
+        let logs: RamdiskLogs | undefined;
+        const deployed = await driveDeployment({
           client, node: agentNode(node, 'deploying'), ports: agentPorts(node), image: spec.deploy.image, configdrive: spec.deploy.configdrive,
           log: nodeLog, signal: stop.signal, pollIntervalMs: options.pollIntervalMs,
           onProgress: (progress) => {
@@ -203,13 +266,16 @@ export async function createReferenceConductor(options: ReferenceConductorOption
             if (progress.type === 'progress') emitter.emit('progress', { uuid, phase: 'deploy', step: progress.step, progress: progress.progress });
             if (progress.type === 'written') emitter.emit('step-done', { uuid, phase: 'deploy', step: progress.step, index: 0, total: 1, durationMs: progress.durationMs });
           },
+          // Ironic's tear_down_agent: the logs while the agent is still up, then power_off.
+          beforeTearDown: async () => { logs = await collectLogs(uuid, client, 'deploy', 'success', nodeLog); },
         });
+        const report: ReferenceDeploymentReport = { ...deployed, ...(logs ? { logs } : {}) };
         await release(uuid);
         setState(uuid, 'active');
         emitter.emit('deployed', { uuid, report, durationMs: Date.now() - started });
         deployments.get(uuid)?.resolve(report);
       } catch (error) {
-        await fail(uuid, 'deploy', error instanceof Error ? error : new Error(String(error)));
+        await failWithLogs('deploy', error);
       }
     } finally {
       client.close();
