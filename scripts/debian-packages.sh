@@ -8,8 +8,10 @@ demo_packages=(gdisk fdisk util-linux e2fsprogs dosfstools psmisc iproute2 zstd)
 ramdisk_packages=(cpio zstd kmod binutils xz-utils xorriso mtools dosfstools grub-pc-bin grub-efi-amd64-bin grub-common qemu-system-x86 openssl)
 # nginx serves the whole-disk image that Debian's Ironic deploys through the agent;
 # qemu-utils: qcow2 images (qemu-img); tinyproxy: the image download through a real HTTP proxy.
-# test/device/bootloader.test.ts: grub-install and grub-mkconfig, copied into a partition image's root.
-bootloader_packages=(grub2-common)
+# test/device/bootloader.test.ts and test/e2e/deploy.test.ts: grub-install, grub-mkconfig and udevadm (which
+# GRUB's getroot calls), copied with their libraries into a partition image's root (test/support/grub-root.ts);
+# the x86_64-efi and i386-pc modules come from grub-efi-amd64-bin and grub-pc-bin above, mtools reads the ESP.
+bootloader_packages=(grub2-common grub-common udev)
 test_packages=("${demo_packages[@]}" mdadm python3-ironic nginx qemu-utils tinyproxy "${ramdisk_packages[@]}" "${bootloader_packages[@]}")
 
 case "${1:-test}" in

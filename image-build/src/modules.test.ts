@@ -18,6 +18,10 @@ describe('selectModules', () => {
     expect(selection.ship.filter((name) => name === 'ext4')).toHaveLength(1);
   });
 
+  it('loads vfat with the code pages its mounts need (cp437, and ascii as Debian\'s default iocharset) before the agent starts, so install_bootloader can mount an ESP', () => {
+    expect(selectModules().early).toEqual(expect.arrayContaining(['vfat', 'nls_cp437', 'nls_ascii']));
+  });
+
   it('explains every group', () => {
     for (const group of MODULE_GROUPS) expect(group.why.length).toBeGreaterThan(20);
   });

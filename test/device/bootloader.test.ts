@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,24 +7,29 @@ import { deployImage, installBootloader, parseInstallBootloaderParams } from '@i
 import { isIngotError } from '@ingot/protocol';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 import { deployContext, log, MiB, serveFiles, sha256 } from './deploy-support.ts';
-import { buildGrubRoot, TEST_KERNEL } from './grub-root.ts';
+import { listFatFiles, readExt4File, readFatFile } from '../support/disk-file-reader.ts';
+import { buildGrubRootImage, grubRootUnavailable, TEST_KERNEL } from '../support/grub-root.ts';
 
 /**
  * image.install_bootloader for partition images (ipa-protocol.md 9.9 step 3),
  * for real: the image's root is a filesystem holding this host's GRUB
- * (grub-root.ts); the agent deploys it onto a loop device, mounts it, binds
+ * (test/support/grub-root.ts); the agent deploys it onto a loop device, mounts it, binds
  * /dev /proc /sys, and runs the image's grub-install and grub-mkconfig in a
  * chroot. The test then reads the MBR boot code, the embedded core.img, and
  * the generated grub.cfg; for UEFI, the removable-media loader on the ESP.
  * NVRAM entries need efivarfs, which this host lacks: they are covered by
  * uefi-boot-entries.test.ts on efibootmgr output captured under OVMF.
  */
-const skip = (await loopUnavailableReason()) ?? (await hasTools('grub-install', 'chroot', 'mount'));
+const skip = (await loopUnavailableReason()) ?? grubRootUnavailable(['i386-pc', 'x86_64-efi']) ?? (await hasTools('chroot', 'mount', 'debugfs', 'mdir', 'mtype'));
 if (skip) console.warn(`bootloader device tests skipped: ${skip}`);
 
-/** The ESP is vfat; some CI kernels (this one among them) have no vfat driver, so nothing can mount it. */
+/**
+ * The ESP is vfat; some CI kernels (this one among them) have no vfat driver,
+ * so nothing can mount it here. The QEMU deploy test runs the same UEFI
+ * install inside the ramdisk, whose kernel has vfat, and never skips in CI.
+ */
 const vfatMissing = (await readFile('/proc/filesystems', 'utf8')).includes('\tvfat') || (await sh('modprobe', ['vfat'], { allowFailure: true })).exitCode === 0
-  ? null : 'this kernel cannot mount vfat (no vfat in /proc/filesystems, modprobe vfat failed)';
+  ? null : 'this kernel cannot mount vfat (no vfat in /proc/filesystems, modprobe vfat failed); test/e2e/deploy.test.ts installs GRUB for UEFI inside the ramdisk in QEMU instead';
 if (!skip && vfatMissing) console.warn(`UEFI GRUB device test skipped: ${vfatMissing}`);
 
 let work = '';
@@ -48,20 +52,11 @@ const imageInfo = (extra: Record<string, unknown> = {}) => ({
   disk_format: 'raw', stream_raw_images: true, image_type: 'partition', root_mb: 80, ...extra,
 });
 
-/** Reads a file of a partition's ext4 filesystem without mounting it (debugfs, e2fsprogs). */
-function readExt4File(device: string, path: string): string {
-  return execFileSync('debugfs', ['-R', `cat ${path}`, device], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-}
-
 beforeAll(async () => {
   if (skip) return;
   work = await mkdtemp(join(tmpdir(), 'ingot-bootloader-'));
-  const tree = join(work, 'tree');
-  buildGrubRoot(tree, ['i386-pc', 'x86_64-efi']);
   const file = join(work, 'grub-root.img');
-  await writeFile(file, '');
-  await truncate(file, 72 * MiB);
-  await sh('mkfs.ext4', ['-q', '-F', '-U', rootFsUuid, '-d', tree, file]);
+  buildGrubRootImage(file, { platforms: ['i386-pc', 'x86_64-efi'], uuid: rootFsUuid, sizeMiB: 72 });
   rootImage = await readFile(file);
   server = await serveFiles({ '/grub-root.img': rootImage });
 }, 300_000);
@@ -116,7 +111,8 @@ describe.skipIf(skip !== null)('image.install_bootloader on loop devices', () =>
     expect(await installBootloader(bootloaderContext(disk, false), { ...params, ignoreBootloaderFailure: true })).toBeNull();
   });
 
-  it.skipIf(vfatMissing !== null)('installs GRUB for UEFI into the ESP as the removable-media loader EFI/BOOT/BOOTX64.EFI', async () => {
+  it('installs GRUB for UEFI into the ESP as the removable-media loader EFI/BOOT/BOOTX64.EFI', async (context) => {
+    context.skip(vfatMissing !== null, vfatMissing ?? undefined);
     const disk = await newLoop(700);
     const ctx = deployContext(disk, { instance_info: { capabilities: { boot_mode: 'uefi' } } });
     const deployed = await deployImage(ctx, imageInfo({ deploy_boot_mode: 'uefi' }), { md5Allowed: false });
@@ -124,10 +120,8 @@ describe.skipIf(skip !== null)('image.install_bootloader on loop devices', () =>
     const params = parseInstallBootloaderParams({ root_uuid: rootFsUuid, efi_system_part_uuid: espUuid, target_boot_mode: 'uefi' });
     expect(await installBootloader(bootloaderContext(disk, false), params)).toBeNull();
 
-    const listing = (await sh('mdir', ['-/', '-b', '-i', `${disk}p1`, '::/EFI'])).stdout;
-    expect(listing).toMatch(/::\/EFI\/BOOT\/BOOTX64\.EFI/i);
-    const loader = execFileSync('mtype', ['-i', `${disk}p1`, '::/EFI/BOOT/BOOTX64.EFI']);
-    expect(loader.subarray(0, 2).toString('latin1')).toBe('MZ');
+    expect(listFatFiles(`${disk}p1`, '/EFI')).toContainEqual(expect.stringMatching(/^::\/EFI\/BOOT\/BOOTX64\.EFI$/i));
+    expect(readFatFile(`${disk}p1`, '/EFI/BOOT/BOOTX64.EFI').subarray(0, 2).toString('latin1')).toBe('MZ');
     expect(readExt4File(`${disk}p2`, '/boot/grub/grub.cfg')).toContain(rootFsUuid);
   });
 

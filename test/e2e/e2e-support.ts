@@ -3,7 +3,7 @@
  * this machine can run the tests at all, and a bound on every wait.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Vm } from './qemu.ts';
@@ -18,6 +18,14 @@ export const vmlinuz = join(ramdiskDir, 'vmlinuz');
  */
 export const kernel = existsSync(join(ramdiskDir, 'vmlinux')) ? join(ramdiskDir, 'vmlinux') : vmlinuz;
 export const initrd = join(ramdiskDir, 'initramfs.cpio.zst');
+/** What the build says it put in the ramdisk (image-build/src/manifest.ts). */
+export const ramdiskManifest = join(ramdiskDir, 'manifest.json');
+
+/** The kernel modules the built ramdisk's /init loads, early and late (coldplug-only ones are not among them). */
+export function readRamdiskModules(): string[] {
+  const { modules } = JSON.parse(readFileSync(ramdiskManifest, 'utf8')) as { modules: { early: string[]; late: string[] } };
+  return [...modules.early, ...modules.late];
+}
 
 /** Why the QEMU tests cannot run here (the ramdisk or a host tool is missing), or undefined. */
 export function e2eUnavailable(tools: string[]): string | undefined {
@@ -31,7 +39,7 @@ export function e2eUnavailable(tools: string[]): string | undefined {
       return true;
     }
   });
-  if (missingTools.length > 0) return `missing host tools: ${missingTools.join(', ')} (apt-get install qemu-system-x86 gdisk e2fsprogs util-linux xorriso openssl nginx)`;
+  if (missingTools.length > 0) return `missing host tools: ${missingTools.join(', ')} (apt-get install qemu-system-x86 gdisk e2fsprogs util-linux xorriso mtools openssl nginx; scripts/debian-packages.sh test installs them all)`;
   return undefined;
 }
 

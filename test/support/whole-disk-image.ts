@@ -76,8 +76,8 @@ export async function createWholeDiskImage(file: string, sizeMiB: number): Promi
   return { path: file, size: bytes.length, sha256: sha256Of(bytes), marker, diskGuid: guid };
 }
 
-/** `image.path` compressed with zstd (level 3) into `file`. */
-export async function compressImageZstd(image: WholeDiskImage, file: string): Promise<CompressedImage> {
+/** `image.path` (a whole-disk or a partition image) compressed with zstd (level 3) into `file`. */
+export async function compressImageZstd(image: Pick<WholeDiskImage, 'path'>, file: string): Promise<CompressedImage> {
   const compressed = zstd.compress(await readFile(image.path), { compressionLevel: 3 });
   await writeFile(file, compressed);
   return { path: file, size: compressed.length, sha256: sha256Of(compressed) };

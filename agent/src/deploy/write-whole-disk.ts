@@ -1,4 +1,6 @@
-import type { StepContext } from '../hardware/manager.ts';
+import type { CommandProgress, NodeInfo } from '@ingot/protocol';
+import type { BlockDevices } from '../disks/block-devices.ts';
+import type { System } from '../system/system.ts';
 import type { ChecksumOptions } from '../image/request/checksums.ts';
 import type { ConfigDriveImage } from '../image/request/config-drive.ts';
 import type { ImageInfo } from '../image/request/image-info.ts';
@@ -13,8 +15,20 @@ type ExpectedValue = Awaited<ReturnType<typeof readExpectedDigest>>;
 import { writeWholeDiskConfigDrive } from './config-drive-writer.ts';
 import { settlePartitionTable } from '../disks/partition-table.ts';
 
-/** What an image write needs of a step's context: no ports. */
-export type DeployContext = Pick<StepContext, 'system' | 'devices' | 'log' | 'node' | 'signal' | 'progress'>;
+/**
+ * What an image write needs of a step's context (no ports). Spelled out
+ * rather than picked from hardware's StepContext, which satisfies it: the
+ * hardware framework's generic manager calls deploy, so deploy must not
+ * import hardware back (a folder import cycle).
+ */
+export interface DeployContext {
+  system: System;
+  devices: BlockDevices;
+  log: Logger;
+  node: NodeInfo;
+  signal: AbortSignal;
+  progress(progress: CommandProgress): void;
+}
 
 export interface DeployImageOptions extends ChecksumOptions {
   /** `prepare_image`'s `configdrive` parameter, else `image_info.configdrive` (4.1). */
