@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { deployImage, installBootloader, parseInstallBootloaderParams } from '@ingot/agent';
 import { isIngotError } from '@ingot/protocol';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 import { deployContext, log, MiB, serveFiles, sha256 } from './deploy-support.ts';
 import { listFatFiles, readExt4File, readFatFile } from '../support/disk-file-reader.ts';
 import { buildGrubRootImage, grubRootUnavailable, TEST_KERNEL } from '../support/grub-root.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 /**
  * image.install_bootloader for partition images (ipa-protocol.md 9.9 step 3),
@@ -21,7 +22,7 @@ import { buildGrubRootImage, grubRootUnavailable, TEST_KERNEL } from '../support
  * uefi-boot-entries.test.ts on efibootmgr output captured under OVMF.
  */
 const skip = (await loopUnavailableReason()) ?? grubRootUnavailable(['i386-pc', 'x86_64-efi']) ?? (await hasTools('chroot', 'mount', 'debugfs', 'mdir', 'mtype'));
-if (skip) console.warn(`bootloader device tests skipped: ${skip}`);
+const bootloaderTools = prerequisite('the bootloader device tests', skip);
 
 /**
  * The ESP is vfat; some CI kernels (this one among them) have no vfat driver,
@@ -52,27 +53,26 @@ const imageInfo = (extra: Record<string, unknown> = {}) => ({
   disk_format: 'raw', stream_raw_images: true, image_type: 'partition', root_mb: 80, ...extra,
 });
 
-beforeAll(async () => {
-  if (skip) return;
-  work = await mkdtemp(join(tmpdir(), 'ingot-bootloader-'));
-  const file = join(work, 'grub-root.img');
-  buildGrubRootImage(file, { platforms: ['i386-pc', 'x86_64-efi'], uuid: rootFsUuid, sizeMiB: 72 });
-  rootImage = await readFile(file);
-  server = await serveFiles({ '/grub-root.img': rootImage });
-}, 300_000);
-
-afterEach(async () => {
-  for (const loop of loops.splice(0)) await detachLoop(loop);
-});
-
-afterAll(async () => {
-  await server?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
-
 const bootloaderContext = (disk: string, biosBootloaderAllowed: boolean) => ({ ...deployContext(disk), log, biosBootloaderAllowed, ignoreFailureByDefault: false });
 
-describe.skipIf(skip !== null)('image.install_bootloader on loop devices', () => {
+bootloaderTools.describe('image.install_bootloader on loop devices', () => {
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ingot-bootloader-'));
+    const file = join(work, 'grub-root.img');
+    buildGrubRootImage(file, { platforms: ['i386-pc', 'x86_64-efi'], uuid: rootFsUuid, sizeMiB: 72 });
+    rootImage = await readFile(file);
+    server = await serveFiles({ '/grub-root.img': rootImage });
+  }, 300_000);
+
+  afterEach(async () => {
+    for (const loop of loops.splice(0)) await detachLoop(loop);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
   it('installs the image\'s own GRUB for BIOS: boot code in the MBR, core.img after it, and a grub.cfg that finds root by UUID', async () => {
     const disk = await newLoop(128);
     const ctx = deployContext(disk, { instance_info: { capabilities: { boot_mode: 'bios' } } });

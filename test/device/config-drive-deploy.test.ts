@@ -2,11 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { deployImage, parseDeployRequest } from '@ingot/agent';
 import { isIngotError } from '@ingot/protocol';
 import { attachLoop, detachLoop, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 import { configDriveParam, deployContext, MiB, serveFiles, sha256 } from './deploy-support.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 /**
  * Whole-disk images with a config drive (ipa-protocol.md 9.5 steps 5-7, 9.6):
@@ -15,8 +16,7 @@ import { configDriveParam, deployContext, MiB, serveFiles, sha256 } from './depl
  * existing config-2 partition reused. Images are made by the host's sgdisk
  * and sfdisk; results are read back with partx, sgdisk -v and plain reads.
  */
-const skip = await loopUnavailableReason();
-if (skip) console.warn(`config-drive device tests skipped: ${skip}`);
+const loopDevices = prerequisite('the config-drive device tests', await loopUnavailableReason());
 
 let work = '';
 let server: Awaited<ReturnType<typeof serveFiles>>;
@@ -63,26 +63,25 @@ const imageInfo = (name: string) => ({
   disk_format: 'raw', stream_raw_images: true, image_type: 'whole-disk',
 });
 
-beforeAll(async () => {
-  if (skip) return;
-  work = await mkdtemp(join(tmpdir(), 'ingot-configdrive-'));
-  await makeImage('gpt.img', (f) => sh('sgdisk', ['--new=1:2048:+8M', '--typecode=1:8300', '--change-name=1:root', f]));
-  await makeImage('gpt-config2.img', (f) => sh('sgdisk', ['--new=1:2048:+8M', '--new=2:0:+2M', '--change-name=2:config-2', f]));
-  await makeImage('mbr.img', (f) => sfdisk(f, 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=16384, type=83, bootable\n'));
-  await makeImage('mbr-full.img', (f) => sfdisk(f, 'label: dos\nstart=2048, size=4096, type=83\nstart=6144, size=4096\nstart=10240, size=4096\nstart=14336, size=4096\n'));
-  server = await serveFiles(images);
-});
+loopDevices.describe('whole-disk images with a config drive', () => {
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ingot-configdrive-'));
+    await makeImage('gpt.img', (f) => sh('sgdisk', ['--new=1:2048:+8M', '--typecode=1:8300', '--change-name=1:root', f]));
+    await makeImage('gpt-config2.img', (f) => sh('sgdisk', ['--new=1:2048:+8M', '--new=2:0:+2M', '--change-name=2:config-2', f]));
+    await makeImage('mbr.img', (f) => sfdisk(f, 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=16384, type=83, bootable\n'));
+    await makeImage('mbr-full.img', (f) => sfdisk(f, 'label: dos\nstart=2048, size=4096, type=83\nstart=6144, size=4096\nstart=10240, size=4096\nstart=14336, size=4096\n'));
+    server = await serveFiles(images);
+  });
 
-afterEach(async () => {
-  for (const loop of loops.splice(0)) await detachLoop(loop);
-});
+  afterEach(async () => {
+    for (const loop of loops.splice(0)) await detachLoop(loop);
+  });
 
-afterAll(async () => {
-  await server?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await server?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
 
-describe.skipIf(skip !== null)('whole-disk images with a config drive', () => {
   for (const loop of [true, false]) {
     it(`moves the image's backup GPT to the end of a larger ${loop ? 'loop device' : 'disk file'} and adds a 64 MiB partition named config-2 at the end holding the drive`, async () => {
       const disk = await newDisk(128, loop);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
 // Relative imports: the agent package does not export these modules yet.
 import { createBlockDevices, createDeviceGuard, createLogger, createRealSystem, eraseDeviceMetadata, eraseDevicesMetadata, type BlockDevice } from '@ingot/agent';
@@ -9,6 +9,7 @@ import type { EraseContext } from '@ingot/agent';
 import {
   attachLoop, createRaidMembers, detachLoop, hasTools, loopUnavailableReason, probeAt, readBytes, remainingSignatures, sh, syncPartitions,
 } from './loop-disks.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 const MiB = 1024 * 1024;
 const DISK_SIZE = 64 * MiB;
@@ -49,10 +50,9 @@ async function expectClean(disk: string, offsets: readonly number[], partitionNo
   expect(tail.every((b) => b === 0)).toBe(true);
 }
 
-const loopReason = await loopUnavailableReason();
-if (loopReason) console.warn(`skipping loop-device erase tests: ${loopReason}`);
+const loopDevices = prerequisite('the loop-device erase tests', await loopUnavailableReason());
 
-describe.skipIf(loopReason !== null)('erasing device metadata on loop devices', () => {
+loopDevices.describe('erasing device metadata on loop devices', () => {
   let work = '';
   const loops: string[] = [];
   const disks: Record<'gpt512' | 'gpt4096' | 'mbr' | 'neighbour', string> = { gpt512: '', gpt4096: '', mbr: '', neighbour: '' };
@@ -153,10 +153,9 @@ describe.skipIf(loopReason !== null)('erasing device metadata on loop devices', 
   });
 });
 
-const fileReason = await hasTools('sgdisk', 'wipefs', 'partx', 'blkid', 'mkfs.ext4');
-if (fileReason) console.warn(`skipping disk-file erase test: ${fileReason}`);
+const diskTools = prerequisite('the disk-file erase test', await hasTools('sgdisk', 'wipefs', 'partx', 'blkid', 'mkfs.ext4'));
 
-describe.skipIf(fileReason !== null)('erasing device metadata in a disk file', () => {
+diskTools.describe('erasing device metadata in a disk file', () => {
   let work = '';
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'ingot-erase-file-'));

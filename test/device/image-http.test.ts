@@ -13,6 +13,7 @@ import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { ImageHttpServer } from '../support/image-http-server.ts';
 import { sparseDiskFile } from './deploy-support.ts';
 import { hasTools, readBytes } from './loop-disks.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 const MiB = 1024 * 1024;
 const TARGET_SIZE = 16 * MiB;
@@ -179,8 +180,7 @@ describe('https with a given CA', () => {
   });
 });
 
-const tinyproxyMissing = await hasTools('tinyproxy');
-if (tinyproxyMissing) console.warn(`skipping the proxy tests: ${tinyproxyMissing}`);
+const tinyproxy = prerequisite('the HTTP proxy tests', await hasTools('tinyproxy'));
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -220,7 +220,7 @@ class Tinyproxy {
   }
 }
 
-describe.skipIf(tinyproxyMissing !== null)('through a real HTTP proxy (tinyproxy)', () => {
+tinyproxy.describe('through a real HTTP proxy (tinyproxy)', () => {
   const proxy = new Tinyproxy();
   beforeAll(async () => {
     await tlsServer.start();

@@ -13,6 +13,7 @@ import { writeImage, type WriteImageRequest } from '@ingot/agent/image-pipeline'
 import { ImageHttpServer } from '../support/image-http-server.ts';
 import { sparseDiskFile } from './deploy-support.ts';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 const MiB = 1024 * 1024;
 const TARGET_SIZE = 64 * MiB;
@@ -33,7 +34,7 @@ let work = '';
 let target = '';
 const image = makeImage();
 const bodies: Record<'raw' | 'zstd' | 'gzip' | 'xz', Buffer> = { raw: image, zstd: zstdCompress(image), gzip: gzipSync(image), xz: Buffer.alloc(0) };
-const xzMissing = await hasTools('xz');
+const xz = prerequisite('the xz image test', await hasTools('xz'));
 
 function request(urls: string[], expected: string, overrides: Partial<WriteImageRequest['options']> = {}, path = target, size = TARGET_SIZE): WriteImageRequest {
   return {
@@ -60,7 +61,7 @@ async function expectWiped(path: string, size: number): Promise<void> {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ingot-image-'));
-  if (!xzMissing) {
+  if (!xz.missing) {
     await writeFile(join(work, 'image.raw'), image);
     execFileSync('xz', ['-0', '-T1', '-k', join(work, 'image.raw')]);
     bodies.xz = await readFile(join(work, 'image.raw.xz'));
@@ -84,7 +85,7 @@ beforeEach(async () => {
 
 describe('writing an image in one streaming pass', () => {
   for (const format of ['raw', 'zstd', 'gzip', 'xz'] as const) {
-    it.skipIf(format === 'xz' && xzMissing !== null)(`writes a ${format} image to a sparse file, recognised by its magic bytes, and verifies the digest of the bytes as served`, async () => {
+    (format === 'xz' ? xz.it : it)(`writes a ${format} image to a sparse file, recognised by its magic bytes, and verifies the digest of the bytes as served`, async () => {
       server.routes.set(`/image.${format}`, { body: bodies[format] });
       const result = await writeImage(request([server.url(`/image.${format}`)], sha256(bodies[format])));
       expect(result.format).toBe(format);
@@ -290,10 +291,9 @@ describe('skipping zero blocks only where the target provably reads back zeros',
   });
 });
 
-const loopReason = await loopUnavailableReason();
-if (loopReason) console.warn(`skipping the loop-device image test: ${loopReason}`);
+const loopDevices = prerequisite('the loop-device image tests', await loopUnavailableReason());
 
-describe.skipIf(loopReason !== null)('writing an image to a loop device', () => {
+loopDevices.describe('writing an image to a loop device', () => {
   it('writes a zstd image with O_DIRECT, reads it back, and wipes the device on a checksum mismatch', async () => {
     const backing = join(work, 'loop-backing.img');
     await writeFile(backing, '');

@@ -3,22 +3,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
 import { createDeviceGuard, createLogger, createRealSystem } from '@ingot/agent';
 import { writeImage, type WriteImageProgress, type WriteImageRequest } from '@ingot/agent/image-pipeline';
 import { ImageHttpServer } from '../support/image-http-server.ts';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes } from './loop-disks.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 const MiB = 1024 * 1024;
 const TARGET_SIZE = 32 * MiB;
 const log = createLogger({ level: 'silent' });
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-const qemuImgMissing = await hasTools('qemu-img');
-if (qemuImgMissing) console.warn(`skipping the qcow2 tests: ${qemuImgMissing}`);
-const loopReason = await loopUnavailableReason();
-if (loopReason) console.warn(`skipping the qcow2 loop-device test: ${loopReason}`);
+const qemuImgTool = prerequisite('the qcow2 device tests', await hasTools('qemu-img'));
+const loopDevices = prerequisite('the qcow2 loop-device test', await loopUnavailableReason());
+const asRoot = prerequisite('the qcow2 small-tmpfs test', process.getuid?.() === 0 ? null : 'mounting a tmpfs needs root');
 
 const server = new ImageHttpServer();
 let work = '';
@@ -57,7 +57,7 @@ async function failure(promise: Promise<unknown>, code: string): Promise<Error> 
 /** The whole target's digest: equal before and after proves not one byte was written. */
 const targetDigest = async (path = target) => sha256(await readBytes(path, 0, TARGET_SIZE));
 
-describe.skipIf(qemuImgMissing !== null)('writing a qcow2 image through a staging file and qemu-img', () => {
+qemuImgTool.describe('writing a qcow2 image through a staging file and qemu-img', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'ingot-qcow2-'));
     staging = join(work, 'staging');
@@ -85,7 +85,7 @@ describe.skipIf(qemuImgMissing !== null)('writing a qcow2 image through a stagin
 
   afterAll(async () => {
     await server.stop();
-    await rm(work, { recursive: true, force: true });
+    if (work) await rm(work, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
@@ -169,8 +169,7 @@ describe.skipIf(qemuImgMissing !== null)('writing a qcow2 image through a stagin
     expect(await readdir(staging)).toEqual([]);
   });
 
-  it('fails clearly, before reading the body, when the staging directory cannot hold the announced size', async () => {
-    if (process.getuid?.() !== 0) return console.warn('skipping the small-tmpfs case: mounting a tmpfs needs root');
+  asRoot.it('fails clearly, before reading the body, when the staging directory cannot hold the announced size', async () => {
     const small = join(work, 'small');
     await mkdir(small);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
@@ -190,7 +189,7 @@ describe.skipIf(qemuImgMissing !== null)('writing a qcow2 image through a stagin
     }
   });
 
-  it.skipIf(loopReason !== null)('converts a compressed qcow2 onto a loop device with O_DIRECT', async () => {
+  loopDevices.it('converts a compressed qcow2 onto a loop device with O_DIRECT', async () => {
     const backing = join(work, 'loop-backing.img');
     await writeFile(backing, '');
     await truncate(backing, TARGET_SIZE);

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { deployImage, parseDeployRequest } from '@ingot/agent';
 import { isIngotError } from '@ingot/protocol';
 import { attachLoop, detachLoop, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 import { configDriveParam, deployContext, MiB, serveFiles, sha256 } from './deploy-support.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 /**
  * Partition images (ipa-protocol.md 9.7) deployed by the agent's real code
@@ -14,8 +15,7 @@ import { configDriveParam, deployContext, MiB, serveFiles, sha256 } from './depl
  * the image streamed into the root partition, the config drive copied into
  * its own, and every value checked with the host's own blkid and partx.
  */
-const skip = await loopUnavailableReason();
-if (skip) console.warn(`partition-deploy device tests skipped: ${skip}`);
+const loopDevices = prerequisite('the partition-image device tests', await loopUnavailableReason());
 
 let work = '';
 let server: Awaited<ReturnType<typeof serveFiles>>;
@@ -50,28 +50,27 @@ const imageInfo = (extra: Record<string, unknown>) => ({
   disk_format: 'raw', stream_raw_images: true, image_type: 'partition', node_uuid: '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a07', ...extra,
 });
 
-beforeAll(async () => {
-  if (skip) return;
-  work = await mkdtemp(join(tmpdir(), 'ingot-partition-'));
-  // The "partition image": an ext4 filesystem with a known UUID, as a cloud image's root partition is.
-  const rootFile = join(work, 'root.img');
-  await writeFile(rootFile, '');
-  await truncate(rootFile, 20 * MiB);
-  await sh('mkfs.ext4', ['-q', '-F', '-U', rootFsUuid, '-L', 'img-root', rootFile]);
-  rootImage = await readFile(rootFile);
-  server = await serveFiles({ '/root.img': rootImage, '/big.img': Buffer.alloc(40 * MiB, 1), '/configdrive': Buffer.from(configDriveParam('vfat')) });
-});
+loopDevices.describe('partition images on loop devices', () => {
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ingot-partition-'));
+    // The "partition image": an ext4 filesystem with a known UUID, as a cloud image's root partition is.
+    const rootFile = join(work, 'root.img');
+    await writeFile(rootFile, '');
+    await truncate(rootFile, 20 * MiB);
+    await sh('mkfs.ext4', ['-q', '-F', '-U', rootFsUuid, '-L', 'img-root', rootFile]);
+    rootImage = await readFile(rootFile);
+    server = await serveFiles({ '/root.img': rootImage, '/big.img': Buffer.alloc(40 * MiB, 1), '/configdrive': Buffer.from(configDriveParam('vfat')) });
+  });
 
-afterEach(async () => {
-  for (const loop of loops.splice(0)) await detachLoop(loop);
-});
+  afterEach(async () => {
+    for (const loop of loops.splice(0)) await detachLoop(loop);
+  });
 
-afterAll(async () => {
-  await server?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await server?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
 
-describe.skipIf(skip !== null)('partition images on loop devices', () => {
   it('lays out ephemeral, swap, config drive and root on msdos for BIOS, streams the image into root and reports blkid\'s UUIDs', async () => {
     const disk = await newLoop(128);
     const ctx = deployContext(disk, { instance_info: { capabilities: { boot_mode: 'bios' } } });

@@ -12,21 +12,21 @@ import { isIngotError, type NodeInfo } from '@ingot/protocol';
 import { serveFiles } from '../support/serve-files.ts';
 import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { startTestAgent, startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 const cleanups: Cleanups = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
 
 const MiB = 1024 * 1024;
-const hasQemuImg = (() => {
+const qemuImg = prerequisite('the qcow2 deployment test', (() => {
   try {
     execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
+    return null;
   } catch {
-    console.warn('skipping the qcow2 deployment test: qemu-img is not installed (Debian package qemu-utils)');
-    return false;
+    return 'qemu-img is not installed (Debian package qemu-utils)';
   }
-})();
+})());
 const NODE_UUID = '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a02';
 
 /** 8 MiB of random data shaped as a whole-disk image: an MBR disk signature at 440 and the boot signature at 510. */
@@ -110,7 +110,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
   });
 
-  it.skipIf(!hasQemuImg)('writes a qcow2 image declared qcow2 through qemu-img, after verifying the digest of the qcow2 file as served', async () => {
+  qemuImg.it('writes a qcow2 image declared qcow2 through qemu-img, after verifying the digest of the qcow2 file as served', async () => {
     const machine = createSimulatedMachine({ disks: 1 });
     cleanups.push(() => machine.remove());
     const image = createRawImage();

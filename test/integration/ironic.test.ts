@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { startAgentProcess, type AgentProcess } from './ironic/agent-process.ts';
 import { findUnredactedTokens, installAgentTokenAudit, readIssuedAgentTokens } from './ironic/agent-token-audit.ts';
 import { createUsedDisk, findMissingDiskTools, readDiskSignatures } from './ironic/disk-files.ts';
@@ -11,6 +11,7 @@ import { createIronicApi, type IronicApi, type IronicNode } from './ironic/ironi
 import { checkIronicInstalled, IRONIC_INSTALL_HINT, startIronic, SYSTEM_PYTHON, type IronicServer } from './ironic/ironic-server.ts';
 import { checkNginxInstalled, startImageServer, type ImageServer } from '../support/nginx-image-server.ts';
 import { createWholeDiskImage, deployedImageDigest, readDeployedMarker, type WholeDiskImage } from '../support/whole-disk-image.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 /**
  * Debian's real Ironic 21.4 (ironic-standalone.md) drives the real agent
@@ -19,17 +20,13 @@ import { createWholeDiskImage, deployedImageDigest, readDeployedMarker, type Who
  * `available`; a whole-disk image deploy from Debian's nginx (get_deploy_steps,
  * write_image, get_partition_uuids, standby.power_off) to `active`; and
  * undeploy with automated cleaning back to `available`. Outside CI the suite
- * is skipped when python3-ironic or nginx is missing; in CI it must run
- * (startIronic or startImageServer then fails with the install hint).
+ * is skipped when python3-ironic or nginx is missing; in CI it fails, naming
+ * what is missing and how to install it.
  */
 const ironicMissing = await checkIronicInstalled();
-const nginxMissing = checkNginxInstalled();
-const skipReason = process.env.CI
-  ? null
-  : ironicMissing !== null
-    ? `python3-ironic is not importable by ${SYSTEM_PYTHON} (${ironicMissing}); run: ${IRONIC_INSTALL_HINT}`
-    : nginxMissing;
-if (skipReason !== null) console.log(`[skip] Ironic compatibility test: ${skipReason}`);
+const ironicAndNginx = prerequisite('the Ironic compatibility tests', ironicMissing !== null
+  ? `python3-ironic is not importable by ${SYSTEM_PYTHON} (${ironicMissing}); run: ${IRONIC_INSTALL_HINT}`
+  : checkNginxInstalled());
 
 // A locally administered unicast MAC (bit 1 of the first octet set), so it
 // matches no real NIC and no other test's node.
@@ -47,7 +44,7 @@ const IMAGE_MiB = 24;
  */
 const BOOT_MODE = 'uefi' as 'bios' | 'uefi';
 
-describe.skipIf(skipReason !== null)('Debian Ironic 21.4 cleaning, deploying and undeploying a node through the Ingot agent', () => {
+ironicAndNginx.describe('Debian Ironic 21.4 cleaning, deploying and undeploying a node through the Ingot agent', () => {
   let workDir: string;
   let ironic: IronicServer | undefined;
   let images: ImageServer | undefined;

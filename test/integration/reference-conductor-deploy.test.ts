@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 import { createReferenceConductor, type RamdiskLogs, type ReferenceNodeState } from '@ingot/conductor-client/reference-conductor';
 import { isIngotError, type CommandProgress } from '@ingot/protocol';
 import { createDemoImage, type DemoImage } from '../demo/disk-image.ts';
@@ -12,6 +12,7 @@ import { createImageServer } from '../demo/image-server.ts';
 import { startTestAgent, type Cleanups } from '../support/paired-agent.ts';
 import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
 import { readSystemLogs } from '../support/system-logs.ts';
+import { prerequisite } from '../support/prerequisite.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 const cleanups: Cleanups = [];
@@ -22,16 +23,10 @@ const NODE_UUID = '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a07';
 const missingTools = ['sgdisk', 'mkfs.ext4', 'zstd', 'blkid'].filter((tool) => {
   try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return false; } catch { return true; }
 });
-if (missingTools.length > 0) console.warn(`skipping the reference conductor deploy tests: ${missingTools.join(', ')} not installed (apt-get install gdisk e2fsprogs zstd util-linux)`);
+const diskTools = prerequisite('the reference conductor deploy tests',
+  missingTools.length > 0 ? `${missingTools.join(', ')} not installed (apt-get install gdisk e2fsprogs zstd util-linux)` : null);
 
 let image: DemoImage;
-let imageDir: string;
-beforeAll(async () => {
-  if (missingTools.length > 0) return;
-  imageDir = mkdtempSync(join(tmpdir(), 'ingot-test-image-'));
-  image = await createDemoImage({ dir: imageDir, sizeMiB: 40, randomMiB: 8, textMiB: 8 });
-  return () => rmSync(imageDir, { recursive: true, force: true });
-});
 
 /** The reference conductor and a real agent (auto-TLS) on one simulated machine with two 64 MiB disks; the image goes to disk1 by a root device hint. */
 async function provision(checksum: string, throttleSeconds: number, logsDir?: string) {
@@ -60,7 +55,13 @@ async function provision(checksum: string, throttleSeconds: number, logsDir?: st
   return { machine, conductor, images, states, progress, callbackUrls, failedWithLogs };
 }
 
-describe.skipIf(missingTools.length > 0)('the reference conductor deploys through a real agent over HTTPS', () => {
+diskTools.describe('the reference conductor deploys through a real agent over HTTPS', () => {
+  beforeAll(async () => {
+    const imageDir = mkdtempSync(join(tmpdir(), 'ingot-test-image-'));
+    image = await createDemoImage({ dir: imageDir, sizeMiB: 40, randomMiB: 8, textMiB: 8 });
+    return () => rmSync(imageDir, { recursive: true, force: true });
+  });
+
   it('cleans both disks, writes the zstd image to the hinted disk, reports progress, and the host finds the image byte for byte', async () => {
     const { machine, conductor, images, states, progress, callbackUrls } = await provision(image.zstSha256, 3);
 

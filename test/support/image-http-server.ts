@@ -64,9 +64,12 @@ export class ImageHttpServer {
     return `${this.tls ? 'https' : 'http'}://${host}:${this.port}${path}`;
   }
 
+  /** Also safe when start() never ran (a suite whose prerequisite was missing). */
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 
   reset(): void {
