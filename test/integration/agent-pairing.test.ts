@@ -7,6 +7,7 @@ import { isIngotError } from '@ingot/protocol';
 import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { startTestAgent, startTestConductor, until, type Cleanups, type TestConductorOptions } from '../support/paired-agent.ts';
+import { createRecordingLog } from '../support/recording-log.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 const cleanups: Cleanups = [];
@@ -124,10 +125,17 @@ describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
     const tls = createTestCertificate({ ip: '127.0.0.1' });
     const conductor = await startConductor(machine, { tls });
 
-    const untrusting = await startAgent(machine, conductor.url);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const agentLog = createRecordingLog();
+    const untrusting = await startTestAgent(machine, conductor.url, cleanups, agentLog.log);
+    // Evidence that it tried and refused: the agent's own account of lookups at
+    // this conductor that failed on its certificate. The second one shows it
+    // did not find another way in after the first refusal (plain http, or TLS
+    // without verification), which would have reached the conductor by then.
+    const refused = () => agentLog.matching('lookup not answered yet; retrying', (record) => String(record.reason).includes(`cannot reach ${conductor.url}/v1/lookup`) && /certificate/.test(String(record.reason)));
+    await until('two lookups refused for the conductor\'s certificate (or one that got through)', () => refused().length >= 2 || conductor.lookups.length > 0);
     expect(untrusting.phase).toBe('looking-up');
     expect(conductor.lookups).toEqual([]);
+    expect(conductor.tokens).toEqual([]);
     await untrusting.stop();
 
     const caFile = join(machine.dir, 'conductor-ca.pem');
@@ -140,10 +148,16 @@ describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
   it('is never found by lookup from an address outside the node\'s allow-list', async () => {
     const machine = createSimulatedMachine({ disks: 0 });
     cleanups.push(() => machine.remove());
-    const conductor = await startConductor(machine, { allowedAddresses: ['192.0.2.0/24'] });
+    const conductorLog = createRecordingLog();
+    const conductor = await startTestConductor(machine, cleanups, conductorLog.log, { allowedAddresses: ['192.0.2.0/24'] });
     const agent = await startAgent(machine, conductor.url);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Evidence that it tried and was refused for its address (the answer on
+    // the wire is a plain 404, as for an unknown node): the conductor's
+    // record of two such refusals, the second after the agent had seen the first.
+    const refused = () => conductorLog.matching('lookup refused: source address not allowed for this node', (record) => record.remoteAddress === '127.0.0.1' && record.node === conductor.nodeUuid);
+    await until('two lookups refused for the agent\'s source address (or one that got through)', () => refused().length >= 2 || conductor.lookups.length > 0);
     expect(agent.phase).toBe('looking-up');
+    expect(conductor.lookups).toEqual([]);
     expect(conductor.tokens).toEqual([]);
     expect(conductor.heartbeats).toEqual([]);
   });

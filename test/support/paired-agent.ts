@@ -43,7 +43,7 @@ export async function startTestConductor(machine: Pick<SimulatedMachine, 'mac'>,
   const server = (options.tls ? https.createServer(options.tls, app) : http.createServer(app)).listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanups.push(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return { url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
+  return { nodeUuid: uuid, url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
 }
 
 export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, cleanups: Cleanups, log: Logger, options: { agentToken?: string; caFile?: string; kernel?: Record<string, string> } = {}): Promise<Agent> {
