@@ -207,10 +207,20 @@ describe('writing an image in one streaming pass', () => {
 
   it('fails with a clear error when the target disappears during the write', async () => {
     server.routes.set('/slow.raw', { body: image, slowBytesPerTick: 2 * MiB });
-    const writing = writeImage(request([server.url('/slow.raw')], sha256(image)));
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    await unlink(target);
-    const error = await expectFailure(writing, 'INGOT_IMAGE_WRITE');
+    // Removed once the pipeline reports image bytes written, not after a guessed delay:
+    // the target is then open and being written, and the rest of the image is still to come.
+    let writtenWhenRemoved: number | undefined;
+    let removing: Promise<void> | undefined;
+    const req = request([server.url('/slow.raw')], sha256(image), { progressIntervalMs: 5 });
+    req.onProgress = (progress) => {
+      if (removing || progress.bytesWritten === 0) return;
+      writtenWhenRemoved = progress.bytesWritten;
+      removing = unlink(target);
+    };
+    const error = await expectFailure(writeImage(req), 'INGOT_IMAGE_WRITE');
+    await removing;
+    expect(writtenWhenRemoved).toBeGreaterThan(0);
+    expect(writtenWhenRemoved).toBeLessThan(image.length);
     expect(error.message).toMatch(/disappeared/);
   });
 
