@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFailed, vi } from 'vitest';
 import { startAgentProcess, type AgentProcess } from './ironic/agent-process.ts';
 import { findUnredactedTokens, installAgentTokenAudit, readIssuedAgentTokens } from './ironic/agent-token-audit.ts';
 import { createUsedDisk, findMissingDiskTools, readDiskSignatures } from './ironic/disk-files.ts';
@@ -236,18 +236,23 @@ ironicAndNginx.describe('Debian Ironic 21.4 cleaning, deploying and undeploying 
     afterCleaning();
     // The next heartbeat (at most 0.6 x the heartbeat timeout later) is
     // refused; a freshly booted agent looks up again, and Ironic answers 404
-    // for an available node (ironic-standalone.md, "Pitfalls").
-    const deadline = Date.now() + HEARTBEAT_TIMEOUT_S * 1000 + 10_000;
-    let log = '';
-    let relookedUp = false;
-    while (Date.now() < deadline && !relookedUp) {
-      log = await readFile(ironic!.logPath, 'utf8');
+    // for an available node (ironic-standalone.md, "Pitfalls"). That the
+    // agent is still running is judged after it has read a 404 and gone on:
+    // Ironic answered two lookups with 404 after refusing the token, and the
+    // agent logged that it started over and will retry after a 404.
+    await vi.waitFor(async () => {
+      expect(agent!.exitStatus(), 'the agent exited').toBeUndefined();
+      const log = await readFile(ironic!.logPath, 'utf8');
       const refused = log.indexOf(`Invalid or missing agent_token received for node ${node.uuid}`);
-      relookedUp = refused >= 0 && /"GET \/v1\/lookup\?[^"]*" status: 404/.test(log.slice(refused));
-      if (!relookedUp) await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+      expect(refused, 'Ironic refused the wiped token in a heartbeat').toBeGreaterThanOrEqual(0);
+      const lookups = [...log.slice(refused).matchAll(/"GET \/v1\/lookup\?[^"]*" status: 404/g)];
+      expect(lookups.length, 'lookups Ironic answered 404 after the refused heartbeat').toBeGreaterThanOrEqual(2);
+      const agentLog = readJsonLines(await readFile(agent!.logPath, 'utf8'));
+      const startedOver = agentLog.findIndex((record) => record.msg === 'starting over as freshly booted: forgetting commands and looking up again');
+      expect(startedOver, 'the agent started over').toBeGreaterThanOrEqual(0);
+      expect(agentLog.slice(startedOver).some((record) => record.msg === 'lookup not answered yet; retrying' && /\b404\b/.test(String(record.reason))), 'the agent retrying after a 404').toBe(true);
+    }, { timeout: HEARTBEAT_TIMEOUT_S * 1000 + 20_000, interval: 500 });
     expect(agent!.exitStatus()).toBeUndefined();
-    expect(relookedUp, 'a lookup after the refused heartbeat').toBe(true);
   }, 60_000);
 
   it(`deploys a whole-disk image served by nginx to active in ${BOOT_MODE} boot mode: write_image, get_partition_uuids, power off`, async () => {
@@ -338,6 +343,18 @@ ironicAndNginx.describe('Debian Ironic 21.4 cleaning, deploying and undeploying 
   });
 
 });
+
+/** The JSON records of a log file (pino's lines), skipping anything else written there. */
+function readJsonLines(text: string): Array<Record<string, unknown>> {
+  return text.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
 
 /** Ironic's `root uuid` of a whole-disk image: the MBR disk signature at byte 440, as `0x%08x`. */
 function mbrDiskSignature(bytes: Buffer): string {
