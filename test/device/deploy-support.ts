@@ -19,9 +19,9 @@ export async function sparseDiskFile(dir: string, size: number): Promise<string>
   return path;
 }
 
-/** The config drives of agent/src/image/fixtures, made as Ironic makes them (genisoimage -V config-2; mkfs.vfat -n CONFIG-2). */
+/** The config drives of agent/src/image/request/fixtures, made as Ironic makes them (genisoimage -V config-2; mkfs.vfat -n CONFIG-2). */
 export const configDriveParam = (kind: 'iso' | 'vfat') =>
-  readFileSync(new URL(`../../agent/src/image/fixtures/configdrive-${kind}.gz.b64`, import.meta.url), 'utf8').trim();
+  readFileSync(new URL(`../../agent/src/image/request/fixtures/configdrive-${kind}.gz.b64`, import.meta.url), 'utf8').trim();
 
 export { serveFiles } from '../support/serve-files.ts';
 
