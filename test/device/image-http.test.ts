@@ -270,7 +270,8 @@ describe.skipIf(tinyproxyMissing !== null)('through a real HTTP proxy (tinyproxy
   it('reports a proxy that refuses CONNECT clearly, naming the image URL without credentials', async () => {
     const error = await failure(writeImage(request([`https://user:pw@127.0.0.1:1/x.raw`], sha256(image), { proxy: proxy.url(), options: { ...request([], '').options, retries: 0 } })), 'INGOT_IMAGE_DOWNLOAD');
     expect(error.message).toMatch(/CONNECT/);
-    expect(error.message).toContain('https://127.0.0.1:1/x.raw');
+    expect(error.message).toContain('https://***@127.0.0.1:1/x.raw');
+    expect(error.message).not.toContain('user');
     expect(error.message).not.toContain('pw');
   });
 });
