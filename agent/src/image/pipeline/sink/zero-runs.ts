@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { IngotError } from '@ingot/protocol';
 import type { Logger } from 'pino';
+import { deviceNumbers } from '../../../system/device-numbers.ts';
 import type { System } from '../../../system/system.ts';
 import { DIRECT_ALIGN, type SlotPool } from './slot-pool.ts';
 import type { ImageTarget } from './target.ts';
@@ -52,14 +53,6 @@ export async function probeZeroing(path: string, system: System | undefined): Pr
     if (text !== undefined) return Number(text.trim()) > 0 ? 'blkzeroout' : undefined;
   }
   return undefined;
-}
-
-/** Linux's dev_t encoding (glibc's gnu_dev_major / gnu_dev_minor). */
-export function deviceNumbers(rdev: number): { major: number; minor: number } {
-  const value = BigInt(rdev);
-  const major = Number(((value >> 8n) & 0xfffn) | ((value >> 32n) & 0xfffff000n));
-  const minor = Number((value & 0xffn) | ((value >> 12n) & 0xffffff00n));
-  return { major, minor };
 }
 
 export interface ZeroOutcome {
