@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const system = createRealSystem({ guard, log });
   const devices = createBlockDevices({ system, guard });
   const inventory = config.machine
-    ? createMachineFileInventory({ path: config.machine, devices })
+    ? createMachineFileInventory({ path: config.machine, devices, system })
     : createHostInventory({ system, devices, kernelParams: kernel });
   const managers = [createGenericManager(), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir) : [])];
   const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : await mkdtemp(join(tmpdir(), 'ingot-agent-')));

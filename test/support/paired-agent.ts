@@ -52,7 +52,7 @@ export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, 
   const devices = createBlockDevices({ system, guard });
   const agent = createAgent({
     config, log, system, devices, stateDir: machine.dir, version: AGENT_VERSION,
-    inventory: createMachineFileInventory({ path: machine.machineFile, devices }),
+    inventory: createMachineFileInventory({ path: machine.machineFile, devices, system }),
     power: createSimulatedPower(log), managers: [createGenericManager()],
     collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
   });
