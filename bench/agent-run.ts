@@ -21,7 +21,6 @@ const result = await writeImage({
   urls: [url],
   expectedDigest: { algorithm: 'sha256', value: digest },
   target: { path: target, size },
-  guard,
   system: createRealSystem({ guard, log }),
   log,
   options: {

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const system = createRealSystem({ guard, log });
   const devices = createBlockDevices({ system, guard });
   const inventory = config.machine
-    ? createMachineFileInventory({ path: config.machine, devices })
+    ? createMachineFileInventory({ path: config.machine, devices, system })
     : createHostInventory({ system, devices, kernelParams: kernel });
   const session = createSession({ presetToken: config.agentToken, log });
   const caPem = config.caFile ? await system.readText(config.caFile) : undefined;

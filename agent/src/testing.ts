@@ -17,18 +17,29 @@ export interface FakeCommand {
 export interface FakeSystem extends System {
   /** Every argv run so far, in order. */
   readonly calls: string[][];
+  /** What readText finds and what writeText left, by path. */
   files: Map<string, string>;
+  /** Directories made with makeDir or createTempDir, and not removed since. */
+  readonly dirs: Set<string>;
 }
 
 export function createFakeSystem(options: { commands?: FakeCommand[]; files?: Record<string, string>; tools?: string[] } = {}): FakeSystem {
   const calls: string[][] = [];
   const files = new Map(Object.entries(options.files ?? {}));
+  const dirs = new Set<string>();
+  const made = new Set<string>();
+  let tempDirsMade = 0;
+  const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
+  const needsReal = (what: string, kind: 'device' | 'process' | 'file system'): never => {
+    throw new Error(`fake system: ${what} needs a real ${kind}; use a device test`);
+  };
   const matches = (expected: FakeCommand['argv'], argv: readonly string[]) =>
     expected.length === argv.length && expected.every((part, index) => (typeof part === 'string' ? part === argv[index] : part.test(argv[index] ?? '')));
   const missing = (path: string) => Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
   return {
     calls,
     files,
+    dirs,
     async run(argv: readonly string[], runOptions: RunOptions = {}): Promise<RunResult> {
       calls.push([...argv]);
       const command = options.commands?.find((candidate) => matches(candidate.argv, argv));
@@ -43,7 +54,7 @@ export function createFakeSystem(options: { commands?: FakeCommand[]; files?: Re
       if (text === undefined) throw missing(path);
       return text;
     },
-    exists: async (path) => files.has(path) || [...files.keys()].some((key) => key.startsWith(`${path}/`)),
+    exists: async (path) => files.has(path) || dirs.has(path) || [...files.keys()].some((key) => key.startsWith(`${path}/`)),
     async listDir(path) {
       const prefix = `${path.replace(/\/$/, '')}/`;
       return [...new Set([...files.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length).split('/')[0]!))];
@@ -56,14 +67,29 @@ export function createFakeSystem(options: { commands?: FakeCommand[]; files?: Re
     async deviceSize(path) {
       return (await this.stat(path)).size;
     },
-    async zeroRange(path) {
-      throw new Error(`fake system: zeroRange(${path}) needs a real device; use a device test`);
+    zeroRange: async (path) => needsReal(`zeroRange(${path})`, 'device'),
+    readRange: async (path) => needsReal(`readRange(${path})`, 'device'),
+    writeRange: async (path) => needsReal(`writeRange(${path})`, 'device'),
+    openDisk: async (path) => needsReal(`openDisk(${path})`, 'device'),
+    createFile: async (path) => needsReal(`createFile(${path})`, 'file system'),
+    spawn: (argv) => needsReal(`spawn(${JSON.stringify(argv)})`, 'process'),
+    freeSpace: async (dir) => needsReal(`freeSpace(${dir})`, 'file system'),
+    async writeText(path, text) {
+      files.set(path, text);
     },
-    async readRange(path) {
-      throw new Error(`fake system: readRange(${path}) needs a real device; use a device test`);
+    async makeDir(path) {
+      for (let dir = path.replace(/\/+$/, ''); dir; dir = dir.slice(0, dir.lastIndexOf('/'))) dirs.add(dir);
     },
-    async writeRange(path) {
-      throw new Error(`fake system: writeRange(${path}) needs a real device; use a device test`);
+    async createTempDir(parent, prefix) {
+      const dir = `${parent.replace(/\/+$/, '')}/${prefix}${String(++tempDirsMade).padStart(6, '0')}`;
+      made.add(dir);
+      dirs.add(dir);
+      return dir;
+    },
+    async removeTempDir(path) {
+      if (!made.delete(path)) throw new Error(`fake system: removeTempDir(${path}) of a directory createTempDir did not make`);
+      for (const dir of dirs) if (within(dir, path)) dirs.delete(dir);
+      for (const file of files.keys()) if (within(file, path)) files.delete(file);
     },
   };
 }

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compress as zstdCompress } from 'zstd-napi';
 import { isIngotError } from '@ingot/protocol';
-import { createDeviceGuard, createLogger } from '@ingot/agent';
+import { createLogger } from '@ingot/agent';
 import { proxyFor, writeImage, type WriteImageProgress, type WriteImageRequest } from '@ingot/agent/image-pipeline';
 import { createTestCertificate } from '@ingot/conductor-client/testing';
 import { ImageHttpServer } from '../support/image-http-server.ts';
-import { sparseDiskFile } from './deploy-support.ts';
+import { sandboxFor, sparseDiskFile } from './deploy-support.ts';
 import { hasTools, readBytes } from './loop-disks.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 
@@ -34,7 +34,7 @@ function request(urls: string[], expected: string, overrides: Partial<WriteImage
     urls,
     expectedDigest: { algorithm: 'sha256', value: expected },
     target: { path: target, size: TARGET_SIZE },
-    guard: createDeviceGuard({ mode: 'sandbox', disks: [target] }),
+    system: sandboxFor(target).system,
     log,
     options: { stallTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 3, backoff: { initialMs: 10, maxMs: 50, factor: 2 } },
     ...overrides,

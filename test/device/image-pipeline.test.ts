@@ -7,11 +7,11 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compress as zstdCompress } from 'zstd-napi';
 import { isIngotError } from '@ingot/protocol';
-import { createDeviceGuard, createLogger, createRealSystem, type System } from '@ingot/agent';
+import { createLogger, type System } from '@ingot/agent';
 // Relative import: the agent package does not export the pipeline yet.
 import { writeImage, type WriteImageRequest } from '@ingot/agent/image-pipeline';
 import { ImageHttpServer } from '../support/image-http-server.ts';
-import { sparseDiskFile } from './deploy-support.ts';
+import { sandboxFor, sparseDiskFile } from './deploy-support.ts';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes, sh } from './loop-disks.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 
@@ -41,7 +41,7 @@ function request(urls: string[], expected: string, overrides: Partial<WriteImage
     urls,
     expectedDigest: { algorithm: 'sha256', value: expected },
     target: { path, size },
-    guard: createDeviceGuard({ mode: 'sandbox', disks: [path] }),
+    system: sandboxFor(path).system,
     log,
     options: { stallTimeoutMs: 2000, totalTimeoutMs: 30_000, retries: 3, backoff: { initialMs: 10, maxMs: 50, factor: 2 }, verifyReadback: true, ...overrides },
   };
@@ -272,8 +272,7 @@ describe('skipping zero blocks only where the target provably reads back zeros',
   it('punches holes for the zero run of a disk file full of stale data, and the stale data is gone', async () => {
     await fillWith(target, 0xaa, TARGET_SIZE);
     server.routes.set('/zeros.zst', { body: zeroRunZstd });
-    const guard = createDeviceGuard({ mode: 'sandbox', disks: [target] });
-    const result = await writeImage({ ...request([server.url('/zeros.zst')], sha256(zeroRunZstd)), system: createRealSystem({ guard, log }) });
+    const result = await writeImage(request([server.url('/zeros.zst')], sha256(zeroRunZstd)));
     expect(result.skippedZeroBytes).toBe(24 * MiB);
     expect(result.zeroFallbackBytes).toBe(0);
     expect(result.readbackDigest).toBe(sha256(zeroRunImage));
@@ -282,10 +281,11 @@ describe('skipping zero blocks only where the target provably reads back zeros',
     expect((await stat(target)).blocks * 512).toBeLessThan(TARGET_SIZE - 16 * MiB);
   });
 
-  it('writes every block, zero or not, without a System to zero ranges with', async () => {
+  it('writes every block, zero or not, where the host has no tool to zero ranges with', async () => {
     await fillWith(target, 0xaa, TARGET_SIZE);
     server.routes.set('/zeros.raw', { body: zeroRunImage });
-    const result = await writeImage(request([server.url('/zeros.raw')], sha256(zeroRunImage), { skipZeroBlocks: 'verified' }));
+    const toolless = { ...sandboxFor(target).system, hasTool: async () => false };
+    const result = await writeImage({ ...request([server.url('/zeros.raw')], sha256(zeroRunImage), { skipZeroBlocks: 'verified' }), system: toolless });
     expect(result.skippedZeroBytes).toBe(0);
     expect(sha256(await readBytes(target, 0, zeroRunImage.length))).toBe(sha256(zeroRunImage));
   });
@@ -293,8 +293,7 @@ describe('skipping zero blocks only where the target provably reads back zeros',
   it('writes zeros where a disk file claims to have punched holes but still reads back stale data', async () => {
     await fillWith(target, 0xaa, TARGET_SIZE);
     server.routes.set('/zeros.raw', { body: zeroRunImage });
-    const guard = createDeviceGuard({ mode: 'sandbox', disks: [target] });
-    const result = await writeImage({ ...request([server.url('/zeros.raw')], sha256(zeroRunImage)), system: lyingZeroer(createRealSystem({ guard, log })) });
+    const result = await writeImage({ ...request([server.url('/zeros.raw')], sha256(zeroRunImage)), system: lyingZeroer(sandboxFor(target).system) });
     expect(result.zeroFallbackBytes).toBe(24 * MiB);
     expect(result.skippedZeroBytes).toBe(0);
     expect(sha256(await readBytes(target, 0, zeroRunImage.length))).toBe(sha256(zeroRunImage));
@@ -311,9 +310,7 @@ loopDevices.describe('writing an image to a loop device', () => {
     const device = await attachLoop(backing, 512);
     try {
       server.routes.set('/image.zst', { body: bodies.zstd });
-      const guard = createDeviceGuard({ mode: 'sandbox', disks: [device] });
-      const system = createRealSystem({ guard, log });
-      const good = { ...request([server.url('/image.zst')], sha256(bodies.zstd), {}, device), guard, system };
+      const good = request([server.url('/image.zst')], sha256(bodies.zstd), {}, device);
       const result = await writeImage(good);
       expect(result.readbackDigest).toBe(sha256(image));
       expect(sha256(await readBytes(device, 0, image.length))).toBe(sha256(image));
@@ -337,9 +334,8 @@ loopDevices.describe('writing an image to a loop device', () => {
         const zeroRunImage = makeZeroRunImage();
         const body = zstdCompress(zeroRunImage);
         server.routes.set('/zeros.zst', { body });
-        const guard = createDeviceGuard({ mode: 'sandbox', disks: [device] });
-        const real = createRealSystem({ guard, log });
-        const result = await writeImage({ ...request([server.url('/zeros.zst')], sha256(body), {}, device), guard, system: lying ? lyingZeroer(real) : real });
+        const real = request([server.url('/zeros.zst')], sha256(body), {}, device);
+        const result = await writeImage(lying ? { ...real, system: lyingZeroer(real.system) } : real);
         expect(result.skippedZeroBytes).toBe(lying ? 0 : 24 * MiB);
         expect(result.zeroFallbackBytes).toBe(lying ? 24 * MiB : 0);
         expect(result.readbackDigest).toBe(sha256(zeroRunImage));

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
-import { createDeviceGuard, createLogger, createRealSystem } from '@ingot/agent';
+import { createLogger } from '@ingot/agent';
 import { writeImage, type WriteImageProgress, type WriteImageRequest } from '@ingot/agent/image-pipeline';
 import { ImageHttpServer } from '../support/image-http-server.ts';
+import { sandboxFor } from './deploy-support.ts';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, readBytes } from './loop-disks.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 
@@ -35,13 +36,11 @@ function qemuImg(...args: string[]): void {
 }
 
 function request(url: string, expected: string, path = target, size = TARGET_SIZE): WriteImageRequest {
-  const guard = createDeviceGuard({ mode: 'sandbox', disks: [path] });
   return {
     urls: [url],
     expectedDigest: { algorithm: 'sha256', value: expected },
     target: { path, size },
-    guard,
-    system: createRealSystem({ guard, log }),
+    system: sandboxFor(path).system,
     log,
     options: { stallTimeoutMs: 2000, totalTimeoutMs: 60_000, retries: 3, backoff: { initialMs: 10, maxMs: 50, factor: 2 }, stagingDir: staging, progressIntervalMs: 20 },
   };

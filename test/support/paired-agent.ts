@@ -57,7 +57,7 @@ export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, 
   const download = readDownloadSettings(config, caPem);
   const agent = createAgent({
     config, log, system, devices, session, download, caPem, stateDir: machine.dir, version: AGENT_VERSION,
-    inventory: createMachineFileInventory({ path: machine.machineFile, devices }),
+    inventory: createMachineFileInventory({ path: machine.machineFile, devices, system }),
     power: createSimulatedPower(log), managers: [createGenericManager({ deploy: { session, download } })],
     collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
   });

@@ -101,7 +101,6 @@ export function streamImage(
     urls: info.urls,
     expectedDigest: { algorithm: expected.algorithm, value: expected.expected },
     target,
-    guard: ctx.devices.guard,
     system: ctx.system,
     proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
     declaredFormat: info.diskFormat,

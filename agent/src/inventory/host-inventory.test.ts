@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { FileStat, RunResult, System } from '../system/system.ts';
+import { createFakeSystem } from '../testing.ts';
 import type { BlockDevice } from '../disks/block-devices.ts';
 import { createHostInventory } from './host-inventory.ts';
 import { macAddresses } from './inventory.ts';
@@ -19,6 +20,7 @@ function fakeSystem(spec: HostSpec): System {
   const missing = (path: string) => Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
   const unexpected = (what: string) => { throw new Error(`unexpected ${what} in this test`); };
   return {
+    ...createFakeSystem(), // devices, processes and writes as the plain fake has them (devices and processes throw)
     async run(argv): Promise<RunResult> {
       const stdout = spec.commands[argv.join(' ')];
       if (stdout === undefined) return unexpected(`command: ${argv.join(' ')}`);
@@ -41,10 +43,6 @@ function fakeSystem(spec: HostSpec): System {
       if (path in spec.dirs) return { size: 0, isFile: false, isBlockDevice: false };
       throw missing(path);
     },
-    deviceSize: async () => unexpected('deviceSize'),
-    zeroRange: async () => unexpected('zeroRange'),
-    readRange: async () => unexpected('readRange'),
-    writeRange: async () => unexpected('writeRange'),
   };
 }
 

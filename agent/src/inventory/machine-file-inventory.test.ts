@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
 import type { BlockDevice } from '../disks/block-devices.ts';
+import { createDeviceGuard } from '../system/device-guard.ts';
+import { createRealSystem } from '../system/real-system.ts';
 import { createMachineFileInventory } from './machine-file-inventory.ts';
 import { macAddresses } from './inventory.ts';
 
@@ -99,15 +101,16 @@ describe('createMachineFileInventory', () => {
     expect(await configError('[]')).toMatch(/machine\.json: must be a JSON object/);
   });
 
-  it('names the file when it cannot be read, and reads it from disk when no system is given', async () => {
-    const unreadable = createMachineFileInventory({ path: '/nonexistent/machine.json', devices });
+  it('names the file when it cannot be read, and reads it from disk through the real System', async () => {
+    const system = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
+    const unreadable = createMachineFileInventory({ path: '/nonexistent/machine.json', devices, system });
     await expect(unreadable.collect()).rejects.toThrow(/machine file \/nonexistent\/machine\.json cannot be read: ENOENT/);
 
     const dir = mkdtempSync(join(tmpdir(), 'ingot-machine-'));
     try {
       const file = join(dir, 'machine.json');
       writeFileSync(file, '{"interfaces":[{"name":"eth0","mac_address":"52:54:00:00:00:01"}],"hostname":"from-disk"}');
-      const inventory = await createMachineFileInventory({ path: file, devices }).collect();
+      const inventory = await createMachineFileInventory({ path: file, devices, system }).collect();
       expect(inventory.hostname).toBe('from-disk');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { IngotError } from '@ingot/protocol';
 import type { System } from '../system/system.ts';
@@ -12,8 +11,8 @@ export interface MachineFileInventoryOptions {
   path: string;
   /** The disks the agent was given; the inventory lists exactly these. */
   devices: Pick<BlockDevices, 'listDisks'>;
-  /** Reads the file through the system seam when given; otherwise plain fs, as the file is configuration, not host state. */
-  system?: Pick<System, 'readText'>;
+  /** Reads the file: the System is the agent's one door to the host. */
+  system: Pick<System, 'readText'>;
   /** Hostname when the file names none; defaults to the OS hostname. */
   hostname?: () => string;
 }
@@ -25,14 +24,13 @@ export interface MachineFileInventoryOptions {
  * keep the first result themselves.
  */
 export function createMachineFileInventory(options: MachineFileInventoryOptions): InventorySource {
-  const { path, devices } = options;
-  const read = options.system ? (file: string) => options.system!.readText(file) : (file: string) => readFile(file, 'utf8');
+  const { path, devices, system } = options;
   const hostname = options.hostname ?? osHostname;
   return {
     async collect(): Promise<Inventory> {
       let text: string;
       try {
-        text = await read(path);
+        text = await system.readText(path);
       } catch (error) {
         throw new IngotError('INGOT_CONFIG_INVALID', {
           details: `machine file ${path} cannot be read: ${(error as Error).message}`,

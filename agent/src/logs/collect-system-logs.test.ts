@@ -5,6 +5,7 @@ import { extract } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
 import type { FileStat, RunResult, System } from '../system/system.ts';
+import { createFakeSystem } from '../testing.ts';
 import { collectSystemLogs, journalArgv } from './collect-system-logs.ts';
 
 type Answer = string | { stdout?: string; stderr?: string; exitCode: number } | Error;
@@ -40,6 +41,7 @@ function fakeSystem(spec: HostSpec): System {
   };
   const unexpected = (what: string): never => { throw new Error(`unexpected ${what} in this test`); };
   return {
+    ...createFakeSystem(), // devices, processes and writes as the plain fake has them (devices and processes throw)
     async run(argv, options): Promise<RunResult> {
       const answer = spec.commands[argv.join(' ')];
       if (answer === undefined) return unexpected(`command: ${argv.join(' ')}`);
@@ -65,9 +67,6 @@ function fakeSystem(spec: HostSpec): System {
       throw fail('ENOENT', path);
     },
     async readRange(path, offset, length) { return Buffer.from(file(path)).subarray(offset, offset + length); },
-    deviceSize: async () => unexpected('deviceSize'),
-    zeroRange: async () => unexpected('zeroRange'),
-    writeRange: async () => unexpected('writeRange'),
   };
 }
 

@@ -28,7 +28,8 @@ export function createRamdiskPower(system: System, log: Logger): PowerControl {
     const result = await system.run([tool, '-f'], { allowFailure: true });
     if (result.exitCode !== 0 || /ignoring request/i.test(result.stderr)) {
       log.warn({ stderr: result.stderr }, `${tool} failed; using /proc/sysrq-trigger`);
-      await system.run(['sh', '-c', `echo ${sysrq} > /proc/sysrq-trigger`], { allowFailure: true });
+      // The kernel acts on the first character written (Documentation/admin-guide/sysrq.rst).
+      await system.writeText('/proc/sysrq-trigger', sysrq).catch((error: unknown) => log.error({ err: error }, 'writing /proc/sysrq-trigger failed'));
     }
   };
   return {

@@ -20,3 +20,8 @@ export function parseBlockdevReread(exitCode: number, stderr: string): RereadOut
   if (/Invalid argument/i.test(stderr)) return 'unsupported';
   return 'failed';
 }
+
+/** The size in bytes of a block device (BLKGETSIZE64): stat() reports 0 for one. */
+export function blockdevSizeArgv(path: string): string[] {
+  return ['blockdev', '--getsize64', path];
+}

@@ -51,7 +51,7 @@ export async function applyVirtualMediaNetwork(system: System, networkData: { te
       throw new IngotError('INGOT_CONFIG_INVALID', { details: `${networkData.source}: applying it failed at "${argv.join(' ')}": ${(error as Error).message}`, cause: error });
     }
   }
-  if (plan.resolvConf) await system.run(['tee', '/etc/resolv.conf'], { input: plan.resolvConf });
+  if (plan.resolvConf) await system.writeText('/etc/resolv.conf', plan.resolvConf);
   const leased = await runDhcp(system, plan.dhcp);
   return { method: 'static', interfaces: plan.interfaces, commands: plan.commands, dhcp: leased, dns: plan.resolvConf !== undefined, notes: plan.notes };
 }

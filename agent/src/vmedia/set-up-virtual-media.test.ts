@@ -37,7 +37,6 @@ describe('setUpVirtualMedia', () => {
         { argv: ['ip', 'link', 'set', 'dev', 'eth0', 'up'] },
         { argv: ['ip', '-4', 'addr', 'replace', '10.0.2.15/24', 'dev', 'eth0'] },
         { argv: ['ip', '-4', 'route', 'replace', 'default', 'via', '10.0.2.2', 'dev', 'eth0'] },
-        { argv: ['tee', '/etc/resolv.conf'] },
       ],
       files: {
         ...machineNet,
@@ -57,6 +56,7 @@ describe('setUpVirtualMedia', () => {
       network: { method: 'static', interfaces: { l0: 'eth0' }, dhcp: [], dns: true },
     });
     expect(JSON.stringify(result.report)).not.toContain(token);
+    expect(system.files.get('/etc/resolv.conf')).toBe('nameserver 10.0.2.3\n');
     // Unmounted after reading, before the network is touched.
     const order = system.calls.map((argv) => argv.slice(0, 2).join(' '));
     expect(order.indexOf('umount /run/ingot/vmedia/sr0')).toBeLessThan(order.indexOf('ip link'));

@@ -4,6 +4,7 @@ import type { DigestWorker } from './digest/digest-worker.ts';
 import { detectImageFormat, detectImageFormatSoFar, type ImageFormat } from './decode/format.ts';
 import type { BodyConsumer } from './http/body-consumer.ts';
 import type { ImageSink } from './sink/image-sink.ts';
+import type { System } from '../../system/system.ts';
 import { createZstdDecoder } from './decode/zstd-decoder.ts';
 
 /**
@@ -63,6 +64,8 @@ export class ServedConsumer implements BodyConsumer {
   constructor(
     private readonly sink: ImageSink,
     private readonly worker: DigestWorker,
+    /** Runs the xz tool for xz images. */
+    private readonly system: System,
     /** Called once the format is known, before any byte reaches the sink; may throw (e.g. qcow2, too large). */
     private readonly onFormat: (format: ImageFormat) => void,
   ) {
@@ -206,7 +209,7 @@ export class ServedConsumer implements BodyConsumer {
     this.format = format;
     if (format === 'zstd') this.decoder = createZstdDecoder(this.sink);
     else if (format === 'gzip') this.decoder = createGzipDecoder(this.sink);
-    else if (format === 'xz') this.decoder = createXzDecoder(this.sink);
+    else if (format === 'xz') this.decoder = createXzDecoder(this.sink, this.system);
   }
 
   private take(view: Uint8Array): boolean {

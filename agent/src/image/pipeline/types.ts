@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { DeviceGuard } from '../../system/device-guard.ts';
 import type { System } from '../../system/system.ts';
 import type { DigestAlgorithm, ExpectedDigest } from '../request/checksums.ts';
 import type { ImageFormat } from './decode/format.ts';
@@ -67,9 +66,8 @@ export interface WriteImageRequest {
   expectedDigest: ExpectedDigest;
   /** `size` is the capacity of the target in bytes; nothing is written past it. */
   target: { path: string; size: number };
-  guard: DeviceGuard;
-  /** Used to zero remnants and to re-read the partition table; without it both use plain writes / are skipped. */
-  system?: System;
+  /** The host: the target, the staging file and the tools all go through it, and its guard. */
+  system: System;
   caPem?: string;
   /**
    * http://host:port proxy (https URLs through CONNECT): one for every URL, or

@@ -38,7 +38,7 @@ export async function writeImage(request: WriteImageRequest): Promise<WriteImage
 }
 
 async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImageResult> {
-  const { urls, target: given, guard, system, log, options } = request;
+  const { urls, target: given, system, log, options } = request;
   const expected = parseExpectedDigest(request.expectedDigest);
   if (urls.length === 0) throw new IngotError('INGOT_INVALID_PARAMS', { details: 'writeImage needs at least one image URL' });
   const parsedUrls = urls.map((url) => {
@@ -51,7 +51,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   const started = Date.now();
   const timeout = options.totalTimeoutMs > 0 ? AbortSignal.timeout(options.totalTimeoutMs) : undefined;
   const overall = AbortSignal.any([request.signal, timeout].filter((s): s is AbortSignal => s !== undefined));
-  const target = await openImageTarget(given.path, given.size, guard);
+  const target = await openImageTarget(given.path, given.size, system);
   const pool = createSlotPool();
   const worker = createDigestWorker();
   const streams = { served: expected.algorithm, ...(options.verifyReadback ? { image: 'sha256' } : {}) };
@@ -67,7 +67,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     const sink = new ImageSink({
       pool, target, worker, skipZeroSlots: skipMode === 'if-device-reads-zero' || zeroing !== undefined, zeroRuns: zeroing ? zeroRuns : undefined,
     });
-    const consumer = new ServedConsumer(sink, worker, (format) => checkFormat(format, sink));
+    const consumer = new ServedConsumer(sink, worker, system, (format) => checkFormat(format, sink));
     sink.onFailure((error) => attempt?.abort(error));
     return { sink, consumer };
   };
@@ -108,7 +108,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
       onAttempt: (controller) => { attempt = controller; },
       destination: {
         held: () => run.consumer.served,
-        consumer: () => run.consumer,
+        consumer: async () => run.consumer,
         restart: async () => {
           await retire();
           run = newRun();
@@ -127,7 +127,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
       throw new IngotError('INGOT_IMAGE_CHECKSUM', { details: `the ${expected.algorithm} of the image as served is ${actual}, expected ${expected.value}` });
     }
     let zeroFallbackBytes = 0;
-    if (zeroing && system) {
+    if (zeroing) {
       const zeroed = await zeroSkippedRanges({ runs: zeroRuns, method: zeroing, target, system, pool, log });
       zeroFallbackBytes = zeroed.writtenBytes;
     }
@@ -143,7 +143,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
         throw new IngotError('INGOT_IMAGE_READBACK', { details: `${given.path} reads back ${algorithm} ${readbackDigest}, but ${written} was written` });
       }
     }
-    if (target.isBlockDevice && system) {
+    if (target.isBlockDevice) {
       // The new partition table must be what the kernel sees before anyone looks for partitions.
       await system.run(blockdevRereadArgv(given.path), { allowFailure: true });
     }
@@ -166,7 +166,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     if (everWritten) {
       log.warn({ err: error, target: given.path }, 'image write failed after writing started: wiping the partial image');
       await target.close();
-      await wipeImageRemnants(given.path, given.size, { system, guard }).catch((wipeError: unknown) => {
+      await wipeImageRemnants(given.path, given.size, system).catch((wipeError: unknown) => {
         log.error({ err: wipeError, target: given.path }, 'wiping the partial image failed');
       });
     }

@@ -1,14 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IngotError, redactUrl } from '@ingot/protocol';
 import { blockdevRereadArgv } from '../../tools/blockdev.ts';
 import { parseQemuImgInfo, parseQemuImgProgress, qemuImgConvertArgv, qemuImgInfoArgv, type QemuImgInfo } from '../../tools/qemu-img.ts';
-import { ToolError } from '../../system/system.ts';
+import { ToolError, type System } from '../../system/system.ts';
 import { digestsMatch, parseExpectedDigest } from '../request/checksums.ts';
 import { createFetchState, fetchServed } from './http/fetch-served.ts';
 import { startProgress } from './progress.ts';
 import { StagingFile } from './sink/staging-file.ts';
+import { openImageFile } from './sink/target.ts';
 import type { WriteImageRequest, WriteImageResult } from './types.ts';
 import { wipeImageRemnants } from './sink/wipe.ts';
 
@@ -24,20 +24,20 @@ import { wipeImageRemnants } from './sink/wipe.ts';
  * failed conversion wipes the disk's head and tail like any partial image.
  */
 export async function writeStagedImage(request: WriteImageRequest): Promise<WriteImageResult> {
-  const { target: given, guard, system, log, options } = request;
+  const { target: given, system, log, options } = request;
   const expected = parseExpectedDigest(request.expectedDigest);
   const urls = request.urls.map((url) => new URL(url));
-  if (!system) throw new IngotError('INGOT_INVALID_PARAMS', { details: 'a qcow2 image is converted by qemu-img, which needs the agent System to run it' });
-  guard.check(given.path, 'write an image to');
-  const targetInfo = await system.stat(given.path).catch((error: unknown) => {
-    throw new IngotError('INGOT_DEVICE_NOT_FOUND', { details: `image target ${given.path} does not exist`, cause: error });
-  });
+  // Opened for writing before a byte is downloaded: the System refuses a disk this agent was not
+  // given (qemu-img's argv cannot tell a disk file from any other file), and a missing one fails now.
+  const opened = await openImageFile(system, given.path);
+  const targetIsBlockDevice = opened.isBlockDevice;
+  await opened.close();
   const started = Date.now();
   const timeout = options.totalTimeoutMs > 0 ? AbortSignal.timeout(options.totalTimeoutMs) : undefined;
   const overall = AbortSignal.any([request.signal, timeout].filter((s): s is AbortSignal => s !== undefined));
   const state = createFetchState();
   const stagingDir = options.stagingDir ?? tmpdir();
-  const dir = await mkdtemp(join(stagingDir, 'ingot-image-')).catch((error: unknown) => {
+  const dir = await system.createTempDir(stagingDir, 'ingot-image-').catch((error: unknown) => {
     throw new IngotError('INGOT_IMAGE_WRITE', { details: `cannot create a staging directory in ${stagingDir}: ${(error as Error).message}`, cause: error });
   });
   let staging: StagingFile | undefined;
@@ -50,7 +50,7 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
     sample: () => ({ bytesDone: staging?.held() ?? 0, bytesTotal: state.total, bytesWritten: 0, format: 'qcow2' as const, phase: 'download' as const }),
   });
   try {
-    staging = new StagingFile(join(dir, 'image.qcow2'), expected.algorithm, () => state.total);
+    staging = await StagingFile.create(system, join(dir, 'image.qcow2'), expected.algorithm, () => state.total);
     let attempt: AbortController | undefined;
     staging.onFailure(() => attempt?.abort(new Error('the staging file failed')));
     await fetchServed({
@@ -60,7 +60,7 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
     });
     const servedBytes = staging.held();
     const actual = staging.digest();
-    staging.close();
+    await staging.close();
     if (!digestsMatch(actual, expected.value)) {
       throw new IngotError('INGOT_IMAGE_CHECKSUM', { details: `the ${expected.algorithm} of the image as served is ${actual}, expected ${expected.value}; nothing was written to ${given.path}` });
     }
@@ -75,7 +75,7 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
     });
     converting = true;
     let output = '';
-    await system.run(qemuImgConvertArgv(staging.path, given.path, { targetIsBlockDevice: targetInfo.isBlockDevice }), {
+    await system.run(qemuImgConvertArgv(staging.path, given.path, { targetIsBlockDevice }), {
       signal: overall,
       onStdout: (text) => {
         output = (output + text).slice(-256);
@@ -89,7 +89,7 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
       throw new IngotError('INGOT_IMAGE_CONVERT', { details: `qemu-img could not convert the qcow2 image onto ${given.path}: ${why}`, cause: error });
     });
     converted = virtualSize;
-    if (targetInfo.isBlockDevice) await system.run(blockdevRereadArgv(given.path), { allowFailure: true });
+    if (targetIsBlockDevice) await system.run(blockdevRereadArgv(given.path), { allowFailure: true });
     if (options.verifyReadback) log.info('read-back verification covers streamed images only; qemu-img wrote this one');
     return {
       format: 'qcow2',
@@ -107,20 +107,20 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
   } catch (error) {
     if (converting) {
       log.warn({ err: error, target: given.path }, 'converting the image failed: wiping the partial image');
-      await wipeImageRemnants(given.path, given.size, { system, guard }).catch((wipeError: unknown) => {
+      await wipeImageRemnants(given.path, given.size, system).catch((wipeError: unknown) => {
         log.error({ err: wipeError, target: given.path }, 'wiping the partial image failed');
       });
     }
     throw error;
   } finally {
     progress.stop();
-    staging?.close();
-    await rm(dir, { recursive: true, force: true }).catch((error: unknown) => log.error({ err: error, dir }, 'removing the staging directory failed'));
+    await staging?.close();
+    await system.removeTempDir(dir).catch((error: unknown) => log.error({ err: error, dir }, 'removing the staging directory failed'));
   }
 }
 
 /** `qemu-img info` on the verified file, and the refusals IPA's format inspector makes (9.5). */
-async function inspect(system: NonNullable<WriteImageRequest['system']>, path: string, target: { path: string; size: number }, signal: AbortSignal): Promise<QemuImgInfo> {
+async function inspect(system: System, path: string, target: { path: string; size: number }, signal: AbortSignal): Promise<QemuImgInfo> {
   const refuse = (details: string, code: 'INGOT_IMAGE_FORMAT' | 'INGOT_IMAGE_TOO_LARGE' = 'INGOT_IMAGE_FORMAT'): never => {
     throw new IngotError(code, { details: `${details}; nothing was written to ${target.path}` });
   };

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { IngotError } from '@ingot/protocol';
+import type { System } from '../../../system/system.ts';
 import type { ImageSink } from '../sink/image-sink.ts';
 
 /**
@@ -83,23 +83,16 @@ export function createGzipDecoder(sink: ImageSink): Decoder {
 
 /**
  * xz through the `xz` tool: Node has no xz, and liblzma's single-threaded
- * decoder is what the CLI runs anyway. Spawned directly rather than through
- * System because System.run buffers whole outputs; xz touches no device.
+ * decoder is what the CLI runs anyway. Spawned through System.spawn, which
+ * streams: System.run would buffer the whole output.
  */
-export function createXzDecoder(sink: ImageSink): Decoder {
-  const child = spawn('xz', ['--decompress', '--stdout'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => { stderr = (stderr + text).slice(-2000); });
-  const finished = new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`xz exited with ${code ?? signal}: ${stderr.trim()}`))));
-  });
-  child.stdin.on('error', () => {}); // EPIPE when xz quits on corrupt input; its exit status tells why
-  const decoder = createStreamDecoder('xz', child.stdin, child.stdout, sink, finished);
+export function createXzDecoder(sink: ImageSink, system: System): Decoder {
+  const xz = system.spawn(['xz', '--decompress', '--stdout']);
+  const decoder = createStreamDecoder('xz', xz.stdin, xz.stdout, sink, xz.exited);
   return {
     ...decoder,
     close: () => {
-      child.kill();
+      xz.kill();
       return decoder.close();
     },
   };

@@ -12,7 +12,8 @@ const MAX_REDIRECTS = 5;
 export interface ServedDestination {
   /** Served bytes held so far: where a resumed request starts. */
   held(): number;
-  consumer(): BodyConsumer;
+  /** Where the next body goes; may first check the destination can hold what the response announced. */
+  consumer(): Promise<BodyConsumer>;
   /** The server ignored a Range request (or the file changed): drop everything held and take bytes from 0 again. */
   restart(): Promise<void>;
   /** Throws the destination's own failure (format, size, write), which no retry can cure. */
@@ -108,7 +109,7 @@ export async function fetchServed(request: FetchServedRequest): Promise<void> {
           if (plan.start > 0) state.resumes++;
         }
         log.debug({ url: redactUrl(current), from: destination.held(), total: state.total, chunked: plan.bodyLength === 'chunked' }, 'reading image body');
-        await response.readBody(destination.consumer(), plan.bodyLength);
+        await response.readBody(await destination.consumer(), plan.bodyLength);
         const held = destination.held();
         if (state.total !== undefined && held > state.total) {
           throw new IngotError('INGOT_IMAGE_DOWNLOAD', { details: `${redactUrl(current)}: the server sent ${held} bytes of a file it said has ${state.total}` });

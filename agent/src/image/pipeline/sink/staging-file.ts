@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, ftruncateSync, openSync, statfsSync, writeSync } from 'node:fs';
 import { IngotError } from '@ingot/protocol';
+import type { OpenFile, System } from '../../../system/system.ts';
 import type { DigestAlgorithm } from '../../request/checksums.ts';
 import type { ServedDestination } from '../http/fetch-served.ts';
 import type { BodyConsumer } from '../http/body-consumer.ts';
@@ -13,10 +13,10 @@ const READ_SIZE = 1024 * 1024;
  * that must be complete and verified before a tool reads them (qcow2). Writes
  * are synchronous: the file sits on tmpfs in the ramdisk, where a write is a
  * memory copy, and it keeps the socket and the file in step without queues.
+ * Created through the System, with mode 0600, never over an existing file.
  */
 export class StagingFile implements BodyConsumer, ServedDestination {
   private readonly buffer = Buffer.allocUnsafe(READ_SIZE);
-  private readonly fd: number;
   private hash: Hash;
   private written = 0;
   private failure: Error | undefined;
@@ -24,8 +24,17 @@ export class StagingFile implements BodyConsumer, ServedDestination {
   private abort: (() => void) | undefined;
   private closed = false;
 
-  constructor(readonly path: string, private readonly algorithm: DigestAlgorithm, private readonly totalOf: () => number | undefined) {
-    this.fd = openSync(path, 'wx', 0o600);
+  static async create(system: System, path: string, algorithm: DigestAlgorithm, totalOf: () => number | undefined): Promise<StagingFile> {
+    return new StagingFile(system, await system.createFile(path, { mode: 0o600 }), path, algorithm, totalOf);
+  }
+
+  private constructor(
+    private readonly system: System,
+    private readonly file: OpenFile,
+    readonly path: string,
+    private readonly algorithm: DigestAlgorithm,
+    private readonly totalOf: () => number | undefined,
+  ) {
     this.hash = createHash(algorithm);
   }
 
@@ -38,17 +47,17 @@ export class StagingFile implements BodyConsumer, ServedDestination {
     return this.written;
   }
 
-  consumer(): BodyConsumer {
+  async consumer(): Promise<BodyConsumer> {
     const total = this.totalOf();
     if (total !== undefined && total !== this.checkedTotal) {
       this.checkedTotal = total;
-      this.checkSpace(total - this.written);
+      await this.checkSpace(total - this.written);
     }
     return this;
   }
 
   async restart(): Promise<void> {
-    ftruncateSync(this.fd);
+    await this.file.truncate(0);
     this.written = 0;
     this.hash = createHash(this.algorithm);
   }
@@ -68,8 +77,7 @@ export class StagingFile implements BodyConsumer, ServedDestination {
   onRead(view: Uint8Array): boolean {
     if (this.failure) return false;
     try {
-      let done = 0;
-      while (done < view.byteLength) done += writeSync(this.fd, view, done, view.byteLength - done, this.written + done);
+      this.file.writeAtSync(view, this.written);
     } catch (error) {
       this.failure = (error as NodeJS.ErrnoException).code === 'ENOSPC'
         ? this.noSpace(`it ran out of space after ${this.written} bytes`, error)
@@ -88,20 +96,16 @@ export class StagingFile implements BodyConsumer, ServedDestination {
   }
 
   /** Idempotent: a descriptor closed twice could close a file someone else opened since. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
+    await this.file.close();
   }
 
   /** Fails before the body is read when the file system cannot hold what the server announced (IPA: ImageDownloadOutofSpaceError). */
-  private checkSpace(needed: number): void {
-    const dir = this.path.slice(0, this.path.lastIndexOf('/')) || '/';
-    const fs = statfsSync(dir);
-    // ramfs reports no blocks at all: it has no limit to check against.
-    if (fs.blocks === 0) return;
-    const free = fs.bavail * fs.bsize;
-    if (free < needed) {
+  private async checkSpace(needed: number): Promise<void> {
+    const free = await this.system.freeSpace(this.path.slice(0, this.path.lastIndexOf('/')) || '/');
+    if (free !== undefined && free < needed) {
       this.failure = this.noSpace(`the image needs ${needed} more bytes, ${free} are free`);
       throw this.failure;
     }

@@ -1,7 +1,5 @@
-import { constants, readSync } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import { IngotError } from '@ingot/protocol';
-import type { DeviceGuard } from '../../../system/device-guard.ts';
+import { IngotError, isIngotError } from '@ingot/protocol';
+import type { OpenDiskOptions, OpenFile, System } from '../../../system/system.ts';
 import { DIRECT_ALIGN } from './slot-pool.ts';
 
 /**
@@ -28,41 +26,32 @@ export interface ImageTarget {
   close(): Promise<void>;
 }
 
-export async function openImageTarget(path: string, size: number, guard: DeviceGuard): Promise<ImageTarget> {
-  guard.check(path, 'write an image to');
-  const info = await stat(path).catch((error: unknown) => {
-    throw new IngotError('INGOT_DEVICE_NOT_FOUND', { details: `image target ${path} does not exist`, cause: error });
-  });
-  const isBlockDevice = info.isBlockDevice();
-  if (!isBlockDevice && !info.isFile()) throw new IngotError('INGOT_INVALID_PARAMS', { details: `image target ${path} is neither a block device nor a file` });
-  const handles: FileHandle[] = [];
-  const openHandle = async (flags: number) => {
-    const handle = await open(path, flags);
-    handles.push(handle);
-    return handle;
+export async function openImageTarget(path: string, size: number, system: System): Promise<ImageTarget> {
+  const files: OpenFile[] = [];
+  const openAs = async (options: OpenDiskOptions) => {
+    const file = await system.openDisk(path, options);
+    files.push(file);
+    return file;
   };
   try {
-    const buffered = await openHandle(constants.O_WRONLY);
-    const direct = isBlockDevice ? await openHandle(constants.O_WRONLY | constants.O_DIRECT) : undefined;
-    const reader = await openHandle(constants.O_RDONLY | (isBlockDevice ? constants.O_DIRECT : 0));
-    const identity = `${info.dev}:${info.ino}:${info.rdev}`;
+    const buffered = await openImageFile(system, path);
+    files.push(buffered);
+    const direct = buffered.isBlockDevice ? await openAs({ write: true, direct: true }) : undefined;
+    const reader = await openAs({ direct: buffered.isBlockDevice });
     return {
       path,
       size,
-      isBlockDevice,
+      isBlockDevice: buffered.isBlockDevice,
       direct: direct !== undefined,
       async write(view, position) {
         const aligned = direct ? view.byteLength - (view.byteLength % DIRECT_ALIGN) : 0;
-        if (aligned > 0) await writeFully(direct!, view.subarray(0, aligned), position);
-        if (aligned < view.byteLength) await writeFully(buffered, view.subarray(aligned), position + aligned);
+        if (aligned > 0) await direct!.writeAt(view.subarray(0, aligned), position);
+        if (aligned < view.byteLength) await buffered.writeAt(view.subarray(aligned), position + aligned);
       },
-      async read(view, position) {
-        const { bytesRead } = await reader.read(view, 0, view.byteLength, position);
-        return bytesRead;
-      },
+      read: (view, position) => reader.readAt(view, position),
       probeAlignment(view) {
         try {
-          readSync(reader.fd, view, 0, DIRECT_ALIGN, 0);
+          reader.readAtSync(view.subarray(0, DIRECT_ALIGN), 0);
           return true;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'EINVAL') return false;
@@ -74,27 +63,38 @@ export async function openImageTarget(path: string, size: number, guard: DeviceG
         if (direct) await direct.sync();
       },
       async checkPresent() {
-        const now = await stat(path).catch(() => undefined);
-        const handleInfo = await buffered.stat();
-        if (!now || `${now.dev}:${now.ino}:${now.rdev}` !== identity || handleInfo.nlink === 0) {
+        if (!(await buffered.stillPresent())) {
           throw new IngotError('INGOT_IMAGE_WRITE', { details: `image target ${path} disappeared while the image was being written` });
         }
       },
       async close() {
-        await Promise.allSettled(handles.map((handle) => handle.close()));
+        await Promise.allSettled(files.map((file) => file.close()));
       },
     };
   } catch (error) {
-    await Promise.allSettled(handles.map((handle) => handle.close()));
+    await Promise.allSettled(files.map((file) => file.close()));
+    if (isIngotError(error)) throw error;
     throw new IngotError('INGOT_IMAGE_WRITE', { details: `cannot open image target ${path} for writing: ${(error as Error).message}`, cause: error });
   }
 }
 
-async function writeFully(handle: FileHandle, view: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < view.byteLength) {
-    const { bytesWritten } = await handle.write(view, done, view.byteLength - done, position + done);
-    if (bytesWritten <= 0) throw new Error(`short write at offset ${position + done}`);
-    done += bytesWritten;
+/**
+ * Opens the image target for writing (through the System, whose guard
+ * refuses a disk this agent was not given) and makes sure it is a disk: a
+ * block device or a file. Comes before the first byte of any image, streamed
+ * or staged.
+ */
+export async function openImageFile(system: System, path: string): Promise<OpenFile> {
+  const file = await system.openDisk(path, { write: true }).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new IngotError('INGOT_DEVICE_NOT_FOUND', { details: `image target ${path} does not exist`, cause: error });
+    throw code === 'EISDIR' ? notADisk(path) : error;
+  });
+  if (!file.isBlockDevice && !file.isFile) {
+    await file.close();
+    throw notADisk(path);
   }
+  return file;
 }
+
+const notADisk = (path: string) => new IngotError('INGOT_INVALID_PARAMS', { details: `image target ${path} is neither a block device nor a file` });

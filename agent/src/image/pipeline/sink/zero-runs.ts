@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { IngotError } from '@ingot/protocol';
 import type { Logger } from 'pino';
 import type { System } from '../../../system/system.ts';
@@ -40,26 +39,17 @@ export class ZeroRuns {
  * (`queue/write_zeroes_max_bytes` > 0): otherwise the kernel's BLKZEROOUT
  * writes zero pages, which is what the pipeline would do anyway.
  */
-export async function probeZeroing(path: string, system: System | undefined): Promise<ZeroingMethod | undefined> {
-  if (!system) return undefined;
-  const info = await stat(path);
-  if (info.isFile()) return (await system.hasTool('fallocate')) ? 'punch-hole' : undefined;
-  if (!info.isBlockDevice() || !(await system.hasTool('blkdiscard'))) return undefined;
-  const { major, minor } = deviceNumbers(info.rdev);
+export async function probeZeroing(path: string, system: System): Promise<ZeroingMethod | undefined> {
+  const info = await system.stat(path);
+  if (info.isFile) return (await system.hasTool('fallocate')) ? 'punch-hole' : undefined;
+  if (!info.isBlockDevice || !info.deviceNumber || !(await system.hasTool('blkdiscard'))) return undefined;
+  const { major, minor } = info.deviceNumber;
   // A partition has no queue/ of its own: its disk's is one level up.
   for (const queue of [`/sys/dev/block/${major}:${minor}/queue`, `/sys/dev/block/${major}:${minor}/../queue`]) {
     const text = await system.readText(`${queue}/write_zeroes_max_bytes`).catch(() => undefined);
     if (text !== undefined) return Number(text.trim()) > 0 ? 'blkzeroout' : undefined;
   }
   return undefined;
-}
-
-/** Linux's dev_t encoding (glibc's gnu_dev_major / gnu_dev_minor). */
-export function deviceNumbers(rdev: number): { major: number; minor: number } {
-  const value = BigInt(rdev);
-  const major = Number(((value >> 8n) & 0xfffn) | ((value >> 32n) & 0xfffff000n));
-  const minor = Number((value & 0xffn) | ((value >> 12n) & 0xffffff00n));
-  return { major, minor };
 }
 
 export interface ZeroOutcome {
