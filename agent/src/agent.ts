@@ -94,7 +94,7 @@ export function createAgent(deps: AgentDeps): Agent {
       ? await detectAdvertiseAddress({ apiUrl: api.currentUrl(), system: deps.system, log, attempts: config.ipLookupAttempts, sleepSeconds: config.ipLookupSleep, signal: lifetime.signal })
       : '127.0.0.1');
     const tls = await chooseTls({
-      config, advertiseHost, stateDir: deps.stateDir, log,
+      config, advertiseHost, stateDir: deps.stateDir, log, system: deps.system,
       conductorVersion: api ? () => api.discoverVersion() : undefined,
       key: () => agentKey ?? generateAgentKey(),
     });

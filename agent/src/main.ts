@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { isIngotError } from '@ingot/protocol';
 import { AGENT_VERSION, createAgent } from './agent.ts';
@@ -93,8 +91,8 @@ async function main(): Promise<void> {
   const session = createSession({ presetToken: config.agentToken, log });
   const caPem = config.caFile ? await system.readText(config.caFile) : undefined;
   const download = readDownloadSettings(config, caPem);
-  const managers = [createGenericManager({ deploy: { session, download } }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir) : [])];
-  const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : await mkdtemp(join(tmpdir(), 'ingot-agent-')));
+  const managers = [createGenericManager({ deploy: { session, download } }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir, system) : [])];
+  const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : await system.createTempDir(tmpdir(), 'ingot-agent-'));
 
   const agent = createAgent({
     config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION,

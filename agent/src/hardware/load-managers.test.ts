@@ -2,7 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createDeviceGuard } from '../system/device-guard.ts';
+import { createRealSystem } from '../system/real-system.ts';
 import { loadManagersFromDirectory } from './load-managers.ts';
+
+const system = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
 
 describe('loadManagersFromDirectory', () => {
   it('loads every manager a directory\'s modules export, in file-name order', async () => {
@@ -10,17 +14,17 @@ describe('loadManagersFromDirectory', () => {
     writeFileSync(join(dir, 'b-vendor.mjs'), `export default { name: 'vendor', version: '2', evaluateSupport: () => 3, steps: [] };`);
     writeFileSync(join(dir, 'a-rack.js'), `export const managers = () => [{ name: 'rack', version: '1', evaluateSupport: () => 2, steps: [] }];`);
     writeFileSync(join(dir, 'README.txt'), 'ignored');
-    const managers = await loadManagersFromDirectory(dir);
+    const managers = await loadManagersFromDirectory(dir, system);
     expect(managers.map((m) => m.name)).toEqual(['rack', 'vendor']);
   });
 
   it('names the file that does not export a manager', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ingot-managers-'));
     writeFileSync(join(dir, 'broken.mjs'), 'export default { name: 42 };');
-    await expect(loadManagersFromDirectory(dir)).rejects.toThrow(/broken\.mjs does not export a hardware manager/);
+    await expect(loadManagersFromDirectory(dir, system)).rejects.toThrow(/broken\.mjs does not export a hardware manager/);
   });
 
   it('says which directory it cannot read', async () => {
-    await expect(loadManagersFromDirectory('/nonexistent/ingot')).rejects.toThrow(/cannot read the hardware manager directory \/nonexistent\/ingot/);
+    await expect(loadManagersFromDirectory('/nonexistent/ingot', system)).rejects.toThrow(/cannot read the hardware manager directory \/nonexistent\/ingot/);
   });
 });

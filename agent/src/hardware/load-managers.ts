@@ -1,7 +1,7 @@
-import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { IngotError } from '@ingot/protocol';
+import type { System } from '../system/system.ts';
 import type { HardwareManager } from './manager.ts';
 
 /**
@@ -9,10 +9,10 @@ import type { HardwareManager } from './manager.ts';
  * module whose default export (or `managers` export) is a manager, a list of
  * managers, or a function returning either.
  */
-export async function loadManagersFromDirectory(directory: string): Promise<HardwareManager[]> {
+export async function loadManagersFromDirectory(directory: string, system: Pick<System, 'listDir'>): Promise<HardwareManager[]> {
   let entries: string[];
   try {
-    entries = (await readdir(directory)).filter((name) => /\.(m?js)$/.test(name)).sort();
+    entries = (await system.listDir(directory)).filter((name) => /\.(m?js)$/.test(name)).sort();
   } catch (error) {
     throw new IngotError('INGOT_CONFIG_INVALID', { details: `cannot read the hardware manager directory ${directory}: ${(error as Error).message}`, cause: error });
   }

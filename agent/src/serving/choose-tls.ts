@@ -1,9 +1,9 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { apiVersions, compareApiVersions } from '@ingot/protocol';
 import type { AgentConfig } from '../config.ts';
+import type { System } from '../system/system.ts';
 import { createSelfSignedCertificate, type AgentKeyPair } from '../tls/self-signed.ts';
 
 export interface ServedTls {
@@ -22,6 +22,8 @@ export interface ChooseTlsOptions {
   key(): Promise<AgentKeyPair>;
   /** Where the generated key and certificate are written (mode 0700). */
   stateDir: string;
+  /** Reads the configured certificate and key, writes the generated ones. */
+  system: Pick<System, 'readText' | 'writeText' | 'makeDir'>;
   log: Logger;
 }
 
@@ -31,9 +33,9 @@ export interface ChooseTlsOptions {
  * API 1.68 or later; else plain HTTP.
  */
 export async function chooseTls(options: ChooseTlsOptions): Promise<ServedTls | undefined> {
-  const { config, log } = options;
+  const { config, log, system } = options;
   if (config.tlsCertFile && config.tlsKeyFile) {
-    return { kind: 'configured', cert: await readFile(config.tlsCertFile, 'utf8'), key: await readFile(config.tlsKeyFile, 'utf8') };
+    return { kind: 'configured', cert: await system.readText(config.tlsCertFile), key: await system.readText(config.tlsKeyFile) };
   }
   if (!config.enableAutoTls || !options.conductorVersion) return undefined;
   const version = await options.conductorVersion();
@@ -42,8 +44,8 @@ export async function chooseTls(options: ChooseTlsOptions): Promise<ServedTls | 
     return undefined;
   }
   const generated = createSelfSignedCertificate({ ip: options.advertiseHost, commonName: hostname(), key: await options.key() });
-  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-  await writeFile(join(options.stateDir, 'agent.key'), generated.keyPem, { mode: 0o600 });
-  await writeFile(join(options.stateDir, 'agent.crt'), generated.certPem, { mode: 0o644 });
+  await system.makeDir(options.stateDir, { mode: 0o700 });
+  await system.writeText(join(options.stateDir, 'agent.key'), generated.keyPem, { mode: 0o600 });
+  await system.writeText(join(options.stateDir, 'agent.crt'), generated.certPem, { mode: 0o644 });
   return { kind: 'automatic', cert: generated.certPem, key: generated.keyPem };
 }

@@ -71,12 +71,12 @@ export interface WriteImageRequest {
   caPem?: string;
   /**
    * http://host:port proxy (https URLs through CONNECT): one for every URL, or
-   * chosen per URL, redirects included (image/proxy-for.ts: scheme, no_proxy).
+   * chosen per URL, redirects included (image/request/proxy-for.ts: scheme, no_proxy).
    */
   proxy?: string | ((url: URL) => string | undefined);
   /**
    * The conductor's `disk_format`, cross-checked with the format the bytes
-   * show (image/format.ts checkImageFormat, as IPA does, 9.5); undefined,
+   * show (pipeline/decode/format.ts checkImageFormat, as IPA does, 9.5); undefined,
    * empty or `unknown` accept whatever is detected.
    */
   declaredFormat?: string | null;
