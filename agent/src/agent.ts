@@ -156,7 +156,13 @@ export function createAgent(deps: AgentDeps): Agent {
             // A real power cut ends this process; if we are still here, nothing cut it.
             const graceMs = deps.power.simulated ? 100 : 30_000;
             setTimeout(() => {
-              if (!lifetime.signal.aborted) loop?.startOver(`${action} finished and no power cut followed`, { afterPowerAction: true });
+              if (lifetime.signal.aborted) return;
+              const reason = `${action} finished and no power cut followed`;
+              if (loop) return loop.startOver(reason, { afterPowerAction: true });
+              // Standalone (no conductor): nothing to look up again, but the commands and the session go all the same.
+              log.warn({ reason }, 'starting over as freshly booted: forgetting commands');
+              runner.reset();
+              session.forget({ afterPowerAction: true });
             }, graceMs).unref();
           },
         }),
