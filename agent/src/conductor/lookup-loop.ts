@@ -4,7 +4,7 @@ import type { AgentConfig } from '../config.ts';
 import type { Session } from '../session/session.ts';
 import type { ConductorApi } from './conductor-api.ts';
 import { createHeartbeater, type Heartbeater } from './heartbeater.ts';
-import { lookupBackoffSeconds, lookupNode } from './lookup.ts';
+import { abortableSleep, lookupBackoffSeconds, lookupNode } from './lookup.ts';
 
 export interface LookupLoopOptions {
   api: ConductorApi;
@@ -77,7 +77,8 @@ export function createLookupLoop(options: LookupLoopOptions): LookupLoop {
         withheldAttempt += 1;
         const waitSeconds = lookupBackoffSeconds(withheldAttempt, Math.max(1, config.lookupInterval));
         log.info({ attempt: withheldAttempt, waitSeconds: Number(waitSeconds.toFixed(1)) }, 'the conductor still holds the token of before the power action; looking up again later');
-        await sleepUnlessAborted(waitSeconds * 1000, signal);
+        // Aborted means the agent stops: the sleep's rejection is that, and nothing else.
+        await abortableSleep(waitSeconds * 1000, signal).catch(() => undefined);
         if (signal.aborted) return;
         continue;
       }
@@ -108,16 +109,4 @@ export function createLookupLoop(options: LookupLoopOptions): LookupLoop {
     forceHeartbeat: () => heartbeater?.force(),
     stop: () => heartbeater?.stop(),
   };
-}
-
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -37,10 +37,14 @@ export function createRealSystem({ guard, log }: RealSystemOptions): System {
    * the check cannot redirect the open. Synchronous so that `spawn` answers at
    * once: a few metadata lookups per tool call or open, never per write.
    */
+  // Where each given disk leads, followed once: the disks are fixed at start, and a link re-pointed
+  // later (a /dev/disk/by-id name after a hot-plug) must not widen what the agent may touch.
+  let diskAliases: readonly string[] | undefined;
   const approve = (path: string, kind: PathUse['kind'], action: string): string => {
     if (guard.mode === 'ramdisk') return path;
     const resolved = resolveLinks(path);
-    guard.checkUse({ path, resolved, isBlockDevice: isBlockDeviceNode(resolved), kind, action }, guard.disks.map((disk) => resolveLinks(disk)));
+    diskAliases ??= guard.disks.map((disk) => resolveLinks(disk));
+    guard.checkUse({ path, resolved, isBlockDevice: isBlockDeviceNode(resolved), kind, action }, diskAliases);
     return resolved;
   };
   const approveArgv = (argv: readonly string[]) => {
