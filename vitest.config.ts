@@ -7,6 +7,17 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['protocol/src/**/*.test.ts', 'agent/src/**/*.test.ts', 'conductor-client/src/**/*.test.ts', 'image-build/src/**/*.test.ts'],
+          exclude: ['**/*.fuzz.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        test: {
+          // Property-based attacks on every parser of outside input and on the
+          // agent's HTTP API (fast-check). `npm run fuzz` scales them up.
+          name: 'fuzz',
+          include: ['protocol/src/**/*.fuzz.test.ts', 'agent/src/**/*.fuzz.test.ts', 'conductor-client/src/**/*.fuzz.test.ts', 'test/fuzz/**/*.fuzz.test.ts'],
+          globalSetup: ['test/fuzz/tally.ts'],
+          testTimeout: 600_000,
         },
       },
       {

@@ -16,6 +16,11 @@ describe('redactUrl, the one way a URL reaches a log or an error', () => {
       `/v1/commands/?${secret}`,
       `/v1/commands/?a=1&&agent_token=${secret}&`,
       `https://10.0.0.5:9999/v1/commands/?AGENT_TOKEN=${secret}#x`,
+      // The secret as a parameter name, or inside the brackets of a known one.
+      `/v1/commands/?${secret}=`,
+      `/v1/commands/?${secret}=true`,
+      `/v1/commands/?agent_token[${secret}]=1`,
+      `/v1/commands/?wait[${secret}]=true`,
     ];
     for (const form of forms) expect(redactUrl(form), form).not.toContain(secret);
   });
@@ -39,6 +44,10 @@ describe('redactUrl, the one way a URL reaches a log or an error', () => {
       .toBe('http://192.0.2.1:6385/v1/lookup?addresses=52%3A54%3A00%3A12%3A34%3A56&node_uuid=1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01');
     expect(redactUrl(new URL('https://images.example/disk.img'))).toBe('https://images.example/disk.img');
     expect(redactUrl('https://images.example/disk.img?')).toBe('https://images.example/disk.img?');
+  });
+
+  it('shows only the parameter names Ingot, Ironic and object stores use, and a known name without what its brackets held', () => {
+    expect(redactUrl('/v1/commands/?agent_token[x]=1&whatever=2&X-Amz-Signature=3')).toBe('/v1/commands/?agent_token[***]=***&***=***&X-Amz-Signature=***');
   });
 
   it('hides a harmless parameter whose value does not have the harmless shape', () => {

@@ -6,8 +6,10 @@
  * presigned URLs) carry their signature in the query. So every value is
  * replaced by `***` except those of a few parameters known to be harmless, and
  * only when the value has the harmless shape (a `wait=true;agent_token=x`
- * smuggled into `wait` is hidden whole). A parameter without `=`, a name that
- * is not a plain identifier, and any fragment are hidden too; credentials in
+ * smuggled into `wait` is hidden whole). Parameter names are shown only when
+ * they are among the names Ingot, Ironic and object stores use (any other name
+ * may itself be a secret: `?<token>=`); a parameter without `=` and any
+ * fragment are hidden too; credentials in
  * the authority (`user:password@`) become `***@`. Works on absolute URLs and
  * on request targets (`/v1/commands/?wait=true`) alike, on the raw text, so an
  * odd form the URL parser would normalise or reject is still redacted.
@@ -16,6 +18,18 @@ const harmless: ReadonlyMap<string, RegExp> = new Map([
   ['wait', /^(?:true|false|1|0)$/i],
   ['node_uuid', /^[0-9a-fA-F-]{36}$/],
   ['addresses', /^[0-9a-fA-F:%,]{0,1024}$/],
+]);
+
+/**
+ * Names worth reading in a log (compared without case, `[...]` suffixes
+ * allowed): the agent API's, Ironic's lookup, Swift temporary URLs, S3
+ * presigned URLs and multipart uploads.
+ */
+const knownNames: ReadonlySet<string> = new Set([
+  'wait', 'node_uuid', 'addresses', 'agent_token',
+  'temp_url_sig', 'temp_url_expires', 'temp_url_prefix', 'filename', 'multipart-manifest', 'inline',
+  'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-security-token',
+  'x-amz-content-sha256', 'partnumber', 'uploadid', 'uploads', 'signature', 'expires', 'awsaccesskeyid',
 ]);
 
 export const REDACTED = '***';
@@ -39,7 +53,9 @@ function redactQuery(query: string): string {
     if (equals < 0) return REDACTED;
     const name = pair.slice(0, equals);
     const value = pair.slice(equals + 1);
-    const shownName = /^[A-Za-z0-9_.\-[\]]{1,64}$/.test(name) ? name : REDACTED;
+    // `agent_token[x]`: the base name is shown, what the brackets held is not.
+    const base = name.replace(/\[.*$/s, '');
+    const shownName = knownNames.has(base.toLowerCase()) ? (base === name ? name : `${base}[${REDACTED}]`) : REDACTED;
     const shape = harmless.get(name);
     return `${shownName}=${shape?.test(value) ? value : REDACTED}`;
   }).join('&');
