@@ -2,7 +2,8 @@
 # /init of the Ingot ramdisk (busybox sh, PID 1). It mounts the pseudo
 # filesystems, starts the agent, loads the modules, brings the network up,
 # then tells the agent to go on, and keeps it running. PID 1 stays this
-# shell: if the agent crashes it is started again. The agent reads
+# shell: if the agent crashes it is started again, unless it was rescued
+# (then logins on the consoles take its place). The agent reads
 # /proc/cmdline itself (IPA's ipa-* parameters).
 export PATH=/usr/sbin:/usr/bin
 export HOME=/root
@@ -35,10 +36,66 @@ for tty in /dev/ttyS0 /dev/tty0; do
 done
 log "starting the agent ($(cut -d' ' -f1 /proc/uptime) s); output on:${consoles:- /dev/console}"
 
+# Rescue (rescue.finalize_rescue, ipa-protocol.md 4.2): the agent wrote the
+# password's crypt hash and /etc/.rescued, stopped its API and heartbeats and
+# exited. Here /init does what IPA's DIB rescue element does: it adds the user
+# `rescue` with that hash and root's rights, and lets people log in on the
+# consoles. The agent is not started again (it would exit at once anyway).
+RESCUE_MARKER=/etc/.rescued
+RESCUE_PASSWORD=/etc/ipa-rescue-config/ipa-rescue-password
+
+# Busybox has no sudo (IPA's rule is "rescue ALL=(ALL) NOPASSWD: ALL"), so the
+# rescue user is a second uid-0 login, as BSD's toor: its own name, password,
+# home and shell, and root's rights, which repairing the disks needs (mount,
+# fsck, chroot). It is written after root, so `id -un` still says root.
+add_rescue_user() {
+  hash=""
+  read -r hash 2>/dev/null < "$RESCUE_PASSWORD"
+  # A crypt hash ($5$salt$..., $6$rounds=N$salt$...) never holds a colon or a
+  # blank; anything else would corrupt /etc/shadow.
+  case "$hash" in
+    ''|*[!A-Za-z0-9./\$=,-]*)
+      log "rescue: $RESCUE_PASSWORD holds no crypt hash: no rescue user, nobody can log in; unrescue the node and rescue it again"
+      return 1 ;;
+  esac
+  mkdir -p /home/rescue && chmod 700 /home/rescue
+  grep -q '^rescue:' /etc/passwd || echo 'rescue:x:0:0:rescue:/home/rescue:/bin/sh' >> /etc/passwd
+  grep -q '^rescue:' /etc/shadow || echo "rescue:$hash::0:99999:7:::" >> /etc/shadow
+}
+
+# One respawning busybox getty (then login) per console /init writes to. Speed
+# 0 keeps the line's speed: the one the kernel's console=ttyS0,N gave it.
+start_logins() {
+  ttys=""
+  for tty in ${consoles:-/dev/console}; do
+    name=${tty#/dev/}
+    case "$name" in
+      # tty0 is whichever virtual terminal is in front: tty1 at boot.
+      tty0) name=tty1; set -- 0 "$name" linux ;;
+      *) set -- -L 0 "$name" vt100 ;;
+    esac
+    ttys="$ttys $name"
+    # getty makes its own session; its output and login's go to the tty itself.
+    ( while true; do getty "$@"; sleep 1; done ) < /dev/null > /dev/console 2>&1 &
+  done
+  log "rescued: log in as \"rescue\" on the console ($(cut -d' ' -f1 /proc/uptime) s; on:$ttys)"
+}
+
+start_rescue() {
+  log "the agent exited with status $1 after rescue.finalize_rescue ($RESCUE_MARKER exists); it is not started again"
+  add_rescue_user && start_logins
+}
+
 run_agent() {
   while true; do
     INGOT_INIT_READY=/run/ingot/init-ready node /opt/ingot/agent.mjs
-    log "the agent exited with status $?; starting it again in 2 s"
+    status=$?
+    # A builtin test: no fork on the normal path.
+    if [ -e "$RESCUE_MARKER" ]; then
+      start_rescue "$status"
+      return
+    fi
+    log "the agent exited with status $status; starting it again in 2 s"
     sleep 2
   done
 }
