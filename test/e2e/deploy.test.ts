@@ -12,14 +12,23 @@
  *    the image's own grub-install --removable --no-nvram and grub-mkconfig
  *    in a chroot (ipa-protocol.md 9.9 step 3). NVRAM entries would need the
  *    ramdisk booted under UEFI firmware; that path is not tried here;
- * 3. standby.power_off, which really powers the guest off.
+ * 3. rescue of the deployed guest, last because a rescued agent takes no
+ *    more commands (ironic-conductor.md: RESCUEWAIT's finalize_rescue):
+ *    rescue.finalize_rescue with a SHA-512 crypt hash, as Ironic sends it;
+ *    the agent's API goes away, /init adds the user `rescue`, and the test
+ *    logs in on the serial console (a wrong password first), reads the
+ *    deployed disk as root and powers the guest off with `poweroff -f`, the
+ *    tool standby.power_off runs. It takes the place of a standby.power_off
+ *    case: a second TCG boot for rescue alone would cost ~30 s of CI, and
+ *    the power-off itself is still proven here; standby.power_off's wire
+ *    path is covered by the integration tests (agent-pairing, ironic).
  * Each deploy's disk file is read from the host, without mounting, once
- * standby.sync has returned; the disk no deploy named is compared after
- * QEMU has exited.
+ * standby.sync has returned; after QEMU has exited, no disk file was written
+ * during the rescue and the disk no deploy named is as it was.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, openSync, truncateSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { closeSync, createReadStream, openSync, statSync, truncateSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -30,8 +39,9 @@ import { ESP_TYPE, listFatFiles, readExt4File, readFatFile, readPartitionTable }
 import { buildGrubRootImage, grubRootUnavailable, TEST_KERNEL } from '../support/grub-root.ts';
 import { checkNginxInstalled, startImageServer, type ImageServer } from '../support/nginx-image-server.ts';
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
+import { isIngotError } from '@ingot/protocol';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
-import { compressImageZstd, createWholeDiskImage, deployedImageDigest, readDeployedMarker } from '../support/whole-disk-image.ts';
+import { compressImageZstd, createWholeDiskImage, deployedImageDigest, readDeployedMarker, type WholeDiskImage } from '../support/whole-disk-image.ts';
 import { e2eUnavailable, initrd, kernel, ramdiskManifest, readRamdiskModules, within } from './e2e-support.ts';
 import { freePort, startVm, type Vm } from './qemu.ts';
 
@@ -78,6 +88,17 @@ async function fileDigest(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * What any write by the guest changes: QEMU writes a raw disk with pwrite,
+ * which moves the file's mtime and ctime (and its block count when it fills
+ * a hole). Reading a 4 GiB sparse file for a digest costs ~7 s here; this
+ * costs nothing and also catches a write of the same bytes.
+ */
+function writeStamp(path: string): string {
+  const info = statSync(path, { bigint: true });
+  return `mtime ${info.mtimeNs} ctime ${info.ctimeNs} blocks ${info.blocks} size ${info.size}`;
+}
+
 function sparseFile(path: string, size: number): string {
   closeSync(openSync(path, 'w'));
   truncateSync(path, size);
@@ -93,6 +114,8 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
   let wholeDiskTarget = '';
   let partitionTarget = '';
   let untouchedBefore = '';
+  let wholeDiskImage: WholeDiskImage | undefined;
+  let heartbeats: unknown[] = [];
   const timings: Record<string, number> = {};
   const since = () => Number(((Date.now() - vm.startedAt) / 1000).toFixed(1));
 
@@ -121,6 +144,7 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     bootCleanups.push(() => nginx.stop());
 
     const conductor = await startTestConductor(machine, bootCleanups, log, { nodeUuid: NODE_UUID });
+    heartbeats = conductor.heartbeats;
     const conductorPort = Number(new URL(conductor.url).port);
     const hostPort = await freePort();
     const consoleLog = join(machine.dir, 'console.log');
@@ -178,6 +202,7 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
 
   it('writes a zstd-compressed whole-disk image served by nginx onto the hinted virtio disk /dev/vdb', async () => {
     const image = await createWholeDiskImage(join(www, 'disk.img'), IMAGE_MiB);
+    wholeDiskImage = image;
     const served = await compressImageZstd(image, join(www, 'disk.img.zst'));
     // The node as Ironic sends it, with the root device hint choosing the second virtio disk.
     const node: NodeInfo = { uuid: NODE_UUID, instance_info: { root_device: { name: '/dev/vdb' } }, properties: {} };
@@ -261,12 +286,74 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     expect(await fetchesOf('/grub-root.img.zst')).toEqual([['/grub-root.img.zst', 200, served.size]]);
   });
 
-  it('powers the guest off on standby.power_off, and the disk no deploy named is as it was', async () => {
-    // Ironic's tear_down_agent: standby.power_off, reply not awaited; here QEMU exits (-no-reboot).
-    await client.powerOff();
+  it('rescues the deployed guest: after rescue.finalize_rescue with a SHA-512 crypt hash the API stops, and "rescue" logs in on the serial console with that password (a wrong one refused), reads the deployed disk as root and powers off; no disk was written', async () => {
+    // A deployed guest: what the first case wrote on vdb (it also ran alone when filtered).
+    if (!wholeDiskImage) throw new Error('no deployed image on /dev/vdb: the whole-disk case did not run or failed');
+    const disks = [machine.disks[0]!, wholeDiskTarget, partitionTarget];
+    const stampsBefore = disks.map(writeStamp);
+    const deployedBefore = await deployedImageDigest(wholeDiskTarget, wholeDiskImage.size);
+
+    // Ironic stores and sends the crypt hash of the rescue password, with hashed: true (ironic-conductor.md §5).
+    const password = randomBytes(9).toString('base64url');
+    const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: password, encoding: 'utf8' }).trim();
+    expect(hash).toMatch(/^\$6\$/);
+    let cursor = vm.serialOutput().length;
+    const rescued = await within('rescue.finalize_rescue', 60_000, client.finalizeRescue(hash, { hashed: true }), vm);
+    expect(rescued.command_status).toBe('SUCCEEDED');
+    expect(rescued.command_error).toBeNull();
+
+    // The agent stops its API and exits (ipa-protocol.md 4.2); /init starts the logins instead of the agent.
+    const apiGone = async () => {
+      for (;;) {
+        try { await client.getCommandsStatus({ retry: false }); } catch (error) { if (isIngotError(error, 'INGOT_AGENT_UNREACHABLE')) return; throw error; }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    };
+    await within('the agent API to stop answering', 60_000, apiGone(), vm);
+    const serial = async (pattern: RegExp, what: string, timeoutMs = 60_000) => {
+      const match = await within(what, timeoutMs, vm.waitForSerial(pattern, timeoutMs, cursor), vm);
+      cursor = match.end;
+      return match;
+    };
+    await serial(/ingot-init: rescued: log in as "rescue" on the console/, '/init to start the rescue logins');
+    timings.rescued = since();
+    const heartbeatsAfterRescue = heartbeats.length;
+    // login switches echo off only after it prints "Password: ": typing at once would show the password on the console.
+    const typePassword = async (text: string) => { await new Promise((resolve) => setTimeout(resolve, 1000)); await vm.writeSerial(`${text}\n`); };
+
+    await serial(/ingot login: /, 'the login prompt');
+    await vm.writeSerial('rescue\n');
+    await serial(/Password: /, 'the password prompt');
+    await typePassword(`wrong-${password}`);
+    await serial(/Login incorrect/, 'the wrong password to be refused');
+    await serial(/ingot login: /, 'the login prompt again');
+    await vm.writeSerial('rescue\n');
+    await serial(/Password: /, 'the password prompt again');
+    await typePassword(password);
+    await serial(/\/home\/rescue # /, 'the rescue shell prompt in /home/rescue');
+    timings.loggedIn = since();
+
+    // Root's rights (what repairing needs): the deployed disk's MBR signature, read from the block device.
+    await vm.writeSerial('id -u; echo "user=$LOGNAME"; cat /etc/hostname; dd if=/dev/vdb bs=512 count=1 2>/dev/null | od -An -tx1 -j510; echo RESCUE-$((6*7))\n');
+    const start = cursor;
+    await serial(/RESCUE-42\n/, 'the commands\' output');
+    const output = vm.serialOutput().slice(start, cursor);
+    expect(output).toMatch(/^0$/m);
+    expect(output).toMatch(/^user=rescue$/m);
+    expect(output).toMatch(/^ingot$/m);
+    expect(output).toMatch(/^ *55 aa$/m);
+
+    // poweroff -f, the tool standby.power_off runs: QEMU exits (-no-reboot) with status 0.
+    await vm.writeSerial('poweroff -f\n');
     const exited = await within('the guest to power off', 120_000, vm.exited);
     timings.poweredOff = since();
     expect(exited.code).toBe(0);
+    // The heartbeats stopped with the API.
+    expect(heartbeats.length).toBe(heartbeatsAfterRescue);
+    // Nothing was written to any disk since the deploys' sync; the deployed image and the untouched disk are as they were.
+    expect(disks.map(writeStamp)).toEqual(stampsBefore);
+    expect(await deployedImageDigest(wholeDiskTarget, wholeDiskImage.size)).toBe(deployedBefore);
+    expect(await readDeployedMarker(wholeDiskTarget)).toEqual({ diskGuid: wholeDiskImage.diskGuid, marker: wholeDiskImage.marker });
     expect(await fileDigest(machine.disks[0]!)).toBe(untouchedBefore);
   });
 });

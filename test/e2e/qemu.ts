@@ -5,7 +5,8 @@
  * user-mode networking restricted to exactly the ports the test serves.
  *
  * The serial console is timestamped on the host (seconds since spawn) into a
- * log file. QEMU is always stopped by its PID: stop(), and at process exit.
+ * log file; the test can also type on it (QEMU's stdin is the serial line).
+ * QEMU is always stopped by its PID: stop(), and at process exit.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, writeFileSync } from 'node:fs';
@@ -49,6 +50,17 @@ export interface Vm {
   readonly startedAt: number;
   /** Resolves with the first console line matching, already seen or yet to come; rejects on timeout or QEMU exit. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<{ at: number; text: string }>;
+  /** What the serial console printed so far, carriage returns removed, the unfinished last line (a prompt) included. */
+  serialOutput(): string;
+  /**
+   * Resolves with the first match of `pattern` in the serial output from
+   * offset `from` on (a prompt such as `login: ` ends no line, so this is what
+   * waits for one); `end` is the offset just after the match, to wait on from
+   * there. Rejects on timeout or QEMU exit.
+   */
+  waitForSerial(pattern: RegExp, timeoutMs: number, from?: number): Promise<{ text: string; end: number }>;
+  /** Types `text` on the guest's serial console ("\n" ends a line, as a terminal's Enter). */
+  writeSerial(text: string): Promise<void>;
   /** Settles when QEMU exits. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once QEMU is gone. */
@@ -129,11 +141,18 @@ export async function startVm(options: VmOptions): Promise<Vm> {
   running.add(child);
   const lines: Array<{ at: number; text: string }> = [];
   const waiters = new Set<{ pattern: RegExp; resolve: (line: { at: number; text: string }) => void }>();
+  let serial = '';
+  const serialWaiters = new Set<() => void>();
   const stamp = () => ((Date.now() - startedAt) / 1000).toFixed(2).padStart(7);
   const onText = (source: 'serial' | 'qemu') => {
     let partial = '';
     return (chunk: Buffer) => {
-      const text = partial + chunk.toString('utf8').replace(/\r/g, '');
+      const fresh = chunk.toString('utf8').replace(/\r/g, '');
+      if (source === 'serial') {
+        serial += fresh;
+        for (const check of serialWaiters) check();
+      }
+      const text = partial + fresh;
       const parts = text.split('\n');
       partial = parts.pop() ?? '';
       for (const part of parts) {
@@ -144,6 +163,8 @@ export async function startVm(options: VmOptions): Promise<Vm> {
       }
     };
   };
+  // Writing after QEMU exited fails (EPIPE): writeSerial's callback reports it; no stray 'error' event may crash the run.
+  child.stdin!.on('error', () => undefined);
   child.stdout!.on('data', onText('serial'));
   child.stderr!.on('data', onText('qemu'));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => {
@@ -152,8 +173,37 @@ export async function startVm(options: VmOptions): Promise<Vm> {
     resolve({ code, signal });
   }));
 
+  /** Settles with `check()`'s first value, tried now and after each chunk of serial output; rejects on timeout or QEMU exit. */
+  function waitOnSerial<T>(check: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const settle = (error?: Error, value?: T) => {
+        serialWaiters.delete(attempt);
+        clearTimeout(timer);
+        if (error) reject(error); else resolve(value as T);
+      };
+      const attempt = () => { const value = check(); if (value !== undefined) settle(undefined, value); };
+      const timer = setTimeout(() => settle(new Error(`no serial output matching ${what} within ${timeoutMs / 1000} s; console: ${options.consoleLog}`)), timeoutMs);
+      timer.unref();
+      serialWaiters.add(attempt);
+      attempt();
+      void exited.then(({ code, signal }) => {
+        if (serialWaiters.has(attempt)) settle(new Error(`QEMU exited (code ${code}, signal ${signal}) before the serial output matched ${what}; console: ${options.consoleLog}`));
+      });
+    });
+  }
+
   return {
     pid: child.pid, hostPort, consoleLog: options.consoleLog, lines, startedAt, exited,
+    serialOutput: () => serial,
+    waitForSerial(pattern, timeoutMs, from = 0) {
+      return waitOnSerial(() => {
+        const match = pattern.exec(serial.slice(from));
+        return match ? { text: match[0], end: from + match.index + match[0].length } : undefined;
+      }, String(pattern), timeoutMs);
+    },
+    writeSerial(text) {
+      return new Promise((resolve, reject) => child.stdin!.write(text, (error) => (error ? reject(error) : resolve())));
+    },
     waitForLine(pattern, timeoutMs) {
       const seen = lines.find((line) => pattern.test(line.text));
       if (seen) return Promise.resolve(seen);
