@@ -98,6 +98,11 @@ async function main(): Promise<void> {
     config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION,
     power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
+    // After finalize_rescue (and on a rescued node): the ramdisk's init then sets up the rescue login.
+    exit: (code) => {
+      setTimeout(() => process.exit(code), 2_000); // should the log never report flushed
+      log.flush(() => process.exit(code));
+    },
   });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping');
