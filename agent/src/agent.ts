@@ -5,6 +5,7 @@ import { createCommandRunner, type CommandRunner } from './commands/command-runn
 import { defineExtension, type Extension } from './commands/command.ts';
 import { createImageExtension } from './commands/image.ts';
 import { createRescueExtension } from './commands/rescue.ts';
+import { createSystemExtension } from './commands/system.ts';
 import { createStandbyExtension } from './commands/standby.ts';
 import { createStepExtension } from './commands/step-commands.ts';
 import type { AgentConfig } from './config.ts';
@@ -15,6 +16,7 @@ import type { ImageDownloadSettings } from './deploy/download-settings.ts';
 import type { BlockDevices } from './disks/block-devices.ts';
 import type { HardwareContext, HardwareManager } from './hardware/manager.ts';
 import { createManagerRegistry } from './hardware/registry.ts';
+import { bringInterfacesDown } from './halt/network-down.ts';
 import { createResponseDrain } from './halt/response-drain.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
@@ -91,8 +93,10 @@ export function createAgent(deps: AgentDeps): Agent {
   let agentKey: Promise<AgentKeyPair> | undefined;
   let done: Promise<void> = Promise.resolve();
   let halted = false;
+  let lockedDownIdle: NodeJS.Timeout | undefined;
+  const inRamdisk = deps.devices.guard.mode === 'ramdisk';
   const drain = createResponseDrain();
-  const rescue = rescuePaths({ ramdisk: deps.devices.guard.mode === 'ramdisk', stateDir: deps.stateDir });
+  const rescue = rescuePaths({ ramdisk: inRamdisk, stateDir: deps.stateDir });
 
   /**
    * finalize_rescue and lockdown (ipa-protocol.md 1.1, 4.2): once the reply
@@ -213,6 +217,17 @@ export function createAgent(deps: AgentDeps): Agent {
             deps.exit?.(0);
           }),
         }),
+        createSystemExtension({
+          onLockdown: () => haltAfterReply(async () => {
+            // Never this host's own interfaces outside the ramdisk.
+            const down = inRamdisk ? await bringInterfacesDown(deps.system, log) : [];
+            session.setPhase('locked-down');
+            // Exiting would let init start a fresh agent; IPA loops for ever instead.
+            lockedDownIdle = setInterval(() => undefined, 2 ** 31 - 1);
+            log.warn({ interfacesDown: down, network: inRamdisk ? 'down' : 'left up (sandbox: not this agent\'s to take down)' },
+              'locked down (system.lockdown): the API and heartbeats are stopped and the agent stays idle until the machine is powered off');
+          }),
+        }),
         defineExtension('log', [{ name: 'collect_system_logs', mode: 'sync', run: () => deps.collectLogs() }]),
         defineExtension('poll', [{ name: 'get_hardware_info', mode: 'sync', run: () => deps.inventory.collect() }]),
         ...(deps.extensions ?? []),
@@ -231,6 +246,7 @@ export function createAgent(deps: AgentDeps): Agent {
     },
 
     async stop() {
+      clearInterval(lockedDownIdle);
       lifetime.abort(new IngotError('INGOT_INTERNAL', { details: 'agent stopping' }));
       loop?.stop();
       runner?.reset();
