@@ -4,6 +4,7 @@ import { createApi } from './api/create-api.ts';
 import { createCommandRunner, type CommandRunner } from './commands/command-runner.ts';
 import { defineExtension, type Extension } from './commands/command.ts';
 import { createImageExtension } from './commands/image.ts';
+import { createPollExtension } from './commands/poll.ts';
 import { createRescueExtension } from './commands/rescue.ts';
 import { createSystemExtension } from './commands/system.ts';
 import { createStandbyExtension } from './commands/standby.ts';
@@ -229,7 +230,7 @@ export function createAgent(deps: AgentDeps): Agent {
           }),
         }),
         defineExtension('log', [{ name: 'collect_system_logs', mode: 'sync', run: () => deps.collectLogs() }]),
-        defineExtension('poll', [{ name: 'get_hardware_info', mode: 'sync', run: () => deps.inventory.collect() }]),
+        createPollExtension({ inventory: deps.inventory, session, standalone: !config.apiUrl?.length }),
         ...(deps.extensions ?? []),
       ];
       runner = createCommandRunner({ extensions, log, historyLimit: config.commandHistoryLimit });
