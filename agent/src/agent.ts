@@ -188,7 +188,11 @@ export function createAgent(deps: AgentDeps): Agent {
       }
       const hardware: HardwareContext = { system: deps.system, devices: deps.devices, log };
       const registry = await createManagerRegistry(deps.managers, hardware);
-      const stepDeps = { registry, hardware, onNode: session.cacheNode };
+      const stepDeps = {
+        registry, hardware, onNode: session.cacheNode,
+        // Any step but write_image (which checks the cache itself) may change the disks under a cached image.
+        beforeStep: (_kind: string, step: string) => { if (step !== 'write_image') session.recordCachedImage(undefined); },
+      };
       const extensions: Extension[] = [
         createStepExtension('clean', stepDeps),
         createStepExtension('deploy', stepDeps),
