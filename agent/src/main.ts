@@ -71,7 +71,8 @@ async function main(): Promise<void> {
 
   const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
   if (config.logFile) destinations.push({ stream: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) });
-  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: pino.multistream(destinations) });
+  const logStreams = pino.multistream(destinations);
+  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: logStreams });
 
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
   if (inRamdisk) {
@@ -100,8 +101,12 @@ async function main(): Promise<void> {
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
     // After finalize_rescue (and on a rescued node): the ramdisk's init then sets up the rescue login.
     exit: (code) => {
-      setTimeout(() => process.exit(code), 2_000); // should the log never report flushed
-      log.flush(() => process.exit(code));
+      try {
+        logStreams.flushSync(); // the log file (--log-file) writes asynchronously; its last lines say why the agent ends
+      } catch {
+        // a log file not yet open has nothing buffered
+      }
+      process.exit(code);
     },
   });
   const shutdown = (signal: string) => {

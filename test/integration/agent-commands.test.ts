@@ -218,16 +218,17 @@ describe('rescue and lockdown on a paired agent', () => {
     const conductor = await createReferenceConductor({ listenHost: '127.0.0.1', port: 0, pollIntervalMs: 100, nodes: [{ uuid: NODE_UUID, macs: [mac], rescue: { password } }], log });
     cleanups.push(() => conductor.close());
     const stateDir = join(machine.dir, 'state');
-    const start = async (logName: string) => {
+    const start = async (logName: string, extraArgs: string[] = []) => {
       const agent = startAgentProcess({
         apiUrl: conductor.url, disks: machine.disks, machineFile: machine.machineFile, listenPort: await findFreePort(),
-        stateDir, logPath: join(machine.dir, logName), lookupTimeoutSeconds: 60,
+        stateDir, logPath: join(machine.dir, logName), lookupTimeoutSeconds: 60, extraArgs,
       });
       cleanups.push(() => agent.stop());
       return agent;
     };
 
-    const first = await start('agent-1.log');
+    const logFile = join(machine.dir, 'ingot-agent.log');
+    const first = await start('agent-1.log', ['--log-file', logFile]);
     const report = await conductor.waitForRescue(NODE_UUID);
     expect(report.hashed).toBe(true);
     expect(conductor.state(NODE_UUID)).toBe('rescue');
@@ -240,6 +241,8 @@ describe('rescue and lockdown on a paired agent', () => {
     expect(firstLog).toContain('rescue finalized: the API is stopped; log in as rescue');
     expect(firstLog).not.toContain(password);
     expect(firstLog).not.toContain(hash.trim());
+    // The --log-file copy is written asynchronously: the exit flushes it first.
+    expect(readFileSync(logFile, 'utf8')).toContain('rescue finalized: the API is stopped; log in as rescue');
 
     const again = await start('agent-2.log');
     await until('the restarted agent to exit', () => again.exitStatus(), 30_000);
