@@ -13,6 +13,9 @@ export interface RescuePaths {
   marker: string;
 }
 
+/** The marker inside the ramdisk, where IPA puts it. */
+export const RAMDISK_RESCUED_MARKER = '/etc/.rescued';
+
 /** The file name IPA's rescue element reads. */
 export const RESCUE_PASSWORD_FILE = 'ipa-rescue-password';
 
@@ -24,7 +27,7 @@ export const RESCUE_PASSWORD_FILE = 'ipa-rescue-password';
 export function rescuePaths(options: { ramdisk: boolean; stateDir: string }): RescuePaths {
   const root = options.ramdisk ? '/etc' : options.stateDir.replace(/\/+$/, '');
   const dir = `${root}/ipa-rescue-config`;
-  return { dir, passwordFile: `${dir}/${RESCUE_PASSWORD_FILE}`, marker: `${root}/.rescued` };
+  return { dir, passwordFile: `${dir}/${RESCUE_PASSWORD_FILE}`, marker: options.ramdisk ? RAMDISK_RESCUED_MARKER : `${root}/.rescued` };
 }
 
 /** Writes the hash (and a newline) readable by root only, then the marker: the marker means the password is in place. */
