@@ -132,9 +132,8 @@ describe('service steps through the real agent', () => {
 
     const steps = await client.getServiceSteps(node, []);
     expect(steps.hardwareManagerVersion).toEqual({ generic_hardware_manager: '1.2' });
-    // Ingot's erase/ also offers erase_devices_metadata for servicing (IPA's generic manager does not, 5.6).
+    // As IPA's generic manager (5.6): no erase step among the service steps, which run on an active node.
     expect(steps.steps.generic_hardware_manager).toEqual([
-      expect.objectContaining({ step: 'erase_devices_metadata', interface: 'deploy', priority: 0, abortable: true }),
       expect.objectContaining({ step: 'write_image', interface: 'deploy', priority: 0, reboot_requested: false, abortable: false }),
     ]);
     const step = {
