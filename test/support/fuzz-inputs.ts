@@ -41,7 +41,24 @@ export function nested(depth: number, inner: unknown = 'x'): unknown {
   let value = inner;
   for (let i = 0; i < depth; i += 1) value = i % 2 ? [value] : { a: value };
   Object.defineProperty(value, fc.toStringMethod, { value: () => `nested(${depth})`, enumerable: false });
+  nestedDepth.set(value as object, depth);
   return value;
+}
+const nestedDepth = new WeakMap<object, number>();
+
+/**
+ * JSON text of a generated value, its nested() parts written out as deep JSON
+ * text (JSON.stringify would overflow the stack on them; JSON.parse reads them).
+ */
+export function jsonOf(value: unknown): string {
+  const deep: string[] = [];
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    const depth = v !== null && typeof v === 'object' ? nestedDepth.get(v) : undefined;
+    if (depth === undefined) return typeof v === 'bigint' ? Number(v) : v;
+    deep.push(`${'{"a":['.repeat(Math.ceil(depth / 2))}"x"${']}'.repeat(Math.ceil(depth / 2))}`);
+    return `\u0000nested${deep.length - 1}\u0000`;
+  }) ?? 'null';
+  return text.replace(/"\\u0000nested(\d+)\\u0000"/g, (_m, i: string) => deep[Number(i)]!);
 }
 
 /** Any JSON-ish value a decoder can produce, with odd leaves and deep nesting now and then. */
@@ -108,3 +125,14 @@ export function timed<T>(run: () => T): T {
   expect(performance.now() - started).toBeLessThan(PER_INPUT_MS);
   return value;
 }
+
+/** Text a file or a body may hold: JSON of any value, deeply nested JSON, cut-off JSON, or no JSON at all. */
+export const jsonText: fc.Arbitrary<string> = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
+  fc.integer({ min: 100, max: 20_000 }).map((depth) => `${'{"links":['.repeat(depth)}1${']}'.repeat(depth)}`),
+  fc.jsonValue({ maxDepth: 3 }).chain((value) => {
+    const text = JSON.stringify(value);
+    return fc.nat(text.length).map((cut) => text.slice(0, cut));
+  }),
+  oddString,
+);
