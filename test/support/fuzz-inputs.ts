@@ -37,9 +37,10 @@ export const oddNumber: fc.Arbitrary<number> = fc.oneof(
  * can hold; JSON.parse builds 100,000 levels). fast-check prints it as
  * `nested(<depth>)`: its own printer would overflow the stack on it.
  */
-export function nested(depth: number, inner: unknown = 'x'): unknown {
+export function nested(depth: number, arraysOnly = false, inner: unknown = 'x'): unknown {
   let value = inner;
-  for (let i = 0; i < depth; i += 1) value = i % 2 ? [value] : { a: value };
+  // Arrays only too: String([[...]]) and Number([[...]]) recurse through join and overflow as JSON.stringify does.
+  for (let i = 0; i < depth; i += 1) value = arraysOnly || i % 2 ? [value] : { a: value };
   Object.defineProperty(value, fc.toStringMethod, { value: () => `nested(${depth})`, enumerable: false });
   nestedDepth.set(value as object, depth);
   return value;
@@ -55,7 +56,7 @@ export function jsonOf(value: unknown): string {
   const text = JSON.stringify(value, (_key, v: unknown) => {
     const depth = v !== null && typeof v === 'object' ? nestedDepth.get(v) : undefined;
     if (depth === undefined) return typeof v === 'bigint' ? Number(v) : v;
-    deep.push(`${'{"a":['.repeat(Math.ceil(depth / 2))}"x"${']}'.repeat(Math.ceil(depth / 2))}`);
+    deep.push(Array.isArray(v) && Array.isArray(v[0]) ? `${'['.repeat(depth)}"x"${']'.repeat(depth)}` : `${'{"a":['.repeat(Math.ceil(depth / 2))}"x"${']}'.repeat(Math.ceil(depth / 2))}`);
     return `\u0000nested${deep.length - 1}\u0000`;
   }) ?? 'null';
   return text.replace(/"\\u0000nested(\d+)\\u0000"/g, (_m, i: string) => deep[Number(i)]!);
@@ -67,7 +68,7 @@ export const oddValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: oddString },
   { weight: 2, arbitrary: oddNumber },
   { weight: 1, arbitrary: fc.constantFrom(null, undefined, true, false, [], {}, [null], ['x'], { '': '' }) },
-  { weight: 1, arbitrary: fc.integer({ min: 50, max: 5_000 }).map((depth) => nested(depth)) },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 50, max: 12_000 }), fc.boolean()).map(([depth, arraysOnly]) => nested(depth, arraysOnly)) },
   { weight: 1, arbitrary: fc.anything({ maxDepth: 2, withNullPrototype: true, withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withBoxedValues: true }) },
 );
 

@@ -39,7 +39,9 @@ function invalid(details: string): never {
 
 /** Python's urllib.parse.quote with its default safe '/': everything but [A-Za-z0-9_.~/-] is percent-encoded. */
 export function pythonQuote(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%2F/g, '/');
+  // encodeURIComponent throws URIError on a lone surrogate (a hint "\udfff", found by fuzzing): it becomes U+FFFD first.
+  const wellFormed = text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return encodeURIComponent(wellFormed).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%2F/g, '/');
 }
 
 /**
