@@ -16,7 +16,7 @@ const value = fc.oneof(
 );
 
 it('reads back every kernel command line it renders, quoted values and bare words included, and any text without throwing', async () => {
-  await fuzz('parseKernelCmdline round trip', 400, fc.property(
+  await fuzz('parseKernelCmdline round trip', 200, fc.property(
     fc.dictionary(fc.stringMatching(/^[A-Za-z0-9_.-]{1,20}$/), fc.oneof(fc.constant(undefined), fc.stringMatching(/^[^\s"]{0,20}$/), fc.stringMatching(/^[^"]{0,20}$/)), { maxKeys: 6 }),
     fc.constantFrom(' ', '  ', '\t', '\n'), oddString,
     (wanted, separator, junk) => {
@@ -29,7 +29,7 @@ it('reads back every kernel command line it renders, quoted values and bare word
 });
 
 it('resolves any kernel parameters and flags into a well-typed configuration or INGOT_CONFIG_INVALID naming the setting, never showing the token', async () => {
-  await fuzz('resolveConfig on any parameters', 500, fc.property(
+  await fuzz('resolveConfig on any parameters', 250, fc.property(
     fc.dictionary(fc.constantFrom(...params), value, { maxKeys: 5 }),
     fc.dictionary(fc.constantFrom(...names), fc.oneof(value, fc.array(value, { maxLength: 3 }), fc.boolean()), { maxKeys: 3 }),
     secret,
@@ -56,7 +56,7 @@ it('resolves any kernel parameters and flags into a well-typed configuration or 
 });
 
 it('turns any argv into flags or a refusal naming the flag, as INGOT_CONFIG_INVALID', async () => {
-  await fuzz('parseFlags on any argv', 300, fc.property(
+  await fuzz('parseFlags on any argv', 150, fc.property(
     fc.array(fc.oneof(
       oddString,
       fc.constantFrom(...names).map((name) => `--${flagName(name)}`),

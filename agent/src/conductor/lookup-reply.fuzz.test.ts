@@ -23,7 +23,7 @@ const replyBody = (token: string) => fc.oneof(
 );
 
 it('reads any lookup body as a node with a heartbeat timeout of at least 1 s, or INGOT_LOOKUP_FAILED naming the URL without the token', async () => {
-  await fuzz('parseLookupReply on any body', 500, fc.property(secret.chain((token) => fc.tuple(fc.constant(token), replyBody(token))), ([token, body]) => {
+  await fuzz('parseLookupReply on any body', 250, fc.property(secret.chain((token) => fc.tuple(fc.constant(token), replyBody(token))), ([token, body]) => {
     const outcome = parsesOrRefuses(() => parseLookupReply(body, 'http://conductor/v1/lookup'), ['INGOT_LOOKUP_FAILED'], 'http://conductor/v1/lookup answered');
     if ('error' in outcome) {
       expect(outcome.error.message).not.toContain(token);
@@ -55,7 +55,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 it('over HTTP, answers any status and body from the conductor with a node or INGOT_LOOKUP_FAILED, and no log line holds the token', async () => {
-  await fuzz('conductor lookup reply over HTTP', 200, fc.asyncProperty(
+  await fuzz('conductor lookup reply over HTTP', 100, fc.asyncProperty(
     secret.chain((token) => fc.tuple(fc.constant(token), fc.oneof(replyBody(token).map(jsonOf), fc.string({ maxLength: 40 }).map((s) => `${s}${token}`)))),
     fc.constantFrom(200, 200, 200, 202, 204, 400, 404, 409, 500, 503), fc.constantFrom('application/json', 'text/html', 'text/plain'),
     async ([token, text], status, type) => {

@@ -26,7 +26,7 @@ const mutatedDocument = fc.oneof(
 );
 
 it('reads any text as network_data.json: links, networks and DNS it can apply, or INGOT_CONFIG_INVALID naming the file', async () => {
-  await fuzz('parseNetworkData on any document', 700, fc.property(
+  await fuzz('parseNetworkData on any document', 350, fc.property(
     fc.oneof(jsonText, mutatedDocument.map(jsonOf)),
     (text) => {
       const outcome = parsesOrRefuses(() => parseNetworkData(text, source), ['INGOT_CONFIG_INVALID'], source);
@@ -50,7 +50,7 @@ const prefixToMask = (prefix: number, family: 4 | 6): string => {
 };
 
 it('reads back the addresses, prefixes (as netmask, prefix or address/prefix), routes and DNS of a document it is given', async () => {
-  await fuzz('network_data.json round trip', 400, fc.property(
+  await fuzz('network_data.json round trip', 200, fc.property(
     mac, fc.constantFrom(4, 6) as fc.Arbitrary<4 | 6>, fc.constantFrom('netmask', 'prefix', 'inline'),
     fc.integer({ min: 0, max: 128 }), fc.option(fc.integer({ min: 1, max: 4094 })), fc.array(fc.ipV4(), { maxLength: 3 }),
     fc.ipV4(), fc.ipV6(), fc.ipV4(), fc.ipV6(),

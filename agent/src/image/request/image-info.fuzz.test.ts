@@ -53,13 +53,13 @@ function expectWellTyped(info: ImageInfo): void {
 }
 
 it('answers any decoded value given as image_info or configdrive with a deploy request or a 400 naming the field', async () => {
-  await fuzz('validateImageDeploy on any value', 500, fc.property(oddValue, fc.option(oddValue, { nil: undefined }), (imageInfo, configdrive) => {
+  await fuzz('validateImageDeploy on any value', 250, fc.property(oddValue, fc.option(oddValue, { nil: undefined }), (imageInfo, configdrive) => {
     validate(imageInfo, configdrive);
   }));
 });
 
 it('answers every mutation of a valid image_info with a well-typed ImageInfo or a 400 naming the field', async () => {
-  await fuzz('parseImageInfo on mutated valid image_info', 900, fc.property(
+  await fuzz('parseImageInfo on mutated valid image_info', 450, fc.property(
     fc.constantFrom(wholeDisk, partition).chain((valid) => mutated(valid, otherKeys, nearValue)),
     (imageInfo) => {
       const outcome = parsesOrRefuses(() => parseImageInfo(imageInfo, { md5Allowed: true }), ['INGOT_INVALID_PARAMS'], /image_info/);
@@ -84,7 +84,7 @@ const plantSecret = (token: string) => fc.oneof(
 );
 
 it('never repeats a password, an Authorization value or a signed URL\'s secret in the error it throws', async () => {
-  await fuzz('image_info secrets stay out of error messages', 500, fc.property(
+  await fuzz('image_info secrets stay out of error messages', 250, fc.property(
     secret.chain((token) => fc.tuple(fc.constant(token), fc.constantFrom<Record<string, unknown>>(wholeDisk, partition, { ...wholeDisk, image_server_auth_strategy: 'http_basic', image_server_user: 'u', image_server_password: 'p' }),
       fc.array(plantSecret(token), { minLength: 1, maxLength: 3 }), fc.option(fc.tuple(fc.constantFrom(...otherKeys), oddValue), { nil: undefined }))),
     ([token, valid, planted, other]) => {
