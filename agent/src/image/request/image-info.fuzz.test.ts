@@ -32,7 +32,7 @@ const namesTheField = /image_info|config drive|image server authentication/;
 
 function validate(imageInfo: unknown, configdrive?: unknown) {
   return parsesOrRefuses(() => validateImageDeploy({ image_info: imageInfo, configdrive }, {
-    session: { md5Allowed: true, recordPartitionUuids: () => undefined }, download: {} as never,
+    session: { md5Allowed: true, recordPartitionUuids: () => undefined, cachedImage: undefined, recordCachedImage: () => undefined }, download: {} as never,
   }), codes, namesTheField);
 }
 
