@@ -58,6 +58,14 @@ add_rescue_user() {
       log "rescue: $RESCUE_PASSWORD holds no crypt hash: no rescue user, nobody can log in; unrescue the node and rescue it again"
       return 1 ;;
   esac
+  # busybox login checks with busybox's own crypt: MD5, SHA-256 and SHA-512
+  # (Ironic sends SHA-256 or SHA-512); a yescrypt or bcrypt hash could never match.
+  case "$hash" in
+    '$1$'*|'$5$'*|'$6$'*) ;;
+    *)
+      log "rescue: the hash in $RESCUE_PASSWORD is of a kind busybox login cannot check (${hash%"${hash#\$*\$}"}): no rescue user; rescue the node again with a SHA-512 (\$6\$) hash"
+      return 1 ;;
+  esac
   mkdir -p /home/rescue && chmod 700 /home/rescue
   grep -q '^rescue:' /etc/passwd || echo 'rescue:x:0:0:rescue:/home/rescue:/bin/sh' >> /etc/passwd
   grep -q '^rescue:' /etc/shadow || echo "rescue:$hash::0:99999:7:::" >> /etc/shadow

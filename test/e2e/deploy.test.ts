@@ -14,8 +14,8 @@
  *    ramdisk booted under UEFI firmware; that path is not tried here;
  * 3. rescue of the deployed guest, last because a rescued agent takes no
  *    more commands (ironic-conductor.md: RESCUEWAIT's finalize_rescue):
- *    rescue.finalize_rescue with a SHA-512 crypt hash, as Ironic sends it;
- *    the agent's API goes away, /init adds the user `rescue`, and the test
+ *    the conductor library's rescue action sends rescue.finalize_rescue
+ *    with a SHA-512 crypt hash, as Ironic does; the agent's API goes away, /init adds the user `rescue`, and the test
  *    logs in on the serial console (a wrong password first), reads the
  *    deployed disk as root and powers the guest off with `poweroff -f`, the
  *    tool standby.power_off runs. It takes the place of a standby.power_off
@@ -34,12 +34,12 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '@ingot/conductor-client';
+import { driveRescue } from '@ingot/conductor-client/reference-conductor';
 import type { NodeInfo } from '@ingot/protocol';
 import { ESP_TYPE, listFatFiles, readExt4File, readFatFile, readPartitionTable } from '../support/disk-file-reader.ts';
 import { buildGrubRootImage, grubRootUnavailable, TEST_KERNEL } from '../support/grub-root.ts';
 import { checkNginxInstalled, startImageServer, type ImageServer } from '../support/nginx-image-server.ts';
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
-import { isIngotError } from '@ingot/protocol';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { compressImageZstd, createWholeDiskImage, deployedImageDigest, readDeployedMarker, type WholeDiskImage } from '../support/whole-disk-image.ts';
 import { e2eUnavailable, initrd, kernel, ramdiskManifest, readRamdiskModules, within } from './e2e-support.ts';
@@ -132,7 +132,7 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     if (reason) throw failInCi(reason);
     // vda: a used 64 MiB disk (GPT + ext4) that no deploy names and that must survive; vdb and vdc: blank, sparse targets.
     machine = createSimulatedMachine({ disks: 1, sizeMiB: 64 });
-    bootCleanups.push(() => { if (anyFailed) process.stdout.write(`kept for inspection: ${machine.dir} (console ${join(machine.dir, 'console.log')}; nginx log ${join(machine.dir, 'nginx')})\n`); else machine.remove(); });
+    bootCleanups.push(() => { if (anyFailed || process.env.INGOT_KEEP_TEST_FILES) process.stdout.write(`kept for inspection: ${machine.dir} (console ${join(machine.dir, 'console.log')}; nginx log ${join(machine.dir, 'nginx')})\n`); else machine.remove(); });
     wholeDiskTarget = sparseFile(join(machine.dir, 'whole-disk-target.img'), WHOLE_DISK_TARGET_BYTES);
     partitionTarget = sparseFile(join(machine.dir, 'partition-target.img'), PARTITION_TARGET_BYTES);
     untouchedBefore = await fileDigest(machine.disks[0]!);
@@ -293,28 +293,19 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     const stampsBefore = disks.map(writeStamp);
     const deployedBefore = await deployedImageDigest(wholeDiskTarget, wholeDiskImage.size);
 
-    // Ironic stores and sends the crypt hash of the rescue password, with hashed: true (ironic-conductor.md §5).
+    // The conductor's rescue action (Ironic's RESCUEWAIT): finalize_rescue with the password's SHA-512 crypt hash
+    // (hashed: true, as Ironic sends it), SUCCEEDED, then the agent's API refuses connections (ipa-protocol.md 4.2).
     const password = randomBytes(9).toString('base64url');
-    const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: password, encoding: 'utf8' }).trim();
-    expect(hash).toMatch(/^\$6\$/);
     let cursor = vm.serialOutput().length;
-    const rescued = await within('rescue.finalize_rescue', 60_000, client.finalizeRescue(hash, { hashed: true }), vm);
-    expect(rescued.command_status).toBe('SUCCEEDED');
-    expect(rescued.command_error).toBeNull();
-
-    // The agent stops its API and exits (ipa-protocol.md 4.2); /init starts the logins instead of the agent.
-    const apiGone = async () => {
-      for (;;) {
-        try { await client.getCommandsStatus({ retry: false }); } catch (error) { if (isIngotError(error, 'INGOT_AGENT_UNREACHABLE')) return; throw error; }
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    };
-    await within('the agent API to stop answering', 60_000, apiGone(), vm);
+    const rescue = await within('the rescue', 120_000, driveRescue({ client, password, requireHashed: true, log, stopTimeoutMs: 60_000 }), vm);
+    expect(rescue.hashed).toBe(true);
     const serial = async (pattern: RegExp, what: string, timeoutMs = 60_000) => {
       const match = await within(what, timeoutMs, vm.waitForSerial(pattern, timeoutMs, cursor), vm);
       cursor = match.end;
       return match;
     };
+    // The agent process is gone (so are its heartbeats), with status 0, and /init did not start another.
+    expect((await serial(/ingot-init: the agent exited with status \d+ after rescue\.finalize_rescue/, 'the agent to exit')).text).toContain('status 0 ');
     await serial(/ingot-init: rescued: log in as "rescue" on the console/, '/init to start the rescue logins');
     timings.rescued = since();
     const heartbeatsAfterRescue = heartbeats.length;
