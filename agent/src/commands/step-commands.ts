@@ -1,4 +1,4 @@
-import { IngotError, isIngotError, type NodeInfo, type StepKind, type StepRequest } from '@ingot/protocol';
+import { describeInput, IngotError, isIngotError, type NodeInfo, type StepKind, type StepRequest } from '@ingot/protocol';
 import type { ManagerRegistry } from '../hardware/registry.ts';
 import type { HardwareContext } from '../hardware/manager.ts';
 import { defineExtension, type Extension } from './command.ts';
@@ -73,14 +73,20 @@ function readNode(params: Record<string, unknown>): NodeInfo | undefined {
   return node !== null && typeof node === 'object' && typeof (node as NodeInfo).uuid === 'string' ? (node as NodeInfo) : undefined;
 }
 
+/**
+ * The conductor's `<kind>_version` against the managers' versions (4.2): equal
+ * when it is a flat object naming the same managers with the same version
+ * strings. Compared entry by entry, so a deep or odd value from the wire is a
+ * mismatch described by its kind, never a RangeError from serialising it.
+ */
 function checkVersions(expected: unknown, current: Record<string, string>): void {
-  const same = expected !== null && typeof expected === 'object'
-    && JSON.stringify(sortKeys(expected as Record<string, unknown>)) === JSON.stringify(sortKeys(current));
+  const given = expected !== null && typeof expected === 'object' && !Array.isArray(expected) ? Object.entries(expected as Record<string, unknown>) : undefined;
+  const same = given !== undefined && given.length === Object.keys(current).length
+    && given.every(([name, version]) => Object.hasOwn(current, name) && current[name] === version);
   if (!same) {
-    throw new IngotError('INGOT_VERSION_MISMATCH', { details: `conductor expected ${JSON.stringify(expected)}, agent has ${JSON.stringify(current)}` });
+    const shown = given?.every(([, version]) => typeof version === 'string')
+      ? JSON.stringify(Object.fromEntries(given.slice(0, 16).map(([name, version]) => [name.slice(0, 80), String(version).slice(0, 80)])))
+      : describeInput(expected);
+    throw new IngotError('INGOT_VERSION_MISMATCH', { details: `conductor expected ${shown}, agent has ${JSON.stringify(current)}` });
   }
-}
-
-function sortKeys(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
