@@ -5,6 +5,8 @@ export interface IronicConfigInput {
   stateDir: string;
   port: number;
   fastTrack: boolean;
+  /** [deploy]fast_track_timeout in seconds; default: the heartbeat timeout (at most 300). */
+  fastTrackTimeout?: number;
   /** [api]ramdisk_heartbeat_timeout, sent to the agent in the lookup reply. */
   heartbeatTimeout: number;
   /** [conductor]clean_callback_timeout and deploy_callback_timeout. */
@@ -84,8 +86,9 @@ export function renderIronicConfig(input: IronicConfigInput): string {
       // Only erase_devices_metadata (priority 99) runs in automated cleaning.
       erase_devices_priority: 0,
       fast_track: input.fastTrack,
-      // Must not exceed [api]ramdisk_heartbeat_timeout (conf/deploy.py help text).
-      fast_track_timeout: Math.min(300, input.heartbeatTimeout),
+      // The help text of conf/deploy.py says it should not exceed
+      // [api]ramdisk_heartbeat_timeout; nothing enforces that (max 300).
+      fast_track_timeout: Math.min(300, input.fastTrackTimeout ?? input.heartbeatTimeout),
       http_url: `${url}/httpboot-unused`,
       http_root: path.join(state, 'httpboot'),
     },
