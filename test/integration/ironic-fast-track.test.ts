@@ -16,7 +16,7 @@ import { prerequisite } from '../support/prerequisite.ts';
 /**
  * Debian's real Ironic 21.4 with `[deploy]fast_track = True` (ironic-conductor.md
  * §2, §6 fast-track notes) drives ONE agent process, started while the node is
- * still `enroll`: it looks the node up once and keeps that token through
+ * `manageable` and powered on: it looks the node up once and keeps that token through
  * automated cleaning (sent at once from `provide`, no power action) and a
  * whole-disk deploy to `active`. The power off at the end of that deploy wipes
  * the token, as on any hardware. Then a rebuild whose image checksum is that
@@ -50,6 +50,8 @@ ironicAndNginx.describe('Debian Ironic 21.4 with fast track: one running agent c
   let cleaned: IronicNode | undefined;
   let deployed: IronicNode | undefined;
   let failed: IronicNode | undefined;
+  /** The one token Ironic stored from the lookup to the end of cleaning. */
+  let cleaningToken: string | undefined;
   /** Where Ironic's log stood when each phase began. */
   const marks = { provide: 0, deploy: 0, rebuild: 0 };
 
@@ -71,34 +73,32 @@ ironicAndNginx.describe('Debian Ironic 21.4 with fast track: one running agent c
       heartbeatTimeout: HEARTBEAT_TIMEOUT_S, bootMode: 'uefi', diskMiB: 64, imageMiB: 24,
     });
     uuid = rig.node.uuid;
-    // Started while the node is `enroll`: with fast track Ironic answers the lookup there (§2).
-    rig.startAgent();
   });
 
   afterAll(async () => {
     await rig?.stop();
   });
 
-  it('answers the agent\'s lookup while the node is enroll, and records its heartbeats through manage into manageable', async () => {
+  it('answers the lookup of an agent started while the node is manageable, and records its heartbeats there', async () => {
     whenFailed();
-    const heartbeating = await vi.waitFor(async () => {
+    await rig.api.setProvisionState(uuid, 'manage');
+    await rig.api.waitForProvisionState(uuid, 'manageable', { timeoutMs: 30_000 });
+    // The machine is on with the ramdisk running: fast track needs the power
+    // on as well as a recent heartbeat (conductor/utils.py is_fast_track).
+    await rig.api.setPowerState(uuid, 'power on');
+    await vi.waitFor(async () => expect((await rig.api.getNode(uuid)).power_state).toBe('power on'), { timeout: 30_000, interval: 250 });
+
+    // With fast track Ironic answers the lookup in manageable (§2).
+    rig.startAgent();
+    const manageable = await vi.waitFor(async () => {
       expect(rig.agent!.exitStatus(), 'the agent exited').toBeUndefined();
       const node = await rig.api.getNode(uuid);
       expect(node.driver_internal_info.agent_url, 'a heartbeat recorded').toBeTypeOf('string');
       return node;
     }, { timeout: 60_000, interval: 500 });
-    expect(heartbeating.provision_state).toBe('enroll');
+    expect(manageable.provision_state).toBe('manageable');
+    expect(manageable.power_state).toBe('power on');
     expect((await readIronicLog()).match(LOOKUP_200)?.length).toBe(1);
-
-    await rig.api.setProvisionState(uuid, 'manage');
-    await rig.api.waitForProvisionState(uuid, 'manageable', { timeoutMs: 30_000 });
-    // Fast track needs the power on as well as a live agent (conductor/utils.py is_fast_track).
-    await rig.api.setPowerState(uuid, 'power on');
-    const manageable = await vi.waitFor(async () => {
-      const node = await rig.api.getNode(uuid);
-      expect(node.power_state).toBe('power on');
-      return node;
-    }, { timeout: 30_000, interval: 250 });
     expect(manageable.driver_internal_info.agent_url).toBe(`https://127.0.0.1:${rig.agentListenPort}`);
     // The API masks a stored token as "******"; its presence is what matters.
     expect(manageable.driver_internal_info.agent_secret_token).toBe('******');
@@ -122,6 +122,10 @@ ironicAndNginx.describe('Debian Ironic 21.4 with fast track: one running agent c
     expect(log).toContain(`Node ${uuid} cleaning complete`);
     expect(powerActions(log, uuid), 'power actions while cleaning').toEqual([]);
     for (const disk of rig.disks) expect({ disk, ...(await readDiskSignatures(disk)) }).toEqual({ disk, ...CLEAN_DISK });
+    // One token stored from the lookup in manageable to available.
+    const tokens = await readIssuedAgentTokens(rig.ironic.databasePath);
+    expect(tokens).toHaveLength(1);
+    cleaningToken = tokens[0];
   }, STATE_TIMEOUT_MS + 30_000);
 
   it('deploys a whole-disk image to active through the same agent and the token of its one lookup', async () => {
@@ -152,7 +156,7 @@ ironicAndNginx.describe('Debian Ironic 21.4 with fast track: one running agent c
     expect(await readDiskSignatures(rig.disks[0]!)).toEqual(CLEAN_DISK);
   }, STATE_TIMEOUT_MS + 30_000);
 
-  it('looked the node up exactly once from enroll to active, and kept that token until the power off', async () => {
+  it('looked the node up exactly once from manageable to active, and kept that token until the power off', async () => {
     whenFailed();
     after(deployed, 'the fast-track deploy');
     const log = await readIronicLog();
@@ -164,8 +168,15 @@ ironicAndNginx.describe('Debian Ironic 21.4 with fast track: one running agent c
     // until Ironic powers it off and wipes the token; in `active` lookups get 404.
     expect(log.slice(0, powerOff).match(LOOKUP_200)?.length, 'lookups Ironic answered 200 before the power off').toBe(1);
     expect(log.slice(0, powerOff)).not.toContain(`Invalid or missing agent_token received for node ${uuid}`);
-    // The conductor stored one token in all (the audit trigger saw every write of it).
-    expect(await readIssuedAgentTokens(rig.ironic.databasePath)).toHaveLength(1);
+    // The conductor generated one token before the power off (manager.py
+    // get_node_with_token logs each), and it is the first the audit trigger
+    // saw: the one kept through cleaning.
+    const generated = (text: string) => text.split(`Generating agent token for node ${uuid}`).length - 1;
+    expect(generated(log.slice(0, powerOff)), 'tokens generated before the power off').toBe(1);
+    const tokens = await readIssuedAgentTokens(rig.ironic.databasePath);
+    expect(tokens[0]).toBe(after(cleaningToken, 'the token check after cleaning'));
+    // Every one stored went through a logged generation (none slipped past the count above).
+    expect(tokens).toHaveLength(generated(log));
 
     // The agent's side: one lookup, one token taken, no start-over until it was told to power off.
     const records = await readAgentLog();
