@@ -96,6 +96,10 @@ export function renderIronicConfig(input: IronicConfigInput): string {
       // Auto-TLS: the agent's PEM from the heartbeat lands here as <node uuid>.crt.
       certificates_path: path.join(state, 'certs'),
       require_tls: input.requireTls,
+      // The defaults, spelled out: when a step fails Ironic asks the agent for
+      // log.collect_system_logs and stores the tar.gz here, named for the node.
+      deploy_logs_collect: 'on_failure',
+      deploy_logs_storage_backend: 'local',
       deploy_logs_local_path: path.join(state, 'deploy-logs'),
       post_deploy_get_power_state_retries: 1,
       post_deploy_get_power_state_retry_interval: 1,
