@@ -5,11 +5,9 @@ import { afterAll, beforeAll, expect, it, onTestFailed, vi } from 'vitest';
 import { findIssuedTokens, findUnredactedTokens, readIssuedAgentTokens } from './ironic/agent-token-audit.ts';
 import { CLEAN_DISK, mbrDiskSignature, readDiskSignatures } from './ironic/disk-files.ts';
 import { type IronicNode } from './ironic/ironic-api.ts';
-import { startIronicRig, type IronicRig } from './ironic/ironic-rig.ts';
-import { checkIronicInstalled, IRONIC_INSTALL_HINT, SYSTEM_PYTHON } from './ironic/ironic-server.ts';
+import { findMissingForIronicRig, startIronicRig, type IronicRig } from './ironic/ironic-rig.ts';
 import { readJsonLines } from './ironic/log-tail.ts';
 import { listStoredRamdiskLogs, readRamdiskLogArchive } from './ironic/ramdisk-logs.ts';
-import { checkNginxInstalled } from '../support/nginx-image-server.ts';
 import { deployedImageDigest, readDeployedMarker } from '../support/whole-disk-image.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 
@@ -27,10 +25,7 @@ import { prerequisite } from '../support/prerequisite.ts';
  * from `deploy failed` to `active`. Skipped or failed like ironic.test.ts
  * when python3-ironic or nginx is missing.
  */
-const ironicMissing = await checkIronicInstalled();
-const ironicAndNginx = prerequisite('the Ironic fast-track tests', ironicMissing !== null
-  ? `python3-ironic is not importable by ${SYSTEM_PYTHON} (${ironicMissing}); run: ${IRONIC_INSTALL_HINT}`
-  : checkNginxInstalled());
+const ironicAndNginx = prerequisite('the Ironic fast-track tests', await findMissingForIronicRig());
 
 /** [api]ramdisk_heartbeat_timeout: the agent heartbeats every 3-6 s. */
 const HEARTBEAT_TIMEOUT_S = 10;

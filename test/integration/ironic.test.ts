@@ -5,10 +5,8 @@ import { afterAll, beforeAll, expect, it, onTestFailed, vi } from 'vitest';
 import { findIssuedTokens, findUnredactedTokens, readIssuedAgentTokens } from './ironic/agent-token-audit.ts';
 import { CLEAN_DISK, mbrDiskSignature, readDiskSignatures } from './ironic/disk-files.ts';
 import { type IronicNode } from './ironic/ironic-api.ts';
-import { startIronicRig, type IronicRig } from './ironic/ironic-rig.ts';
-import { checkIronicInstalled, IRONIC_INSTALL_HINT, SYSTEM_PYTHON } from './ironic/ironic-server.ts';
+import { findMissingForIronicRig, startIronicRig, type IronicRig } from './ironic/ironic-rig.ts';
 import { readJsonLines } from './ironic/log-tail.ts';
-import { checkNginxInstalled } from '../support/nginx-image-server.ts';
 import { deployedImageDigest, readDeployedMarker } from '../support/whole-disk-image.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 
@@ -23,10 +21,7 @@ import { prerequisite } from '../support/prerequisite.ts';
  * what is missing and how to install it. ironic-fast-track.test.ts runs the
  * same node life with `[deploy]fast_track`.
  */
-const ironicMissing = await checkIronicInstalled();
-const ironicAndNginx = prerequisite('the Ironic compatibility tests', ironicMissing !== null
-  ? `python3-ironic is not importable by ${SYSTEM_PYTHON} (${ironicMissing}); run: ${IRONIC_INSTALL_HINT}`
-  : checkNginxInstalled());
+const ironicAndNginx = prerequisite('the Ironic compatibility tests', await findMissingForIronicRig());
 
 /** [api]ramdisk_heartbeat_timeout: the agent then heartbeats every 3-6 s. */
 const HEARTBEAT_TIMEOUT_S = 10;

@@ -6,8 +6,8 @@ import { installAgentTokenAudit } from './agent-token-audit.ts';
 import { prepareUsedDisks } from './disk-files.ts';
 import { findFreePort } from './free-port.ts';
 import { createIronicApi, type IronicApi, type IronicNode } from './ironic-api.ts';
-import { startIronic, type IronicServer } from './ironic-server.ts';
-import { startImageServer, type ImageServer } from '../../support/nginx-image-server.ts';
+import { checkIronicInstalled, IRONIC_INSTALL_HINT, startIronic, SYSTEM_PYTHON, type IronicServer } from './ironic-server.ts';
+import { checkNginxInstalled, startImageServer, type ImageServer } from '../../support/nginx-image-server.ts';
 import { createWholeDiskImage, type WholeDiskImage } from '../../support/whole-disk-image.ts';
 
 /**
@@ -55,6 +55,13 @@ export interface IronicRig {
   printLogs(): Promise<void>;
   /** Stops everything; keeps the work directory after printLogs or with INGOT_KEEP_TEST_FILES. */
   stop(): Promise<void>;
+}
+
+/** What the rig lacks here (Debian's Ironic, nginx) and how to install it, or null when it can run. */
+export async function findMissingForIronicRig(): Promise<string | null> {
+  const ironicMissing = await checkIronicInstalled();
+  if (ironicMissing !== null) return `python3-ironic is not importable by ${SYSTEM_PYTHON} (${ironicMissing}); run: ${IRONIC_INSTALL_HINT}`;
+  return checkNginxInstalled();
 }
 
 /**
