@@ -58,3 +58,11 @@ export function findUnredactedTokens(text: string): string[] {
   const pattern = /agent[_-]?token["']?\s*[=:]\s*["']?([A-Za-z0-9_-]{16,})/gi;
   return [...text.matchAll(pattern)].map((match) => match[0]);
 }
+
+/**
+ * The issued tokens found in `text`, each shown by its first four
+ * characters only (the report must not leak them either).
+ */
+export function findIssuedTokens(text: string, tokens: readonly string[]): string[] {
+  return tokens.filter((token) => text.includes(token)).map((token) => `${token.slice(0, 4)}…`);
+}

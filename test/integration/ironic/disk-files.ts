@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -83,4 +84,33 @@ export async function readDiskSignatures(file: string): Promise<DiskSignatures> 
     blkidWhole: await blkid([]),
     blkidPartition: await blkid(['-O', String(PARTITION_OFFSET)]),
   };
+}
+
+/**
+ * Two disks as a previous tenant leaves them (GPT, one partition, ext4
+ * inside), `disk-a.img` and `disk-b.img` in `dir`, each checked to carry
+ * what the erase will be judged against.
+ */
+export async function prepareUsedDisks(dir: string, sizeMiB: number): Promise<string[]> {
+  const missing = await findMissingDiskTools();
+  if (missing.length > 0) throw new Error(`missing disk tools: ${missing.join(', ')} (apt-get install -y gdisk e2fsprogs util-linux)`);
+  const files: string[] = [];
+  for (const name of ['disk-a.img', 'disk-b.img']) {
+    const file = path.join(dir, name);
+    await createUsedDisk(file, sizeMiB);
+    const before = await readDiskSignatures(file);
+    if (before.partitions.length !== 1 || !before.blkidPartition?.includes('TYPE="ext4"') || before.wipefs.length === 0) {
+      throw new Error(`could not prepare ${file}: ${JSON.stringify(before)}`);
+    }
+    files.push(file);
+  }
+  return files;
+}
+
+/** What readDiskSignatures finds on a disk that erase_devices_metadata has cleaned. */
+export const CLEAN_DISK: DiskSignatures = { partitions: [], wipefs: [], blkidWhole: null, blkidPartition: null };
+
+/** Ironic's `root uuid` of a whole-disk image: the MBR disk signature at byte 440, as `0x%08x` (ipa-protocol.md 9.5, 9.8). */
+export function mbrDiskSignature(bytes: Buffer): string {
+  return `0x${bytes.readUInt32LE(440).toString(16).padStart(8, '0')}`;
 }

@@ -9,6 +9,8 @@ export const IRONIC_API_VERSION = '1.82';
 /** What IPA uses for lookup and heartbeat: min(server max, 1.68). */
 export const RAMDISK_API_VERSION = '1.68';
 
+export type PowerTarget = 'power on' | 'power off' | 'rebooting';
+
 export type ProvisionTarget = 'manage' | 'provide' | 'active' | 'deleted' | 'clean' | 'abort' | 'inspect' | 'rebuild';
 
 export interface IronicNode {
@@ -128,6 +130,8 @@ export interface IronicApi {
   getNode(uuid: string): Promise<IronicNode>;
   updateNode(uuid: string, patch: JsonPatchOperation[]): Promise<IronicNode>;
   setProvisionState(uuid: string, target: ProvisionTarget, body?: Record<string, unknown>): Promise<void>;
+  /** `PUT /v1/nodes/<uuid>/states/power`; Ironic answers 202 and acts in the background. */
+  setPowerState(uuid: string, target: PowerTarget): Promise<void>;
   waitForProvisionState(uuid: string, wanted: string, options: WaitOptions): Promise<IronicNode>;
   /** The ramdisk's lookup at microversion 1.68, as IPA does it. */
   lookup(macs: string[]): Promise<LookupReply>;
@@ -186,6 +190,10 @@ export function createIronicApi(baseUrl: string): IronicApi {
 
     setProvisionState: async (uuid, target, body = {}) => {
       await call<undefined>('PUT', `/v1/nodes/${encodeURIComponent(uuid)}/states/provision`, { ...body, target });
+    },
+
+    setPowerState: async (uuid, target) => {
+      await call<undefined>('PUT', `/v1/nodes/${encodeURIComponent(uuid)}/states/power`, { target });
     },
 
     waitForProvisionState: async (uuid, wanted, options) => {

@@ -5,6 +5,8 @@ export interface IronicConfigInput {
   stateDir: string;
   port: number;
   fastTrack: boolean;
+  /** [deploy]fast_track_timeout in seconds; default: the heartbeat timeout (at most 300). */
+  fastTrackTimeout?: number;
   /** [api]ramdisk_heartbeat_timeout, sent to the agent in the lookup reply. */
   heartbeatTimeout: number;
   /** [conductor]clean_callback_timeout and deploy_callback_timeout. */
@@ -84,8 +86,9 @@ export function renderIronicConfig(input: IronicConfigInput): string {
       // Only erase_devices_metadata (priority 99) runs in automated cleaning.
       erase_devices_priority: 0,
       fast_track: input.fastTrack,
-      // Must not exceed [api]ramdisk_heartbeat_timeout (conf/deploy.py help text).
-      fast_track_timeout: Math.min(300, input.heartbeatTimeout),
+      // The help text of conf/deploy.py says it should not exceed
+      // [api]ramdisk_heartbeat_timeout; nothing enforces that (max 300).
+      fast_track_timeout: Math.min(300, input.fastTrackTimeout ?? input.heartbeatTimeout),
       http_url: `${url}/httpboot-unused`,
       http_root: path.join(state, 'httpboot'),
     },
@@ -93,6 +96,10 @@ export function renderIronicConfig(input: IronicConfigInput): string {
       // Auto-TLS: the agent's PEM from the heartbeat lands here as <node uuid>.crt.
       certificates_path: path.join(state, 'certs'),
       require_tls: input.requireTls,
+      // The defaults, spelled out: when a step fails Ironic asks the agent for
+      // log.collect_system_logs and stores the tar.gz here, named for the node.
+      deploy_logs_collect: 'on_failure',
+      deploy_logs_storage_backend: 'local',
       deploy_logs_local_path: path.join(state, 'deploy-logs'),
       post_deploy_get_power_state_retries: 1,
       post_deploy_get_power_state_retry_interval: 1,

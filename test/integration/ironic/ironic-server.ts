@@ -29,6 +29,8 @@ export interface StartIronicOptions {
   stateDir?: string;
   /** [deploy]fast_track: lookup is also allowed in manageable/available. */
   fastTrack?: boolean;
+  /** [deploy]fast_track_timeout in seconds: how recent the last heartbeat must be for a fast-track step; default heartbeatTimeout. */
+  fastTrackTimeout?: number;
   /** [api]ramdisk_heartbeat_timeout in seconds; the agent heartbeats at 0.3-0.6x of it. */
   heartbeatTimeout?: number;
   /** [conductor]clean_callback_timeout / deploy_callback_timeout in seconds. */
@@ -104,6 +106,7 @@ export async function startIronic(options: StartIronicOptions = {}): Promise<Iro
       stateDir,
       port,
       fastTrack: options.fastTrack ?? false,
+      fastTrackTimeout: options.fastTrackTimeout,
       heartbeatTimeout: options.heartbeatTimeout ?? 10,
       callbackTimeout: options.callbackTimeout ?? 120,
       requireTls: options.requireTls ?? false,

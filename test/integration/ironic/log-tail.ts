@@ -13,3 +13,15 @@ export async function readLogTail(file: string, lines = 80, exclude?: RegExp): P
     return `(cannot read ${file}: ${(error as Error).message})`;
   }
 }
+
+/** The JSON records of a log file (pino's lines), skipping anything else written there. */
+export function readJsonLines(text: string): Array<Record<string, unknown>> {
+  return text.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
