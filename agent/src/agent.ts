@@ -4,6 +4,9 @@ import { createApi } from './api/create-api.ts';
 import { createCommandRunner, type CommandRunner } from './commands/command-runner.ts';
 import { defineExtension, type Extension } from './commands/command.ts';
 import { createImageExtension } from './commands/image.ts';
+import { createPollExtension } from './commands/poll.ts';
+import { createRescueExtension } from './commands/rescue.ts';
+import { createSystemExtension } from './commands/system.ts';
 import { createStandbyExtension } from './commands/standby.ts';
 import { createStepExtension } from './commands/step-commands.ts';
 import type { AgentConfig } from './config.ts';
@@ -14,8 +17,11 @@ import type { ImageDownloadSettings } from './deploy/download-settings.ts';
 import type { BlockDevices } from './disks/block-devices.ts';
 import type { HardwareContext, HardwareManager } from './hardware/manager.ts';
 import { createManagerRegistry } from './hardware/registry.ts';
+import { bringInterfacesDown } from './halt/network-down.ts';
+import { createResponseDrain } from './halt/response-drain.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
+import { isRescued, rescuePaths } from './rescue/rescue-files.ts';
 import { chooseTls } from './serving/choose-tls.ts';
 import { serveApi, type ApiServer } from './serving/serve-api.ts';
 import type { AgentPhase, Session } from './session/session.ts';
@@ -44,6 +50,12 @@ export interface AgentDeps {
   collectLogs(): Promise<{ system_logs: string }>;
   /** Extra extensions registered by the embedder (tests, custom commands). */
   extensions?: readonly Extension[];
+  /**
+   * Ends the process: main passes process.exit. Called with 0 once
+   * rescue.finalize_rescue's reply is sent and the API stopped, and at start
+   * on a rescued node. Default: nothing (an embedder's process goes on).
+   */
+  exit?(code: number): void;
 }
 
 export interface Agent {
@@ -81,16 +93,39 @@ export function createAgent(deps: AgentDeps): Agent {
   let loop: LookupLoop | undefined;
   let agentKey: Promise<AgentKeyPair> | undefined;
   let done: Promise<void> = Promise.resolve();
+  let halted = false;
+  let lockedDownIdle: NodeJS.Timeout | undefined;
+  const inRamdisk = deps.devices.guard.mode === 'ramdisk';
+  const drain = createResponseDrain();
+  const rescue = rescuePaths({ ramdisk: inRamdisk, stateDir: deps.stateDir });
+
+  /**
+   * finalize_rescue and lockdown (ipa-protocol.md 1.1, 4.2): once the reply
+   * is sent, the API and the heartbeats stop for good.
+   */
+  const haltAfterReply = (then: () => Promise<void> | void) => {
+    if (halted) return;
+    halted = true;
+    void (async () => {
+      await drain.drain(5_000);
+      loop?.stop();
+      lifetime.abort(new IngotError('INGOT_INTERNAL', { details: 'the agent halted its API' }));
+      const closing = server;
+      server = undefined;
+      await closing?.close();
+      await then();
+    })().catch((error: unknown) => log.error({ err: error }, 'stopping the API failed'));
+  };
 
   const listen = async (api: ConductorApi | undefined): Promise<void> => {
-    if (server) return;
-    const handler = createApi({
+    if (server || halted) return;
+    const handler = drain.wrap(createApi({
       runner, log, version: deps.version, startedAt,
       tokens: { current: () => session.token },
       requireTokenOnGet: config.requireTokenOnGet,
       waitLimitMs: config.commandWaitLimit * 1000,
       bodyLimitBytes: config.apiBodyLimit * 1024 * 1024,
-    });
+    }));
     const advertiseHost = config.advertiseHost ?? (api
       ? await detectAdvertiseAddress({ apiUrl: api.currentUrl(), system: deps.system, log, attempts: config.ipLookupAttempts, sleepSeconds: config.ipLookupSleep, signal: lifetime.signal })
       : '127.0.0.1');
@@ -139,6 +174,14 @@ export function createAgent(deps: AgentDeps): Agent {
     onHeartbeat(listener) { beatListeners.push(listener); },
 
     async start() {
+      if (await isRescued(deps.system, rescue)) {
+        // IPA does not serve its API again on a rescued node: the rescue user owns it now (4.2).
+        log.warn({ marker: rescue.marker }, 'this node is rescued: not serving the API; log in as rescue');
+        halted = true;
+        session.setPhase('stopped');
+        deps.exit?.(0);
+        return;
+      }
       if (config.enableAutoTls && !config.tlsCertFile && config.apiUrl?.length) {
         // Started now, used after the lookup: key generation takes seconds on slow CPUs.
         agentKey = generateAgentKey();
@@ -146,7 +189,11 @@ export function createAgent(deps: AgentDeps): Agent {
       }
       const hardware: HardwareContext = { system: deps.system, devices: deps.devices, log };
       const registry = await createManagerRegistry(deps.managers, hardware);
-      const stepDeps = { registry, hardware, onNode: session.cacheNode };
+      const stepDeps = {
+        registry, hardware, onNode: session.cacheNode,
+        // Any step but write_image (which checks the cache itself) may change the disks under a cached image.
+        beforeStep: (_kind: string, step: string) => { if (step !== 'write_image') session.recordCachedImage(undefined); },
+      };
       const extensions: Extension[] = [
         createStepExtension('clean', stepDeps),
         createStepExtension('deploy', stepDeps),
@@ -168,8 +215,27 @@ export function createAgent(deps: AgentDeps): Agent {
           },
         }),
         createImageExtension({ system: deps.system, devices: deps.devices, session, ignoreBootloaderFailure: config.ignoreBootloaderFailure }),
+        createRescueExtension({
+          system: deps.system, paths: rescue,
+          onFinalized: () => haltAfterReply(() => {
+            session.setPhase('stopped');
+            log.info({ passwordFile: rescue.passwordFile }, 'rescue finalized: the API is stopped; log in as rescue');
+            deps.exit?.(0);
+          }),
+        }),
+        createSystemExtension({
+          onLockdown: () => haltAfterReply(async () => {
+            // Never this host's own interfaces outside the ramdisk.
+            const down = inRamdisk ? await bringInterfacesDown(deps.system, log) : [];
+            session.setPhase('locked-down');
+            // Exiting would let init start a fresh agent; IPA loops for ever instead.
+            lockedDownIdle = setInterval(() => undefined, 2 ** 31 - 1);
+            log.warn({ interfacesDown: down, network: inRamdisk ? 'down' : 'left up (sandbox: not this agent\'s to take down)' },
+              'locked down (system.lockdown): the API and heartbeats are stopped and the agent stays idle until the machine is powered off');
+          }),
+        }),
         defineExtension('log', [{ name: 'collect_system_logs', mode: 'sync', run: () => deps.collectLogs() }]),
-        defineExtension('poll', [{ name: 'get_hardware_info', mode: 'sync', run: () => deps.inventory.collect() }]),
+        createPollExtension({ inventory: deps.inventory, session, standalone: !config.apiUrl?.length }),
         ...(deps.extensions ?? []),
       ];
       runner = createCommandRunner({ extensions, log, historyLimit: config.commandHistoryLimit });
@@ -186,6 +252,7 @@ export function createAgent(deps: AgentDeps): Agent {
     },
 
     async stop() {
+      clearInterval(lockedDownIdle);
       lifetime.abort(new IngotError('INGOT_INTERNAL', { details: 'agent stopping' }));
       loop?.stop();
       runner?.reset();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { IngotError } from '@ingot/protocol';
 import { parseFlags } from './cli-flags.ts';
 import { parseKernelCmdline, resolveConfig } from './config.ts';
 
@@ -28,5 +29,33 @@ describe('agent configuration', () => {
 
   it('refuses an unknown flag', () => {
     expect(() => parseFlags(['--disks', 'x'])).toThrow(/--disks/);
+  });
+
+  it('refuses an unknown flag or a flag without its value as INGOT_CONFIG_INVALID naming it, not node\'s TypeError (fuzz finding)', () => {
+    for (const argv of [['--no-insecure'], ['--listen-port']]) {
+      expect(() => parseFlags(argv)).toThrow(IngotError);
+      expect(() => parseFlags(argv)).toThrow(new RegExp(argv[0]!));
+    }
+  });
+
+  it('refuses a boolean for a setting that is not one, and an empty repetition, by the flag\'s name (fuzz finding)', () => {
+    expect(() => resolveConfig({ flags: { apiUrl: false } })).toThrow(/flag --api-url takes a list, not the boolean false/);
+    expect(() => resolveConfig({ flags: { enableAutoTls: [] } })).toThrow(/flag --enable-auto-tls has no value/);
+  });
+
+  it('reads whole numbers as digits only and ports up to 65535 (fuzz finding: 65536 failed later in listen)', () => {
+    for (const bad of ['', '0x10', '1e3', '-1', '1.5', '9007199254740993']) {
+      expect(() => resolveConfig({ kernel: { 'ipa-lookup-timeout': bad } })).toThrow(/kernel parameter ipa-lookup-timeout must be a whole number/);
+    }
+    expect(() => resolveConfig({ kernel: { 'ipa-listen-port': '65536' } })).toThrow(/ipa-listen-port must be at most 65535, got 65536/);
+    expect(() => resolveConfig({ flags: { advertisePort: '70000' } })).toThrow(/--advertise-port must be at most 65535/);
+    expect(resolveConfig({ flags: { listenPort: '0' } }).listenPort).toBe(0);
+  });
+
+  it('keeps a kernel parameter named __proto__ as a parameter (fuzz finding: the prototype setter swallowed it)', () => {
+    const params = parseKernelCmdline('__proto__=x constructor=1 ipa-debug=1');
+    expect(Object.keys(params)).toEqual(['__proto__', 'constructor', 'ipa-debug']);
+    expect(params.__proto__).toBe('x');
+    expect(resolveConfig({ kernel: params }).debug).toBe(true);
   });
 });

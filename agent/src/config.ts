@@ -1,4 +1,4 @@
-import { IngotError } from '@ingot/protocol';
+import { describeInput, IngotError } from '@ingot/protocol';
 
 /**
  * Every setting of the agent, declared once: its IPA kernel parameter (10.4),
@@ -12,6 +12,8 @@ interface Setting<K extends Kind = Kind> {
   kind: K;
   help: string;
   default?: string;
+  /** The largest value an int setting takes (a port: 65535). */
+  max?: number;
 }
 
 export const settings = {
@@ -19,9 +21,9 @@ export const settings = {
   insecure: { param: 'ipa-insecure', kind: 'bool', default: '0', help: "Do not verify the conductor's TLS certificate (never in production)" },
   caFile: { param: 'ipa-ca-file', kind: 'string', help: "CA bundle (PEM) to verify the conductor's certificate; default: the system store" },
   listenHost: { param: 'ipa-listen-host', kind: 'string', help: 'Address the agent API listens on (default :: in the ramdisk, 127.0.0.1 elsewhere)' },
-  listenPort: { param: 'ipa-listen-port', kind: 'int', default: '9999', help: 'Port the agent API listens on' },
+  listenPort: { param: 'ipa-listen-port', kind: 'int', default: '9999', max: 65535, help: 'Port the agent API listens on' },
   advertiseHost: { param: 'ipa-advertise-host', kind: 'string', help: 'Address the conductor calls back (default: the source address of the route to the conductor)' },
-  advertisePort: { param: 'ipa-advertise-port', kind: 'int', help: 'Port the conductor calls back (default: the listen port)' },
+  advertisePort: { param: 'ipa-advertise-port', kind: 'int', max: 65535, help: 'Port the conductor calls back (default: the listen port)' },
   advertiseProtocol: { param: 'ipa-advertise-protocol', kind: 'string', default: 'http', help: 'http or https; automatic TLS switches it to https' },
   enableAutoTls: { param: 'ipa-enable-auto-tls', kind: 'bool', default: '1', help: 'Serve HTTPS with a self-signed certificate when the conductor supports agent_verify_ca (API 1.68)' },
   tlsCertFile: { param: 'ipa-tls-cert-file', kind: 'string', help: 'Serve HTTPS with this certificate (PEM) instead of automatic TLS' },
@@ -71,7 +73,8 @@ export type AgentConfig = {
 
 /** `key=value` pairs of /proc/cmdline (values may be quoted); bare words become "1". */
 export function parseKernelCmdline(text: string): Record<string, string> {
-  const params: Record<string, string> = {};
+  // No prototype: a parameter named __proto__ is kept as one, not swallowed by the setter.
+  const params: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const match of text.matchAll(/(\S+?)(?:=("[^"]*"|\S*))?(?:\s|$)/g)) {
     const key = match[1];
     if (!key) continue;
@@ -87,20 +90,29 @@ function parseValue(setting: Setting, raw: string | string[], source: string): u
     case 'list':
       return (Array.isArray(raw) ? raw : [raw]).flatMap((item) => (setting.param === 'ipa-api-url' ? item.split(',') : [item])).map((item) => item.trim()).filter(Boolean);
     case 'int': {
-      const text = Array.isArray(raw) ? raw.at(-1)! : raw;
-      const value = Number(text);
-      if (!Number.isInteger(value) || value < 0) throw fail(`must be a whole number, got "${text}"`);
+      const text = last(raw, fail);
+      // Digits only, as Python's int(): Number() would read "" as 0, "0x10" as 16 and "1e3" as 1000.
+      const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+      if (!Number.isSafeInteger(value)) throw fail(`must be a whole number, got ${describeInput(text)}`);
+      if (setting.max !== undefined && value > setting.max) throw fail(`must be at most ${setting.max}, got ${value}`);
       return value;
     }
     case 'bool': {
-      const text = (Array.isArray(raw) ? raw.at(-1)! : raw).toLowerCase();
+      const text = last(raw, fail).toLowerCase();
       if (['1', 'true', 'yes', 'on', ''].includes(text)) return true;
       if (['0', 'false', 'no', 'off'].includes(text)) return false;
-      throw fail(`must be a boolean (1/0, true/false), got "${text}"`);
+      throw fail(`must be a boolean (1/0, true/false), got ${describeInput(text)}`);
     }
     default:
-      return Array.isArray(raw) ? raw.at(-1) : raw;
+      return last(raw, fail);
   }
+}
+
+/** A repeated flag counts once, the last one winning; an empty repetition is no value at all. */
+function last(raw: string | string[], fail: (why: string) => IngotError): string {
+  const text = Array.isArray(raw) ? raw.at(-1) : raw;
+  if (typeof text !== 'string') throw fail('has no value');
+  return text;
 }
 
 /**
@@ -115,6 +127,9 @@ export function resolveConfig(input: { kernel?: Record<string, string>; flags?: 
     if (fromKernel !== undefined) value = parseValue(setting, fromKernel, `kernel parameter ${setting.param}`);
     const fromFlag = input.flags?.[name];
     if (fromFlag !== undefined) {
+      if (typeof fromFlag === 'boolean' && setting.kind !== 'bool') {
+        throw new IngotError('INGOT_CONFIG_INVALID', { details: `flag --${flagName(name)} takes a ${setting.kind}, not the boolean ${fromFlag}` });
+      }
       value = typeof fromFlag === 'boolean' ? fromFlag : parseValue(setting, fromFlag, `flag --${flagName(name)}`);
     }
     config[name] = value;

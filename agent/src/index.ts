@@ -21,3 +21,4 @@ export { createRamdiskPower, createSimulatedPower, type PowerControl } from './p
 export { writeImage } from './image/pipeline/index.ts';
 export { deployImage, parseDeployRequest, type DeployRequest } from './deploy/deploy-image.ts';
 export { installBootloader, parseInstallBootloaderParams, type BootloaderContext, type InstallBootloaderParams } from './bootloader/install-bootloader.ts';
+export { parseNetworkData, type NetworkData } from './vmedia/network-data.ts';

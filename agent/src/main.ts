@@ -15,6 +15,7 @@ import { createLogger } from './log.ts';
 import { collectSystemLogs } from './logs/collect-system-logs.ts';
 import { detectRamdisk, waitForInit } from './mode.ts';
 import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
+import { RAMDISK_RESCUED_MARKER } from './rescue/rescue-files.ts';
 import { createDeviceGuard } from './system/device-guard.ts';
 import { createSession, type Session } from './session/session.ts';
 import { createRealSystem } from './system/real-system.ts';
@@ -28,6 +29,12 @@ Inside its ramdisk the agent reads its settings from the kernel command line
 (/proc/cmdline, IPA's ipa-* parameters). Elsewhere it runs in sandbox mode:
 it touches no disk but those given with --disk, and never powers the host off.
 Flags override kernel parameters. Boolean flags take =0 / =1 (bare means 1).
+
+After rescue.finalize_rescue the agent leaves the password's crypt hash in
+/etc/ipa-rescue-config/ipa-rescue-password and the marker /etc/.rescued (under
+--state-dir outside the ramdisk), stops its API and exits 0; started again
+where the marker exists, it exits 0 at once. After system.lockdown it stops
+its API and, in the ramdisk, the network, and stays idle.
 
 Flags (flag, kernel parameter, meaning):
 ${renderSettingsHelp()}
@@ -49,6 +56,11 @@ async function main(): Promise<void> {
   const { help: _help, ...settingFlags } = flags;
   const probe = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
   const inRamdisk = await detectRamdisk(probe);
+  // A rescued ramdisk belongs to the rescue user: a restarted agent must not touch its network (virtual media) either.
+  if (inRamdisk && await probe.exists(RAMDISK_RESCUED_MARKER)) {
+    process.stdout.write(`ingot-agent: this node is rescued (${RAMDISK_RESCUED_MARKER} exists): not serving the API; log in as rescue\n`);
+    process.exit(0);
+  }
   // Outside the ramdisk /proc/cmdline is the host's: only flags configure the agent.
   const cmdline = inRamdisk ? parseKernelCmdline(await probe.readText('/proc/cmdline')) : {};
   // /init may still be loading modules and choosing between DHCP and a configuration device.
@@ -71,9 +83,10 @@ async function main(): Promise<void> {
 
   const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
   if (config.logFile) destinations.push({ stream: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) });
+  const logStreams = pino.multistream(destinations);
   // The session comes later (it logs through this logger); its token is hidden in every line from then on.
   let session: Session | undefined;
-  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: pino.multistream(destinations), secrets: () => [config.agentToken, session?.token] });
+  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: logStreams, secrets: () => [config.agentToken, session?.token] });
 
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
   if (inRamdisk) {
@@ -100,6 +113,15 @@ async function main(): Promise<void> {
     config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION,
     power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
+    // After finalize_rescue (and on a rescued node): the ramdisk's init then sets up the rescue login.
+    exit: (code) => {
+      try {
+        logStreams.flushSync(); // the log file (--log-file) writes asynchronously; its last lines say why the agent ends
+      } catch {
+        // a log file not yet open has nothing buffered
+      }
+      process.exit(code);
+    },
   });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping');

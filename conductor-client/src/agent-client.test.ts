@@ -175,16 +175,54 @@ describe('AgentClient over pinned HTTPS', () => {
     await client.installBootloader({ rootUuid: 'r', targetBootMode: 'uefi' }, { intervalMs: 10 });
     await client.sync();
     expect(Buffer.from(await client.collectSystemLogs(), 'base64').toString()).toBe('fake logs');
-    await client.finalizeRescue('$6$hash');
     await client.getDeploySteps(NODE, []);
     await client.reboot();
+    await client.getServiceSteps(NODE, []);
+    await client.setNodeInfo({ node: NODE, config: {} });
+    await client.cacheImage({ id: 'i', urls: ['http://x/i'], os_hash_algo: 'sha256', os_hash_value: 'ab' });
+    await client.waitForCommand('cache_image', { intervalMs: 10 });
+    await client.executeServiceStep({ interface: 'deploy', step: 'write_image', args: {} }, NODE, [], null);
+    await client.waitForCommand('execute_service_step', { intervalMs: 10 });
+    await client.finalizeRescue('$6$salt$hash');
     const posts = agent.requests.filter((r) => r.method === 'POST').map((r) => [(r.body as { name: string }).name, r.query.wait]);
     expect(posts).toEqual([
       ['standby.get_partition_uuids', 'true'], ['image.install_bootloader', 'false'], ['standby.sync', 'true'],
-      ['log.collect_system_logs', 'true'], ['rescue.finalize_rescue', 'false'], ['deploy.get_deploy_steps', 'true'], ['standby.run_image', 'false'],
+      ['log.collect_system_logs', 'true'], ['deploy.get_deploy_steps', 'true'], ['standby.run_image', 'false'],
+      ['service.get_service_steps', 'true'], ['poll.set_node_info', 'true'], ['standby.cache_image', 'false'],
+      ['service.execute_service_step', 'false'], ['rescue.finalize_rescue', 'false'],
     ]);
+    const params = (name: string) => (agent.requests.find((r) => (r.body as { name?: string } | undefined)?.name === name)?.body as { params: unknown }).params;
+    expect(params('rescue.finalize_rescue')).toEqual({ rescue_password: '$6$salt$hash', hashed: true });
+    expect(params('standby.cache_image')).toMatchObject({ force: false, image_info: { id: 'i' } });
+    expect(params('service.execute_service_step')).toEqual({ step: { interface: 'deploy', step: 'write_image', args: {} }, node: NODE, ports: [], service_version: null });
+    expect(params('poll.set_node_info')).toEqual({ node_info: { node: NODE, config: {} } });
     const bootloader = agent.requests.find((r) => (r.body as { name?: string } | undefined)?.name === 'image.install_bootloader');
     expect((bootloader?.body as { params: unknown }).params).toEqual({ root_uuid: 'r', efi_system_part_uuid: null, prep_boot_part_uuid: null, target_boot_mode: 'uefi' });
     expect(agent.requests.every((r) => r.token === TOKEN)).toBe(true);
+  });
+
+  it('sends the plain rescue password without a hashed parameter, as Ironic\'s fallback for older agents', async () => {
+    const { agent, client } = await agentAndClient({ legacyRescue: true });
+    await rejection(client.finalizeRescue('$6$salt$hash'), 'INGOT_INVALID_PARAMS');
+    expect(agent.stopped).toBe(false);
+    await client.finalizeRescue('plain', { hashed: false });
+    expect((agent.requests.at(-1)?.body as { params: unknown }).params).toEqual({ rescue_password: 'plain' });
+  });
+
+  it('waits until the agent stops answering after lockdown, and times out on an agent that keeps answering', async () => {
+    const { agent, client } = await agentAndClient();
+    await client.lockdown();
+    await client.waitUntilUnreachable({ intervalMs: 10, timeoutMs: 5_000 });
+    expect(agent.stopped).toBe(true);
+
+    const { client: still } = await agentAndClient({ stopsAfter: [] });
+    await still.lockdown();
+    const error = await rejection(still.waitUntilUnreachable({ intervalMs: 10, timeoutMs: 50 }), 'INGOT_AGENT_COMMAND_TIMEOUT');
+    expect(error.message).toContain('did not stop its API');
+  });
+
+  it('reads service steps and refuses a reply without them', async () => {
+    const { client } = await agentAndClient({ handlers: { 'service.get_service_steps': () => ({ hardware_manager_version: {} }) } });
+    await rejection(client.getServiceSteps(NODE, []), 'INGOT_AGENT_API_ERROR');
   });
 });

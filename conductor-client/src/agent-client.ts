@@ -244,8 +244,79 @@ export class AgentClient {
     return logs;
   }
 
-  /** `rescue.finalize_rescue` (wait=false); the reply must be SUCCEEDED. Send the hashed password. */
+  /**
+   * `rescue.finalize_rescue` (wait=false); the reply must be SUCCEEDED. Send
+   * the hashed password (a crypt hash such as `$6$…`); the agent then stops
+   * its API (see {@link AgentClient.waitUntilUnreachable}).
+   */
   async finalizeRescue(rescuePassword: string, { hashed = true }: { hashed?: boolean } = {}): Promise<CommandResult> {
-    return expectSucceeded(await this.runCommand('rescue.finalize_rescue', { rescue_password: rescuePassword, hashed }));
+    // The plain form leaves `hashed` out, as Ironic's fallback does: agents before IPA 6.0 know no such parameter.
+    const params = hashed ? { rescue_password: rescuePassword, hashed: true } : { rescue_password: rescuePassword };
+    return expectSucceeded(await this.runCommand('rescue.finalize_rescue', params));
+  }
+
+  /**
+   * `system.lockdown` (wait=false, as Ironic sends it after `standby.sync`);
+   * the reply must be SUCCEEDED. The agent then stops its API and heartbeats
+   * and, inside its ramdisk, takes the network down.
+   */
+  async lockdown(): Promise<CommandResult> {
+    return expectSucceeded(await this.runCommand('system.lockdown', {}));
+  }
+
+  /**
+   * Polls `GET /v1/commands/` until a connection to the agent fails, as Ironic
+   * does after lockdown; resolves then. Throws INGOT_AGENT_COMMAND_TIMEOUT if
+   * the agent still answers after `timeoutMs` (default 60000).
+   */
+  async waitUntilUnreachable({ intervalMs = 500, timeoutMs = 60_000, signal }: { intervalMs?: number; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.getCommandsStatus({ retry: false, signal });
+      } catch (error) {
+        if (isIngotError(error, 'INGOT_AGENT_UNREACHABLE')) return;
+        throw error;
+      }
+      if (Date.now() >= deadline) throw new IngotError('INGOT_AGENT_COMMAND_TIMEOUT', { details: `the agent at ${this.url} still answers ${timeoutMs} ms later; it did not stop its API` });
+      await sleep(intervalMs, undefined, { signal });
+    }
+  }
+
+  /**
+   * `poll.set_node_info` (wait=true): hands a standalone agent (one without a
+   * conductor URL) what a lookup would have returned. Other agents refuse it
+   * with INGOT_INVALID_COMMAND.
+   */
+  async setNodeInfo(nodeInfo: { node: NodeInfo; config?: Record<string, unknown> }): Promise<CommandResult> {
+    return expectSucceeded(await this.runCommand('poll.set_node_info', { node_info: nodeInfo }, { wait: true }));
+  }
+
+  /**
+   * `standby.prepare_image` (wait=false): what conductors before Ironic's
+   * deploy steps sent; poll with `waitForCommand('prepare_image')`.
+   */
+  prepareImage(imageInfo: Record<string, unknown>, configdrive?: string | null): Promise<CommandResult> {
+    return this.runCommand('standby.prepare_image', { image_info: imageInfo, ...(configdrive === undefined ? {} : { configdrive }) });
+  }
+
+  /**
+   * `standby.cache_image` (wait=false; Ingot's agent, and IPA before 10.0):
+   * writes the image without a config drive and remembers it, so that a
+   * later prepare_image or write_image of the same `image_info.id` skips the
+   * write; `force` writes it again. Poll with `waitForCommand('cache_image')`.
+   */
+  cacheImage(imageInfo: Record<string, unknown>, { force = false }: { force?: boolean } = {}): Promise<CommandResult> {
+    return this.runCommand('standby.cache_image', { image_info: imageInfo, force });
+  }
+
+  /** `service.get_service_steps` (wait=true). */
+  async getServiceSteps(node: NodeInfo, ports: unknown[]): Promise<StepsReply> {
+    return parseStepsReply(expectSucceeded(await this.runCommand('service.get_service_steps', { node, ports }, { wait: true })), 'service');
+  }
+
+  /** `service.execute_service_step` (wait=false): poll with `waitForCommand('execute_service_step')`. */
+  executeServiceStep(step: StepRequest, node: NodeInfo, ports: unknown[], serviceVersion: Record<string, string> | null): Promise<CommandResult> {
+    return this.runCommand('service.execute_service_step', { step, node, ports, service_version: serviceVersion });
   }
 }

@@ -71,15 +71,15 @@ export function httpError(status: number, body: unknown, where: string): IngotEr
   return new IngotError(fault.code, { details: `${where}: ${fault.details}`, status });
 }
 
-/** What get_clean_steps / get_deploy_steps answer. */
+/** What get_clean_steps / get_deploy_steps / get_service_steps answer. */
 export interface StepsReply {
   /** Hardware manager name → its steps. */
   steps: Record<string, StepDescription[]>;
-  /** Send back as clean_version / deploy_version. */
+  /** Send back as clean_version / deploy_version / service_version. */
   hardwareManagerVersion: Record<string, string>;
 }
 
-export function parseStepsReply(result: CommandResult, kind: 'clean' | 'deploy'): StepsReply {
+export function parseStepsReply(result: CommandResult, kind: 'clean' | 'deploy' | 'service'): StepsReply {
   const body = result.command_result as Record<string, unknown> | null;
   const steps = body?.[`${kind}_steps`];
   const version = body?.hardware_manager_version;

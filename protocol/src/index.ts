@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './types.ts';
 export * from './strict-bool.ts';
 export * from './redact-url.ts';
+export * from './describe-input.ts';

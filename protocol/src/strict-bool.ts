@@ -5,6 +5,9 @@
  */
 export function parseStrictBool(value: unknown): boolean | undefined {
   if (typeof value === 'boolean') return value;
+  // oslo renders any other value with str(): ["true"] is "['true']", never a boolean. String() would read
+  // ["true"] as "true", and a list nested thousands deep overflows the stack in it (found by fuzzing).
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
   const text = String(value).trim().toLowerCase();
   if (['1', 't', 'true', 'on', 'y', 'yes'].includes(text)) return true;
   if (['0', 'f', 'false', 'off', 'n', 'no'].includes(text)) return false;

@@ -38,5 +38,5 @@ export async function fuzz<Ts>(name: string, ciRuns: number, property: fc.IAsync
   const details = await fc.check(property as fc.IAsyncPropertyWithHooks<Ts>, { ...parameters, seed, numRuns });
   const line: FuzzTallyLine = { property: name, inputs: details.numRuns, seed, failed: details.failed };
   appendFileSync(inject('fuzzTally'), `${JSON.stringify(line)}\n`);
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `property ${name} failed (seed ${seed})`);
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `property ${name} failed (seed ${seed})`, { cause: details.errorInstance });
 }

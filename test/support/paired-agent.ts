@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import {
   AGENT_VERSION, collectSystemLogs, createAgent, createBlockDevices, createDeviceGuard, createGenericManager,
-  createMachineFileInventory, createRealSystem, createSession, createSimulatedPower, readDownloadSettings, resolveConfig, type Agent,
+  createMachineFileInventory, createRealSystem, createSession, createSimulatedPower, readDownloadSettings, resolveConfig, type Agent, type AgentDeps,
 } from '@ingot/agent';
 import { createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter, type HeartbeatEvent } from '@ingot/conductor-client';
 import type { SimulatedMachine } from './simulated-machine.ts';
@@ -46,7 +46,7 @@ export async function startTestConductor(machine: Pick<SimulatedMachine, 'mac'>,
   return { nodeUuid: uuid, url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`, pairing, store, tokens, heartbeats, lookups };
 }
 
-export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, cleanups: Cleanups, log: Logger, options: { agentToken?: string; caFile?: string; kernel?: Record<string, string> } = {}): Promise<Agent> {
+export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, cleanups: Cleanups, log: Logger, options: { agentToken?: string; caFile?: string; kernel?: Record<string, string>; exit?: AgentDeps['exit'] } = {}): Promise<Agent> {
   const config = resolveConfig({ kernel: options.kernel, flags: { apiUrl: [apiUrl], listenHost: '127.0.0.1', listenPort: '0', advertiseHost: '127.0.0.1', lookupTimeout: '60', disk: machine.disks, ...(options.agentToken ? { agentToken: options.agentToken } : {}), ...(options.caFile ? { caFile: options.caFile } : {}) } });
   const guard = createDeviceGuard({ mode: 'sandbox', disks: machine.disks });
   const system = createRealSystem({ guard, log });
@@ -60,6 +60,7 @@ export async function startTestAgent(machine: SimulatedMachine, apiUrl: string, 
     inventory: createMachineFileInventory({ path: machine.machineFile, devices, system }),
     power: createSimulatedPower(log), managers: [createGenericManager({ deploy: { session, download } })],
     collectLogs: () => collectSystemLogs({ system, log, sandboxDisks: guard.disks }),
+    ...(options.exit ? { exit: options.exit } : {}),
   });
   cleanups.push(() => agent.stop());
   await agent.start();

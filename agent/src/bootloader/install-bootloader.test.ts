@@ -144,3 +144,12 @@ describe('install_bootloader parameters and BOOT.CSV', () => {
     expect(parseBootCsv('shimx64.efi,redhat,,This is the boot entry for Red Hat\n\n')).toEqual([{ loader: 'shimx64.efi', label: 'redhat' }]);
   });
 });
+
+describe('install_bootloader parameters on hostile values (fuzz finding)', () => {
+  it('refuses a parameter holding a deep list or a BigInt with a 400 naming it, not a RangeError or TypeError', () => {
+    const deep = JSON.parse(`${'['.repeat(20_000)}"x"${']'.repeat(20_000)}`) as unknown;
+    expect(() => parseInstallBootloaderParams({ ignore_bootloader_failure: deep })).toThrow(/ignore_bootloader_failure must be a boolean, got a list of 1/);
+    expect(() => parseInstallBootloaderParams({ root_uuid: [0n] })).toThrow(/root_uuid must be a string or null, got a list of 1/);
+    expect(() => parseInstallBootloaderParams({ target_boot_mode: deep })).toThrow(/target_boot_mode must be bios or uefi/);
+  });
+});

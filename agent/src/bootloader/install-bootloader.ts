@@ -1,4 +1,4 @@
-import { IngotError, isIngotError, type NodeInfo, parseStrictBool } from '@ingot/protocol';
+import { describeInput, IngotError, isIngotError, type NodeInfo, parseStrictBool } from '@ingot/protocol';
 import type { Logger } from 'pino';
 import type { BlockDevices } from '../disks/block-devices.ts';
 import type { System } from '../system/system.ts';
@@ -28,16 +28,16 @@ function invalid(details: string): never {
 function optionalText(params: Record<string, unknown>, name: string): string | null {
   const value = params[name];
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string') invalid(`${name} must be a string or null, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string') invalid(`${name} must be a string or null, got ${describeInput(value)}`);
   return value;
 }
 
 export function parseInstallBootloaderParams(params: Record<string, unknown>): InstallBootloaderParams {
   const mode = params.target_boot_mode ?? 'bios';
-  if (mode !== 'bios' && mode !== 'uefi') invalid(`target_boot_mode must be bios or uefi, got ${JSON.stringify(mode)}`);
+  if (mode !== 'bios' && mode !== 'uefi') invalid(`target_boot_mode must be bios or uefi, got ${describeInput(mode)}`);
   const ignore = params.ignore_bootloader_failure;
   const ignoreParsed = ignore === undefined || ignore === null ? null : parseStrictBool(ignore);
-  if (ignoreParsed === undefined) invalid(`ignore_bootloader_failure must be a boolean, got ${JSON.stringify(ignore)}`);
+  if (ignoreParsed === undefined) invalid(`ignore_bootloader_failure must be a boolean, got ${describeInput(ignore)}`);
   return {
     rootUuid: optionalText(params, 'root_uuid'),
     efiSystemPartUuid: optionalText(params, 'efi_system_part_uuid'),

@@ -1,9 +1,9 @@
 import type { BlockDevices } from '../disks/block-devices.ts';
-import { runImageDeploy, validateImageDeploy, type ImageDeployDeps } from '../deploy/deploy-steps.ts';
+import { runCacheImage, runImageDeploy, validateCacheImage, validateImageDeploy, type ImageDeployDeps } from '../deploy/deploy-steps.ts';
 import type { PowerControl } from '../power/power-control.ts';
 import type { Session } from '../session/session.ts';
 import type { System } from '../system/system.ts';
-import { defineExtension, type Extension } from './command.ts';
+import { defineExtension, type CommandContext, type Extension } from './command.ts';
 
 export interface StandbyDeps {
   system: System;
@@ -24,10 +24,14 @@ export async function syncDisks(system: System, devices: BlockDevices): Promise<
   }
 }
 
-/** IPA's `standby` extension (ipa-protocol.md 4.1). */
+/** IPA's `standby` extension (ipa-protocol.md 4.1), with cache_image, which IPA dropped in 10.0. */
 export function createStandbyExtension(deps: StandbyDeps): Extension {
   const { session } = deps;
   const imageDeploy: ImageDeployDeps = { session, download: deps.download };
+  const deployContext = (ctx: CommandContext) => ({
+    system: deps.system, devices: deps.devices, log: ctx.log, signal: ctx.signal, progress: ctx.progress,
+    node: session.node ?? { uuid: 'unknown' },
+  });
   const powerCommand = (name: 'power_off' | 'run_image') => ({
     name,
     mode: 'async' as const,
@@ -46,10 +50,14 @@ export function createStandbyExtension(deps: StandbyDeps): Extension {
       name: 'prepare_image',
       mode: 'async',
       validate: (params) => validateImageDeploy(params, imageDeploy),
-      run: (params, ctx) => runImageDeploy({
-        system: deps.system, devices: deps.devices, log: ctx.log, signal: ctx.signal, progress: ctx.progress,
-        node: session.node ?? { uuid: 'unknown' },
-      }, params, imageDeploy),
+      run: (params, ctx) => runImageDeploy(deployContext(ctx), params, imageDeploy),
+    },
+    {
+      // Removed from IPA in 10.0; Ingot keeps it for fast-track pre-staging (ipa-protocol.md 10.1).
+      name: 'cache_image',
+      mode: 'async',
+      validate: (params) => { validateCacheImage(params, imageDeploy); },
+      run: (params, ctx) => runCacheImage(deployContext(ctx), params, imageDeploy),
     },
     { name: 'get_partition_uuids', mode: 'sync', async run() { return session.partitionUuids; } },
   ]);

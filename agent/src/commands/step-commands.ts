@@ -10,6 +10,8 @@ export interface StepCommandsDeps {
   hardware: HardwareContext;
   /** Called with the node of every step command: the agent caches the latest one (IPA's cache_node). */
   onNode?(node: NodeInfo): void;
+  /** Called as a step is about to run (a step may write the disks: the agent forgets a cached image then). */
+  beforeStep?(kind: StepKind, step: string): void;
 }
 
 /**
@@ -43,6 +45,7 @@ export function createStepExtension(kind: StepKind, deps: StepCommandsDeps): Ext
         deps.onNode?.(node);
         const expected = params[`${kind}_version`];
         if (expected !== null && expected !== undefined) checkVersions(expected, registry.versions());
+        deps.beforeStep?.(kind, step.step);
         try {
           const result = await registry.runStep(kind, step, {
             ...hardware,

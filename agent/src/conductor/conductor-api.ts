@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import {
-  API_VERSION_HEADER, apiVersions, compareApiVersions, IngotError, minApiVersion,
+  API_VERSION_HEADER, apiVersions, compareApiVersions, describeInput, IngotError, minApiVersion,
   type HeartbeatRequest, type LookupResponse,
 } from '@ingot/protocol';
+import { parseLookupReply } from './lookup-reply.ts';
 import { ConnectionError, requestJson, type JsonRequest, type JsonResponse } from '../net/http-json.ts';
 
 export interface ConductorApiOptions {
@@ -83,16 +84,14 @@ export function createConductorApi(options: ConductorApiOptions): ConductorApi {
       } catch (error) {
         throw new IngotError('INGOT_LOOKUP_FAILED', { details: (error as Error).message, cause: error });
       }
-      const body = response.body as Partial<LookupResponse> | null;
       if (response.status !== 200) {
         throw new IngotError('INGOT_LOOKUP_FAILED', { status: response.status, details: `${this.currentUrl()}/v1/lookup answered ${response.status}: ${faultOf(response)}` });
       }
-      if (!body || typeof body !== 'object' || typeof body.node?.uuid !== 'string') {
-        throw new IngotError('INGOT_LOOKUP_FAILED', { details: `${this.currentUrl()}/v1/lookup answered without node.uuid` });
+      const { reply, heartbeatTimeoutGiven, heartbeatTimeoutUsable } = parseLookupReply(response.body, `${this.currentUrl()}/v1/lookup`);
+      if (!heartbeatTimeoutUsable) {
+        options.log.warn({ given: describeInput(heartbeatTimeoutGiven), used: reply.config.heartbeat_timeout }, 'the lookup gave no usable heartbeat_timeout (a number of seconds, at least 1); using the default');
       }
-      // Legacy bodies carry heartbeat_timeout at the top level instead of a config object (2.3).
-      const config = body.config ?? { heartbeat_timeout: Number((body as Record<string, unknown>).heartbeat_timeout ?? 300) };
-      return { node: body.node, config };
+      return reply;
     },
 
     async heartbeat(nodeUuid, body) {
@@ -125,10 +124,10 @@ export function faultOf(response: JsonResponse): string {
     try {
       inner = JSON.parse(inner);
     } catch {
-      return inner as string;
+      return (inner as string).slice(0, 300);
     }
   }
   const record = inner as Record<string, unknown> | null;
   const text = record?.faultstring ?? record?.title ?? record?.message;
-  return typeof text === 'string' ? text : response.text.slice(0, 300);
+  return typeof text === 'string' ? text.slice(0, 300) : response.text.slice(0, 300);
 }

@@ -89,7 +89,7 @@ export function createLookupLoop(options: LookupLoopOptions): LookupLoop {
       const restarted = new Promise<void>((resolve) => { restart = resolve; });
       heartbeater = createHeartbeater({
         api, log, nodeUuid: found.node.uuid,
-        heartbeatTimeoutSeconds: Number(found.config.heartbeat_timeout) || 300,
+        heartbeatTimeoutSeconds: found.config.heartbeat_timeout,
         body: () => session.heartbeatBody(options.version),
         onTokenRefused: (reason) => startOver(`heartbeat token refused: ${reason}`),
         onBeat: options.onBeat,

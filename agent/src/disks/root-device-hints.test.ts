@@ -136,3 +136,19 @@ describe('rootDeviceHintsOf', () => {
     expect(rootDeviceHintsOf({})).toBeNull();
   });
 });
+
+describe('root device hints on hostile values (fuzz findings)', () => {
+  it('refuses a hint holding a deep list or a BigInt with a 400 naming the hint, not a RangeError or TypeError', () => {
+    const deep = JSON.parse(`${'['.repeat(20_000)}"x"${']'.repeat(20_000)}`) as unknown;
+    for (const hints of [{ model: deep }, { rotational: deep }, { size: deep }, { model: { '': [0n] } }]) {
+      expect(() => parseRootDeviceHints(hints)).toThrow(IngotError);
+      expect(() => parseRootDeviceHints(hints)).toThrow(/root device hint/);
+      expect(() => selectRootDevice([disk('/dev/sda', 100)], hints)).toThrow(/INGOT|Device not found/);
+    }
+  });
+
+  it('quotes a hint holding a lone surrogate as U+FFFD instead of throwing URIError', () => {
+    expect(pythonQuote('\udfff')).toBe('%EF%BF%BD');
+    expect(parseRootDeviceHints({ model: '\udfff' })).toEqual({ model: 's== %EF%BF%BD' });
+  });
+});

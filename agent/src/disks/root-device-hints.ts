@@ -1,4 +1,4 @@
-import { IngotError, parseStrictBool } from '@ingot/protocol';
+import { describeInput, IngotError, parseStrictBool } from '@ingot/protocol';
 import type { BlockDevice } from './block-devices.ts';
 import { matchSpec, specOperator } from './specs-matcher.ts';
 
@@ -39,7 +39,9 @@ function invalid(details: string): never {
 
 /** Python's urllib.parse.quote with its default safe '/': everything but [A-Za-z0-9_.~/-] is percent-encoded. */
 export function pythonQuote(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%2F/g, '/');
+  // encodeURIComponent throws URIError on a lone surrogate (a hint "\udfff", found by fuzzing): it becomes U+FFFD first.
+  const wellFormed = text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return encodeURIComponent(wellFormed).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%2F/g, '/');
 }
 
 /**
@@ -65,7 +67,7 @@ export function normalizeStringExpression(expression: string): string {
  */
 export function parseRootDeviceHints(raw: unknown): RootDeviceHints | null {
   if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'object' || Array.isArray(raw)) invalid(`root device hints must be an object, got ${JSON.stringify(raw)}`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) invalid(`root device hints must be an object, got ${describeInput(raw)}`);
   const entries = Object.entries(raw as Record<string, unknown>);
   if (entries.length === 0) return null;
   const unknown = entries.map(([name]) => name).filter((name) => !Object.hasOwn(HINT_TYPES, name));
@@ -75,10 +77,10 @@ export function parseRootDeviceHints(raw: unknown): RootDeviceHints | null {
     const type = HINT_TYPES[name];
     if (type === 'bool') {
       const parsed = parseStrictBool(value);
-      if (parsed === undefined) invalid(`root device hint "${name}" is not a Boolean value: ${JSON.stringify(value)}`);
+      if (parsed === undefined) invalid(`root device hint "${name}" is not a Boolean value: ${describeInput(value)}`);
       hints[name] = parsed;
     } else if (type === 'str') {
-      if (typeof value !== 'string' || !value.trim()) invalid(`root device hint "${name}" must be a non-empty string: ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || !value.trim()) invalid(`root device hint "${name}" must be a non-empty string: ${describeInput(value)}`);
       const normalized = normalizeStringExpression(value);
       hints[name] = specOperator(normalized) ? normalized : `s== ${normalized}`;
     } else {
@@ -90,13 +92,13 @@ export function parseRootDeviceHints(raw: unknown): RootDeviceHints | null {
 
 /** Sizes are positive integers in GiB; `100` means `== 100` (a float comparison of the disk's size in GiB). */
 function parseSizeHint(name: string, value: unknown): string {
-  if (typeof value !== 'number' && typeof value !== 'string') invalid(`root device hint "${name}" is not an integer value: ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' && typeof value !== 'string') invalid(`root device hint "${name}" is not an integer value: ${describeInput(value)}`);
   const text = String(value).trim().toLowerCase();
   const op = specOperator(text);
   const values = op ? text.split(op).filter((v) => v).map((v) => v.trim()) : [text];
   for (const v of values) {
-    if (!/^[+-]?\d+$/.test(v)) invalid(`root device hint "${name}" is not an integer value: ${JSON.stringify(value)}`);
-    if (Number(v) <= 0) invalid(`root device hint "${name}" should be a positive integer: ${JSON.stringify(value)}`);
+    if (!/^[+-]?\d+$/.test(v)) invalid(`root device hint "${name}" is not an integer value: ${describeInput(value)}`);
+    if (Number(v) <= 0) invalid(`root device hint "${name}" should be a positive integer: ${describeInput(value)}`);
   }
   return op ? text : `== ${text}`;
 }
@@ -129,6 +131,13 @@ export function deviceMatchesHints(device: HintCandidate, hints: RootDeviceHints
   });
 }
 
+/** The hints as given, one level deep: each value as describeInput shows it (a deep or BigInt value would break JSON.stringify). */
+function showHints(raw: unknown): string {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return describeInput(raw);
+  const shown = Object.entries(raw).map(([name, value]) => `${describeInput(name)}:${describeInput(value)}`);
+  return `{${shown.join(',')}}`;
+}
+
 /**
  * Chooses the install disk (9.10): the first disk, in list (lsblk) order,
  * matching every hint; without hints, the smallest disk of at least 4 GiB,
@@ -143,7 +152,7 @@ export function selectRootDevice<T extends HintCandidate>(devices: readonly T[],
     hints = parseRootDeviceHints(rawHints);
   } catch (error) {
     throw new IngotError('INGOT_DEVICE_NOT_FOUND', {
-      details: `no device could be found using the root device hints ${JSON.stringify(rawHints)} because they failed to validate: ${(error as Error).message}`,
+      details: `no device could be found using the root device hints ${showHints(rawHints)} because they failed to validate: ${(error as Error).message}`,
       cause: error,
     });
   }
@@ -151,7 +160,7 @@ export function selectRootDevice<T extends HintCandidate>(devices: readonly T[],
     const found = candidates.find((device) => deviceMatchesHints(device, hints));
     if (found) return found;
     throw new IngotError('INGOT_DEVICE_NOT_FOUND', {
-      details: `no disk matches the root device hints ${JSON.stringify(rawHints)} among ${candidates.map((d) => d.name).join(', ') || 'no writable disks'}`,
+      details: `no disk matches the root device hints ${showHints(rawHints)} among ${candidates.map((d) => d.name).join(', ') || 'no writable disks'}`,
     });
   }
   const bySize = [...candidates].sort((a, b) => a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -15,14 +15,14 @@ const eraseMetadata = (ctx: StepContext) =>
 
 /**
  * `erase_devices_metadata` as IPA offers it (ipa-protocol.md 5.6, 6): a clean
- * step at priority 99 (automated cleaning), and a deploy and a service step
- * at priority 0 (run only when asked for).
+ * step at priority 99 (automated cleaning) and a deploy step at priority 0
+ * (run only when asked for). Not a service step: servicing works on an active
+ * node, and IPA offers no erase step there (5.6).
  */
 export function eraseSteps(): StepDefinition[] {
   const step = { name: 'erase_devices_metadata', interface: 'deploy', rebootRequested: false, run: eraseMetadata } as const;
   return [
     { ...step, kind: 'clean', priority: 99, abortable: true },
     { ...step, kind: 'deploy', priority: 0, abortable: false },
-    { ...step, kind: 'service', priority: 0, abortable: true },
   ];
 }

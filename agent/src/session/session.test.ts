@@ -62,4 +62,16 @@ describe('the agent session', () => {
     session.setListening({ callbackUrl: 'http://192.0.2.5:9999', verifyCa: undefined });
     expect(session.heartbeatBody('1.0')).not.toHaveProperty('agent_verify_ca');
   });
+
+  it('remembers the image cache_image wrote until told otherwise or until it starts over', () => {
+    const session = createSession({ log });
+    expect(session.cachedImage).toBeUndefined();
+    session.recordCachedImage({ id: 'img', device: '/dev/sda' });
+    expect(session.cachedImage).toEqual({ id: 'img', device: '/dev/sda' });
+    session.recordCachedImage(undefined);
+    expect(session.cachedImage).toBeUndefined();
+    session.recordCachedImage({ id: 'img', device: '/dev/sda' });
+    session.forget();
+    expect(session.cachedImage).toBeUndefined();
+  });
 });

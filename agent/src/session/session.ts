@@ -2,6 +2,14 @@ import type { Logger } from 'pino';
 import { IngotError, REDACTED_TOKEN, type HeartbeatRequest, type LookupResponse, type NodeInfo } from '@ingot/protocol';
 import type { PartitionUuids } from '../disks/partition-layout.ts';
 
+/** An image `standby.cache_image` wrote, unchanged since: a later write of the same image to the same disk is skipped (ipa-protocol.md 10.1). */
+export interface CachedImage {
+  /** `image_info.id` */
+  id: string;
+  /** The disk it was written to. */
+  device: string;
+}
+
 export type AgentPhase = 'starting' | 'looking-up' | 'serving' | 'locked-down' | 'stopped';
 
 /**
@@ -27,6 +35,8 @@ export interface Session {
   readonly md5Allowed: boolean;
   /** The lookup's `enable_bios_bootloader_install` (9.9); once allowed it stays allowed, as in IPA. */
   readonly biosBootloaderAllowed: boolean;
+  /** What cache_image left on a disk; cleared by anything else that writes the disks, and when the agent starts over. */
+  readonly cachedImage: CachedImage | undefined;
   /** When the agent last started over after its own power_off or run_image cut no power; undefined otherwise. */
   readonly powerActionAt: number | undefined;
 
@@ -41,9 +51,11 @@ export interface Session {
   applyLookup(found: LookupResponse): void;
   cacheNode(node: NodeInfo): void;
   recordPartitionUuids(uuids: PartitionUuids): void;
+  /** cache_image wrote `image`; undefined: the disks changed since, nothing is cached. */
+  recordCachedImage(image: CachedImage | undefined): void;
   /** The heartbeat's body (2.4), from what the session holds now. */
   heartbeatBody(agentVersion: string): HeartbeatRequest;
-  /** Back to freshly booted: the pre-set token, no node, no partition UUIDs. */
+  /** Back to freshly booted: the pre-set token, no node, no partition UUIDs, no cached image. */
   forget(options?: { afterPowerAction?: boolean }): void;
 }
 
@@ -62,6 +74,7 @@ export function createSession(options: { presetToken?: string; log: Logger; now?
   let md5Allowed = false;
   let biosBootloaderAllowed = false;
   let powerActionAt: number | undefined;
+  let cachedImage: CachedImage | undefined;
 
   return {
     get phase() { return phase; },
@@ -73,6 +86,7 @@ export function createSession(options: { presetToken?: string; log: Logger; now?
     get md5Allowed() { return md5Allowed; },
     get biosBootloaderAllowed() { return biosBootloaderAllowed; },
     get powerActionAt() { return powerActionAt; },
+    get cachedImage() { return cachedImage; },
 
     setPhase(next) { phase = next; },
     setListening(listening) {
@@ -102,6 +116,7 @@ export function createSession(options: { presetToken?: string; log: Logger; now?
     },
     cacheNode(value) { node = value; },
     recordPartitionUuids(uuids) { partitionUuids = { ...uuids }; },
+    recordCachedImage(image) { cachedImage = image ? { ...image } : undefined; },
     heartbeatBody(agentVersion) {
       if (!callbackUrl) throw new IngotError('INGOT_INTERNAL', { details: 'a heartbeat was asked for before the API listens' });
       return { callback_url: callbackUrl, agent_token: token ?? null, agent_version: agentVersion, ...(verifyCa ? { agent_verify_ca: verifyCa } : {}) };
@@ -111,6 +126,7 @@ export function createSession(options: { presetToken?: string; log: Logger; now?
       token = options.presetToken;
       node = undefined;
       partitionUuids = {};
+      cachedImage = undefined;
       powerActionAt = forgetOptions.afterPowerAction ? now() : undefined;
     },
   };

@@ -97,3 +97,21 @@ describe('parseNetworkData and planNetworkCommands', () => {
     expect((error as Error).message).toMatch(pattern);
   });
 });
+
+describe('parseNetworkData on hostile values (fuzz findings)', () => {
+  const deep = `${'['.repeat(20_000)}1${']'.repeat(20_000)}`;
+  const doc = (link: string, network = '{"id":"n","type":"ipv4","link":"l0","ip_address":"10.0.0.2","prefix":24}') =>
+    `{"links":[{"id":"l0","ethernet_mac_address":"52:54:00:00:00:02",${link}}],"networks":[${network}]}`;
+
+  it('refuses an mtu, a vlan_id, a netmask or a MAC nested thousands deep naming the field, not with a RangeError', () => {
+    for (const [text, field] of [[doc(`"mtu":${deep}`), 'links[0].mtu'], [doc('"mtu":1500', `{"id":"n","type":"ipv4","link":"l0","ip_address":"10.0.0.2","netmask":${deep}}`), 'netmask'],
+      [`{"links":[{"id":"p","ethernet_mac_address":"52:54:00:00:00:02"},{"id":"v","type":"vlan","vlan_link":"p","vlan_id":${deep}}]}`, 'vlan_id'],
+      [`{"links":[{"id":"p","ethernet_mac_address":${deep}}]}`, 'ethernet_mac_address']] as const) {
+      expect(() => parseNetworkData(text, source)).toThrow(new RegExp(`${source}: .*${field.replace(/[[\]]/g, '\\$&')}`));
+    }
+  });
+
+  it('takes a prefix as a number or digits only: [24] is no netmask', () => {
+    expect(() => parseNetworkData(doc('"mtu":1500', '{"id":"n","type":"ipv4","link":"l0","ip_address":"10.0.0.2","netmask":[24]}'), source)).toThrow(/netmask is a list of 1, not a netmask/);
+  });
+});

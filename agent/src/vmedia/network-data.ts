@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { IngotError } from '@ingot/protocol';
+import { describeInput, IngotError } from '@ingot/protocol';
 
 /**
  * OpenStack's `network_data.json` (the config-drive format Ironic writes for
@@ -56,12 +56,12 @@ export function parseNetworkData(text: string, source: string): NetworkData {
     if (!isRecord(raw)) throw fail(`${where} is not an object`);
     const id = requiredString(raw.id, `${where}.id`, fail);
     const type = typeof raw.type === 'string' ? raw.type : 'phy';
-    const mtu = raw.mtu === undefined || raw.mtu === null ? undefined : Number(raw.mtu);
-    if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) throw fail(`${where}.mtu (link "${id}") must be a whole number between 68 and 65535, got ${JSON.stringify(raw.mtu)}`);
+    const mtu = raw.mtu === undefined || raw.mtu === null ? undefined : wholeNumber(raw.mtu);
+    if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) throw fail(`${where}.mtu (link "${id}") must be a whole number between 68 and 65535, got ${describeInput(raw.mtu)}`);
     if (type === 'vlan') {
       const parent = requiredString(raw.vlan_link, `${where}.vlan_link (link "${id}")`, fail);
-      const vlanId = Number(raw.vlan_id);
-      if (!Number.isInteger(vlanId) || vlanId < 1 || vlanId > 4094) throw fail(`${where}.vlan_id (link "${id}") must be 1 to 4094, got ${JSON.stringify(raw.vlan_id)}`);
+      const vlanId = wholeNumber(raw.vlan_id);
+      if (!Number.isInteger(vlanId) || vlanId < 1 || vlanId > 4094) throw fail(`${where}.vlan_id (link "${id}") must be 1 to 4094, got ${describeInput(raw.vlan_id)}`);
       return { id, kind: 'vlan', parent, vlanId, mtu, mac: optionalMac(raw.vlan_mac_address ?? raw.ethernet_mac_address, `${where}.vlan_mac_address`, fail) };
     }
     if (type === 'bond') throw fail(`${where} (link "${id}") is a bond; the ramdisk configures single links and VLANs only: give one member link instead`);
@@ -129,8 +129,10 @@ function parseRoute(raw: unknown, family: 4 | 6, where: string, fail: Fail): Net
 function prefixOf(raw: Record<string, unknown>, family: 4 | 6, where: string, fail: Fail): number {
   const given = raw.prefix ?? raw.netmask;
   if (given === undefined || given === null || given === '') throw fail(`${where} has neither "netmask" nor "prefix" nor an address/prefix`);
-  if (typeof given === 'number' || /^\d+$/.test(String(given))) return Number(given);
-  const mask = String(given);
+  if (typeof given === 'number') return given;
+  if (typeof given !== 'string') throw fail(`${where}.netmask is ${describeInput(given)}, not a netmask or a prefix length`);
+  if (/^\d+$/.test(given)) return Number(given);
+  const mask = given;
   if (isIP(mask) !== family) throw fail(`${where}.netmask "${mask}" is not an IPv${family} netmask or a prefix length`);
   const bits = addressBits(mask, family);
   if (!/^1*0*$/.test(bits)) throw fail(`${where}.netmask "${mask}" is not contiguous`);
@@ -147,9 +149,15 @@ function addressBits(address: string, family: 4 | 6): string {
   return groups.map((group) => parseInt(group, 16).toString(2).padStart(16, '0')).join('');
 }
 
+/** A number, or its decimal text; anything else NaN (Number() of a deeply nested list overflows the stack). */
+function wholeNumber(value: unknown): number {
+  if (typeof value === 'number') return value;
+  return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+}
+
 function optionalMac(value: unknown, where: string, fail: Fail): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(value)) throw fail(`${where} "${String(value)}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  if (typeof value !== 'string' || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(value)) throw fail(`${where} ${describeInput(value)} is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   return value.toLowerCase();
 }
 

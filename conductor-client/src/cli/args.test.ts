@@ -3,6 +3,19 @@ import { isIngotError } from '@ingot/protocol';
 import { HELP, parseCliArgs, parseListen, parseRootDeviceHints } from './args.ts';
 
 describe('parseCliArgs', () => {
+  it('reads the rescue command: the password file, never a password on the command line', () => {
+    expect(parseCliArgs(['rescue', '--mac', '52:54:00:aa:bb:cc', '--rescue-password-file', '/run/pw', '--require-hashed-password'])).toMatchObject({
+      kind: 'rescue', macs: ['52:54:00:aa:bb:cc'], rescuePasswordFile: '/run/pw', requireHashedPassword: true, timeoutSeconds: 600,
+    });
+    const refusals = [
+      [['rescue', '--mac', '52:54:00:aa:bb:cc'], /--rescue-password-file is required/],
+      [['rescue', '--mac', '52:54:00:aa:bb:cc', '--rescue-password', 'hunter2'], /Unknown option '--rescue-password'/],
+      [['clean', '--mac', '52:54:00:aa:bb:cc', '--rescue-password-file', '/run/pw'], /belongs to the rescue command/],
+      [['rescue', '--mac', '52:54:00:aa:bb:cc', '--rescue-password-file', '/run/pw', '--image-url', 'http://x/i'], /belongs to the deploy command/],
+    ] as const;
+    for (const [argv, message] of refusals) expect(() => parseCliArgs(argv)).toThrow(message);
+  });
+
   it('reads every flag of the clean command', () => {
     expect(parseCliArgs(['clean', '--mac', '52-54-00-AA-BB-CC', '--mac', '52:54:00:aa:bb:cd', '--node-uuid', 'A0B1C2D3-0000-4000-8000-000000000001',
       '--allow', '10.0.0.0/8', '--allow', '::1', '--listen', '[::1]:7000', '--timeout', '30', '--poll-interval', '0.5', '--require-tls', '--verbose',
@@ -21,7 +34,7 @@ describe('parseCliArgs', () => {
   it('answers --help with help, and the help documents every flag', () => {
     expect(parseCliArgs(['--help'])).toEqual({ kind: 'help' });
     for (const flag of ['--mac', '--node-uuid', '--allow', '--listen', '--timeout', '--poll-interval', '--require-tls', '--collect-logs', '--logs-dir', '--verbose', '--help',
-      '--image-url', '--image-checksum', '--disk-format', '--root-device', '--skip-cleaning']) expect(HELP).toContain(flag);
+      '--image-url', '--image-checksum', '--disk-format', '--root-device', '--skip-cleaning', '--rescue-password-file', '--require-hashed-password']) expect(HELP).toContain(flag);
   });
 
   it.each([

@@ -8,6 +8,7 @@ import { COLLECT_LOGS_POLICIES, type CollectLogsPolicy } from '../conductor/ramd
 
 export const HELP = `Usage: ingot-conductor clean --mac <mac> [options]
        ingot-conductor deploy --mac <mac> --image-url <url> --image-checksum <checksum> [options]
+       ingot-conductor rescue --mac <mac> --rescue-password-file <file> [options]
 
 Serves Ironic's lookup and heartbeat endpoints and waits for the agent of one
 node to pair. "clean" then runs automated cleaning through it (every clean step
@@ -15,7 +16,11 @@ with priority > 0, highest first) and exits. "deploy" cleans the same way,
 then writes a whole-disk image as Ironic does (write_image deploy step,
 get_partition_uuids, power_off) with a progress bar, and exits. When cleaning
 or the deploy fails (or always, see --collect-logs) it first fetches the
-ramdisk's logs through the agent, as Ironic does, and saves them.
+ramdisk's logs through the agent, as Ironic does, and saves them. "rescue"
+waits for the agent of a node booted into the ramdisk for rescue, sends it
+the rescue password's SHA-512 crypt hash (rescue.finalize_rescue, as Ironic
+in RESCUEWAIT), waits until the agent stops its API, and exits: the node's
+console then offers the login "rescue" with that password.
 
 Options:
   --mac <mac>            MAC address of the node (repeatable, at least one).
@@ -52,8 +57,19 @@ Deploy options:
                          agent takes the smallest disk of at least 4 GiB.
   --skip-cleaning        Deploy at once, without cleaning first.
 
-Exit status: 0 when cleaning (and the deploy) succeeded, 1 when it failed,
-2 on timeout, 64 on a usage error.
+Rescue options:
+  --rescue-password-file <file>
+                         File whose first line is the rescue password (never
+                         give the password itself on the command line). Only
+                         its hash is sent, unless the agent refuses hashes
+                         (agents before IPA 6.0): then the plain password, as
+                         Ironic does, unless --require-hashed-password.
+  --require-hashed-password
+                         Never send the plain password (Ironic's
+                         require_rescue_password_hashed).
+
+Exit status: 0 when cleaning (and the deploy), or the rescue, succeeded, 1 when
+it failed, 2 on timeout, 64 on a usage error.
 `;
 
 export interface CleanCommand {
@@ -78,7 +94,14 @@ export interface DeployCommand extends Omit<CleanCommand, 'kind'> {
   skipCleaning: boolean;
 }
 
-export type CliCommand = { kind: 'help' } | CleanCommand | DeployCommand;
+export interface RescueCommand extends Omit<CleanCommand, 'kind'> {
+  kind: 'rescue';
+  /** Read by main, never by the parser: the password stays out of argv and of parse errors. */
+  rescuePasswordFile: string;
+  requireHashedPassword: boolean;
+}
+
+export type CliCommand = { kind: 'help' } | CleanCommand | DeployCommand | RescueCommand;
 
 const usage = (details: string) => new IngotError('INGOT_CONFIG_INVALID', { details });
 
@@ -120,6 +143,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         'disk-format': { type: 'string' },
         'root-device': { type: 'string', multiple: true },
         'skip-cleaning': { type: 'boolean' },
+        'rescue-password-file': { type: 'string' },
+        'require-hashed-password': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -130,7 +155,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   const kind = positionals[0];
-  if ((kind !== 'clean' && kind !== 'deploy') || positionals.length > 1) throw usage(`expected the command "clean" or "deploy", got "${positionals.join(' ')}"`);
+  if ((kind !== 'clean' && kind !== 'deploy' && kind !== 'rescue') || positionals.length > 1) throw usage(`expected the command "clean", "deploy" or "rescue", got "${positionals.join(' ')}"`);
   const macs = (values.mac ?? []).map((mac) => {
     const normal = normaliseMac(mac);
     if (!normal) throw usage(`--mac "${mac}" is not a MAC address`);
@@ -154,9 +179,17 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     verbose: values.verbose ?? false,
   };
   const deployOnly = (['image-url', 'image-checksum', 'disk-format', 'root-device', 'skip-cleaning'] as const).filter((flag) => values[flag] !== undefined);
+  const rescueOnly = (['rescue-password-file', 'require-hashed-password'] as const).filter((flag) => values[flag] !== undefined);
+  if (kind !== 'rescue' && rescueOnly.length > 0) throw usage(`--${rescueOnly[0]} belongs to the rescue command`);
   if (kind === 'clean') {
     if (deployOnly.length > 0) throw usage(`--${deployOnly[0]} belongs to the deploy command`);
     return { kind, ...common };
+  }
+  if (kind === 'rescue') {
+    if (deployOnly.length > 0) throw usage(`--${deployOnly[0]} belongs to the deploy command`);
+    const file = values['rescue-password-file'];
+    if (!file) throw usage('--rescue-password-file is required to rescue (a file whose first line is the password)');
+    return { kind, ...common, rescuePasswordFile: file, requireHashedPassword: values['require-hashed-password'] ?? false };
   }
   const url = values['image-url'];
   if (!url) throw usage('--image-url is required to deploy');

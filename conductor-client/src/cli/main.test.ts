@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAKE_DISK_IDENTIFIER, createFakeAgentServer, pairFakeAgent } from '../testing.ts';
+import { verify } from 'unixcrypt';
 import { runCli, type CliIo } from './main.ts';
 
 const MAC = '52:54:00:0a:0b:0c';
@@ -150,5 +151,52 @@ describe('ingot-conductor deploy', () => {
     expect(io.writes.length).toBeGreaterThanOrEqual(3);
     expect(io.writes.slice(0, -1).every((w) => w.startsWith('\r  image [') && w.endsWith('\x1b[K'))).toBe(true);
     expect(io.writes.at(-1)).toBe('\n');
+  });
+});
+
+describe('ingot-conductor rescue', () => {
+  it('sends the hash of the password file\'s first line, waits for the agent to stop, and exits 0 without printing the password', async () => {
+    const io = capture();
+    const file = join(tempDir(), 'rescue-password');
+    writeFileSync(file, 'sw0rdfish and more\n', { mode: 0o600 });
+    const agent = await createFakeAgentServer();
+    cleanups.push(() => agent.close());
+    const run = runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--rescue-password-file', file], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(0);
+    const sent = agent.requests.find((r) => (r.body as { name?: string } | undefined)?.name === 'rescue.finalize_rescue');
+    const params = (sent?.body as { params: { rescue_password: string; hashed: boolean } }).params;
+    expect(params.hashed).toBe(true);
+    expect(verify('sw0rdfish and more', params.rescue_password)).toBe(true);
+    const text = io.lines.join('\n');
+    expect(text).toContain('finalize_rescue accepted (the password\'s SHA-512 crypt hash)');
+    expect(text).toContain('is rescued: log in on its console as "rescue"');
+    expect(`${text}${io.errors.join('')}`).not.toContain('sw0rdfish');
+  });
+
+  it('exits 64 naming the file when the password file is missing or its first line empty', async () => {
+    const missing = capture();
+    expect(await runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--rescue-password-file', '/nonexistent/pw'], missing)).toBe(64);
+    expect(missing.errors.join('\n')).toContain('--rescue-password-file /nonexistent/pw: ENOENT');
+    const empty = capture();
+    const file = join(tempDir(), 'empty');
+    writeFileSync(file, '\nsecret-on-line-two\n');
+    expect(await runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--rescue-password-file', file], empty)).toBe(64);
+    expect(empty.errors.join('\n')).toMatch(/first line is empty/);
+    expect(empty.errors.join('\n')).not.toContain('secret-on-line-two');
+  });
+
+  it('exits 1 when the agent refuses the hash and --require-hashed-password forbids the plain password', async () => {
+    const io = capture();
+    const file = join(tempDir(), 'pw');
+    writeFileSync(file, 'pw\n');
+    const agent = await createFakeAgentServer({ legacyRescue: true });
+    cleanups.push(() => agent.close());
+    const run = runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--rescue-password-file', file, '--require-hashed-password'], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(1);
+    expect(io.errors.join('\n')).toMatch(/rescue failed: .*hashed/);
   });
 });

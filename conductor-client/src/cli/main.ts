@@ -3,12 +3,13 @@
  * `ingot-conductor clean|deploy`: the entry point, and the only place that
  * builds real things (logger, conductor, terminal output) from the command line.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { destination, pino } from 'pino';
-import { isIngotError } from '@ingot/protocol';
+import { IngotError, isIngotError } from '@ingot/protocol';
 import { createReferenceConductor } from '../conductor/reference-conductor.ts';
-import { HELP, parseCliArgs, type CleanCommand, type DeployCommand } from './args.ts';
+import { readRescuePassword } from '../conductor/rescue-password.ts';
+import { HELP, parseCliArgs, type CleanCommand, type DeployCommand, type RescueCommand } from './args.ts';
 import { createProgressBar, type ProgressBar } from './progress-bar.ts';
 
 export interface CliIo {
@@ -29,7 +30,9 @@ const stdio: CliIo = {
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const MiB = 1024 * 1024;
 
-async function provision(command: CleanCommand | DeployCommand, io: CliIo, signal?: AbortSignal): Promise<number> {
+async function provision(command: CleanCommand | DeployCommand | RescueCommand, io: CliIo, signal?: AbortSignal): Promise<number> {
+  const rescuing = command.kind === 'rescue';
+  const rescue = rescuing ? { password: readPasswordFile(command.rescuePasswordFile), requireHashed: command.requireHashedPassword } : undefined;
   const log = pino({ level: command.verbose ? 'debug' : 'warn', redact: { paths: ['token', '*.token', 'agent_token', '*.agent_token'], censor: '******' } }, io.logStream ?? destination(2));
   const deploying = command.kind === 'deploy';
   const conductor = await createReferenceConductor({
@@ -38,6 +41,7 @@ async function provision(command: CleanCommand | DeployCommand, io: CliIo, signa
     nodes: [{
       uuid: command.nodeUuid, macs: command.macs, allowedAddresses: command.allow,
       ...(deploying ? { deploy: { image: command.image }, rootDevice: command.rootDevice, state: command.skipCleaning ? 'deploying' as const : 'cleaning' as const } : {}),
+      ...(rescue ? { rescue } : {}),
     }],
   });
   const started = Date.now();
@@ -50,7 +54,7 @@ async function provision(command: CleanCommand | DeployCommand, io: CliIo, signa
   conductor.on('lookup', (e) => { phase = 'the first heartbeat'; io.out(`lookup from ${e.remoteAddress ?? 'unknown address'}: ${e.tokenIssued ? 'token issued' : 'token already issued'}`); });
   conductor.on('heartbeat', (e) => {
     if (!e.first) return;
-    phase = deploying && command.skipCleaning ? 'the deploy' : 'the clean steps';
+    phase = rescuing ? 'the agent to stop its API after finalize_rescue' : deploying && command.skipCleaning ? 'the deploy' : 'the clean steps';
     io.out(`agent ${e.agentVersion} paired, listening at ${e.callbackUrl}${e.callbackUrl.startsWith('https:') ? ' (TLS, certificate pinned)' : ''}`);
   });
   conductor.on('state', (e) => { if (e.state === 'deploying') io.out(`node ${e.uuid} is deploying ${deploying ? command.image.url : ''}`); });
@@ -96,11 +100,18 @@ async function provision(command: CleanCommand | DeployCommand, io: CliIo, signa
     }, command.timeoutSeconds * 1000);
   });
   const aborted = new Promise<number>((resolve) => signal?.addEventListener('abort', () => { io.err('ingot-conductor: interrupted'); resolve(130); }, { once: true }));
-  const cleaned = deploying && command.skipCleaning ? undefined : conductor.waitForCleaning(command.nodeUuid).then(
+  conductor.on('rescued', ({ report }) => {
+    io.out(`finalize_rescue accepted (${report.hashed ? 'the password\'s SHA-512 crypt hash' : 'the plain password: the agent refused the hash'}); the agent stopped its API after ${seconds(report.durationMs)}`);
+  });
+  const rescued = !rescuing ? undefined : conductor.waitForRescue(command.nodeUuid).then(
+    () => { io.out(`node ${command.nodeUuid} is rescued: log in on its console as "rescue" with the password`); return 0; },
+    (error: unknown) => { io.err(`ingot-conductor: rescue failed: ${error instanceof Error ? error.message : String(error)}`); return 1; },
+  );
+  const cleaned = rescuing || (deploying && command.skipCleaning) ? undefined : conductor.waitForCleaning(command.nodeUuid).then(
     (report) => { io.out(`cleaning done: ${report.steps.length} step(s) in ${seconds(Date.now() - started)}`); return 0; },
     (error: unknown) => { io.err(`ingot-conductor: cleaning failed: ${error instanceof Error ? error.message : String(error)}`); return 1; },
   );
-  const outcome = !deploying ? cleaned! : Promise.all([cleaned, conductor.waitForDeployment(command.nodeUuid)]).then(
+  const outcome = rescued ?? (!deploying ? cleaned! : Promise.all([cleaned, conductor.waitForDeployment(command.nodeUuid)]).then(
     ([, report]) => {
       const served = report.lastProgress?.total ?? report.lastProgress?.done;
       const rate = served && report.writeDurationMs > 0 ? ` (${(served / MiB / (report.writeDurationMs / 1000)).toFixed(1)} MiB/s served)` : '';
@@ -113,13 +124,24 @@ async function provision(command: CleanCommand | DeployCommand, io: CliIo, signa
       io.err(`ingot-conductor: deploy failed: ${error instanceof Error ? error.message : String(error)}`);
       return 1;
     },
-  );
+  ));
   try {
     return await Promise.race([outcome, timeout, aborted]);
   } finally {
     clearTimeout(timer);
     await conductor.close();
   }
+}
+
+/** The password from --rescue-password-file; a missing file is a usage error naming the file, never the password. */
+function readPasswordFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new IngotError('INGOT_CONFIG_INVALID', { details: `--rescue-password-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` });
+  }
+  return readRescuePassword(text, `--rescue-password-file ${path}`);
 }
 
 /** Runs the CLI and returns the exit status. */

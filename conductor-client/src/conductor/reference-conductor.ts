@@ -6,7 +6,9 @@
  * agent that cleaned stays up and keeps its token). No BMC: it never powers
  * nodes itself; the agent's standby.power_off ends a deploy. Like Ironic's
  * `[agent]deploy_logs_collect`, it fetches the ramdisk's logs at the end of
- * cleaning or of the deploy, before the token is wiped.
+ * cleaning or of the deploy, before the token is wiped. A node given a
+ * rescue password is rescued instead (Ironic's RESCUEWAIT): finalize_rescue
+ * on the first heartbeat, then the agent stops its API.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -21,20 +23,25 @@ import {
 } from '../index.ts';
 import { driveCleaning, type CleaningReport } from './clean-driver.ts';
 import { driveDeployment, type DeploymentReport } from './deploy-driver.ts';
+import { driveRescue, type RescueReport } from './rescue-driver.ts';
 import type { DeployImage } from './image-info.ts';
 import { collectRamdiskLogs, shouldCollectLogs, type CollectLogsPolicy, type RamdiskLogs, type RunOutcome } from './ramdisk-logs.ts';
 
 export type { CollectLogsPolicy, RamdiskLogs } from './ramdisk-logs.ts';
+export { driveRescue, type RescueOptions, type RescueReport } from './rescue-driver.ts';
+export { hashRescuePassword, readRescuePassword } from './rescue-password.ts';
 
 /**
  * Ironic's provision states, the subset this conductor walks through:
  * 'cleaning' (waiting for the agent or running steps) → 'available' or
  * 'clean failed'; with an image, 'cleaning' → 'deploying' → 'active' or
- * 'deploy failed'.
+ * 'deploy failed'; with a rescue password, 'rescue wait' → 'rescue' or
+ * 'rescue failed'.
  */
-export type ReferenceNodeState = 'cleaning' | 'available' | 'clean failed' | 'manageable' | 'deploying' | 'active' | 'deploy failed';
+export type ReferenceNodeState = 'cleaning' | 'available' | 'clean failed' | 'manageable' | 'deploying' | 'active' | 'deploy failed'
+  | 'rescue wait' | 'rescue' | 'rescue failed';
 
-export type ReferencePhase = 'clean' | 'deploy';
+export type ReferencePhase = 'clean' | 'deploy' | 'rescue';
 
 export interface ReferenceNodeSpec {
   uuid: string;
@@ -47,6 +54,12 @@ export interface ReferenceNodeSpec {
   deploy?: { image: DeployImage; configdrive?: unknown };
   /** Root device hints, sent as `instance_info.root_device` (ipa-protocol.md §9.10), e.g. `{ name: '/dev/sda' }`. */
   rootDevice?: Record<string, unknown>;
+  /**
+   * Rescue the node instead of cleaning it (the state defaults to 'rescue
+   * wait'): its agent's first heartbeat gets finalize_rescue with this
+   * password's SHA-512 crypt hash. The plain password stays in memory.
+   */
+  rescue?: { password: string; requireHashed?: boolean };
 }
 
 export interface ReferenceConductorOptions {
@@ -98,11 +111,13 @@ export interface ReferenceConductorEvents {
   /** The ramdisk's logs were collected; always before the token is wiped. */
   logs: [{ uuid: string; logs: RamdiskLogs }];
   /** `log.collect_system_logs` failed; cleaning or the deploy carries on regardless. */
-  'logs-failed': [{ uuid: string; phase: ReferencePhase; error: Error }];
+  'logs-failed': [{ uuid: string; phase: 'clean' | 'deploy'; error: Error }];
   /** Cleaning succeeded. */
   done: [{ uuid: string; report: ReferenceCleaningReport }];
   /** The image is written and verified, partition uuids read, the agent told to power off. */
   deployed: [{ uuid: string; report: ReferenceDeploymentReport; durationMs: number }];
+  /** finalize_rescue succeeded and the agent's API stopped: the node's console offers the `rescue` login. */
+  rescued: [{ uuid: string; report: RescueReport }];
   /** With the ramdisk's logs when the policy collected them and the agent answered. */
   failed: [{ uuid: string; phase: ReferencePhase; error: Error; logs?: RamdiskLogs }];
 }
@@ -117,6 +132,8 @@ export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvent
   waitForCleaning(uuid: string): Promise<ReferenceCleaningReport>;
   /** Resolves when the node is active, rejects when cleaning or the deploy fails. */
   waitForDeployment(uuid: string): Promise<ReferenceDeploymentReport>;
+  /** Resolves when the node is rescued, rejects when the rescue fails. */
+  waitForRescue(uuid: string): Promise<RescueReport>;
   close(): Promise<void>;
 }
 
@@ -150,19 +167,22 @@ export async function createReferenceConductor(options: ReferenceConductorOption
   const specs = new Map(options.nodes.map((spec) => [spec.uuid, spec]));
   const cleanings = new Map<string, ReturnType<typeof deferred<ReferenceCleaningReport>>>();
   const deployments = new Map<string, ReturnType<typeof deferred<ReferenceDeploymentReport>>>();
+  const rescues = new Map<string, ReturnType<typeof deferred<RescueReport>>>();
   // Plaintext tokens live only here, in memory, to call the agents; the store keeps hashes.
   const tokens = new Map<string, string>();
   const stop = new AbortController();
-  const lookupState = (state: ReferenceNodeState) => state === 'cleaning' || state === 'deploying';
+  const lookupState = (state: ReferenceNodeState) => state === 'cleaning' || state === 'deploying' || state === 'rescue wait';
+  const initialState = (spec: ReferenceNodeSpec): ReferenceNodeState => spec.state ?? (spec.rescue ? 'rescue wait' : 'cleaning');
   const store = createMemoryNodeStore(options.nodes.map((spec) => createNodeRecord({
     uuid: spec.uuid, name: spec.name, macs: spec.macs, allowedAddresses: spec.allowedAddresses,
-    lookupAllowed: lookupState(spec.state ?? 'cleaning'),
+    lookupAllowed: lookupState(initialState(spec)),
     instance_info: spec.rootDevice ? { root_device: spec.rootDevice } : {},
   })));
   for (const spec of options.nodes) {
-    states.set(spec.uuid, spec.state ?? 'cleaning');
+    states.set(spec.uuid, initialState(spec));
     cleanings.set(spec.uuid, deferred<ReferenceCleaningReport>());
     deployments.set(spec.uuid, deferred<ReferenceDeploymentReport>());
+    rescues.set(spec.uuid, deferred<RescueReport>());
   }
 
   const setState = (uuid: string, state: ReferenceNodeState) => {
@@ -185,7 +205,7 @@ export async function createReferenceConductor(options: ReferenceConductorOption
    * accepts, and the agent would drop it at its next refused heartbeat.
    * Never throws (collectRamdiskLogs).
    */
-  async function collectLogs(uuid: string, client: AgentClient, phase: ReferencePhase, outcome: RunOutcome, nodeLog: Logger): Promise<RamdiskLogs | undefined> {
+  async function collectLogs(uuid: string, client: AgentClient, phase: 'clean' | 'deploy', outcome: RunOutcome, nodeLog: Logger): Promise<RamdiskLogs | undefined> {
     // A closing conductor leaves the agent alone.
     if (!shouldCollectLogs(options.collectLogs ?? 'on-failure', outcome) || stop.signal.aborted) return undefined;
     const collected = await collectRamdiskLogs({
@@ -198,9 +218,13 @@ export async function createReferenceConductor(options: ReferenceConductorOption
 
   async function fail(uuid: string, phase: ReferencePhase, error: Error, logs?: RamdiskLogs): Promise<void> {
     await release(uuid);
-    setState(uuid, phase === 'clean' ? 'clean failed' : 'deploy failed');
-    log.error({ node: uuid, err: error }, phase === 'clean' ? 'cleaning failed' : 'deploy failed');
+    setState(uuid, `${phase} failed` as ReferenceNodeState);
+    log.error({ node: uuid, err: error }, `${phase === 'clean' ? 'cleaning' : phase} failed`);
     emitter.emit('failed', { uuid, phase, error, ...(logs ? { logs } : {}) });
+    if (phase === 'rescue') {
+      rescues.get(uuid)?.reject(error);
+      return;
+    }
     if (phase === 'clean') cleanings.get(uuid)?.reject(error);
     deployments.get(uuid)?.reject(error);
   }
@@ -210,18 +234,23 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     const spec = specs.get(uuid);
     const token = tokens.get(uuid);
     if (!token) {
-      const phase: ReferencePhase = states.get(uuid) === 'deploying' ? 'deploy' : 'clean';
-      await fail(uuid, phase, new IngotError(phase === 'clean' ? 'INGOT_CLEANING_FAILED' : 'INGOT_DEPLOYMENT_FAILED', { details: 'no token for this agent in memory (issued before this conductor started?); reboot the agent' }));
+      const state = states.get(uuid);
+      const phase: ReferencePhase = state === 'deploying' ? 'deploy' : state === 'rescue wait' ? 'rescue' : 'clean';
+      await fail(uuid, phase, new IngotError(phase === 'deploy' ? 'INGOT_DEPLOYMENT_FAILED' : phase === 'rescue' ? 'INGOT_COMMAND_FAILED' : 'INGOT_CLEANING_FAILED', { details: 'no token for this agent in memory (issued before this conductor started?); reboot the agent' }));
       return;
     }
     const nodeLog = log.child({ node: uuid });
     const client = new AgentClient({ url: event.callbackUrl, token, ca: event.agentVerifyCa, timeoutMs: options.agentTimeoutMs, log: nodeLog });
     // Every failure below is met while the agent still holds its token: its logs are taken first, then fail() wipes it.
-    const failWithLogs = async (phase: ReferencePhase, error: unknown) => {
+    const failWithLogs = async (phase: 'clean' | 'deploy', error: unknown) => {
       const failure = error instanceof Error ? error : new Error(String(error));
       await fail(uuid, phase, failure, await collectLogs(uuid, client, phase, 'failure', nodeLog));
     };
     try {
+      if (states.get(uuid) === 'rescue wait') {
+        await rescue(uuid, client, spec, nodeLog);
+        return;
+      }
       if (states.get(uuid) === 'cleaning') {
         let cleaned: CleaningReport;
         try {
@@ -282,6 +311,28 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     }
   }
 
+  /** Ironic's RESCUEWAIT heartbeat: finalize_rescue, then the agent is gone and the node rescued. */
+  async function rescue(uuid: string, client: AgentClient, spec: ReferenceNodeSpec | undefined, nodeLog: Logger): Promise<void> {
+    if (!spec?.rescue) {
+      await fail(uuid, 'rescue', new IngotError('INGOT_COMMAND_FAILED', { details: 'the node has no rescue password; give it one (rescue.password)' }));
+      return;
+    }
+    try {
+      const report = await driveRescue({
+        client, password: spec.rescue.password, requireHashed: spec.rescue.requireHashed, log: nodeLog, signal: stop.signal,
+        pollIntervalMs: Math.min(options.pollIntervalMs ?? 2000, 1000), stopTimeoutMs: options.agentTimeoutMs,
+      });
+      // The agent no longer serves: nothing to collect, and its token has no further use.
+      await release(uuid);
+      setState(uuid, 'rescue');
+      emitter.emit('rescued', { uuid, report });
+      rescues.get(uuid)?.resolve(report);
+    } catch (error) {
+      // Ironic's deploy_logs_collect covers cleaning and deploys only.
+      await fail(uuid, 'rescue', error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
   const running = new Set<string>();
   const pairing = createPairing({
     store, log, heartbeatTimeout: options.heartbeatTimeout, requireTls: options.requireTls,
@@ -315,6 +366,7 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     state: (uuid: string) => states.get(uuid),
     waitForCleaning: (uuid: string) => cleanings.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
     waitForDeployment: (uuid: string) => deployments.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
+    waitForRescue: (uuid: string) => rescues.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
     close: () => new Promise<void>((resolve) => {
       stop.abort(new Error('conductor closing'));
       server.close(() => resolve());

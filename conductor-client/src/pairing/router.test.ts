@@ -124,3 +124,27 @@ describe('pairing router over HTTP', () => {
     expect((await fetch(`${base}/v1/lookup?addresses=${MAC}`, { headers: { ...v(), 'X-Forwarded-For': '10.9.9.9, 192.0.2.1' } })).status).toBe(404);
   });
 });
+
+describe('pairing router on requests it has no route for (fuzz findings)', () => {
+  it('answers an unmatched method or path under /v1/lookup and /v1/heartbeat in Ironic\'s error shape, not express\'s HTML page', async () => {
+    const { base } = await start([]);
+    for (const [method, path, status] of [['POST', '/v1/lookup', 405], ['DELETE', `/v1/heartbeat/${UUID}`, 405], ['GET', '/v1/heartbeat/', 404], ['GET', '/v1/lookup/x', 404], ['PUT', '/', 405]] as const) {
+      const response = await fetch(`${base}${path}`, { method, headers: v() });
+      expect(response.status, `${method} ${path}`).toBe(status);
+      expect(await ironicError(response)).toMatchObject({ faultcode: 'Client' });
+      if (status === 405) expect(response.headers.get('allow')).toMatch(/GET|POST/);
+    }
+    expect((await fetch(`${base}/elsewhere`)).headers.get('content-type')).toMatch(/html/);
+  });
+
+  it('answers 415 for an unsupported charset and 400 for a node that does not percent-decode, in Ironic\'s shape, not 500', async () => {
+    const { base } = await start([]);
+    const charset = await fetch(`${base}/v1/heartbeat/${UUID}`, { method: 'POST', headers: { ...v(), 'Content-Type': 'application/json; charset=latin1' }, body: '{}' });
+    expect(charset.status).toBe(415);
+    expect(await ironicError(charset)).toMatchObject({ faultcode: 'Client', error_code: 'INGOT_BAD_REQUEST' });
+    const undecodable = await fetch(`${base}/v1/heartbeat/%zz`, { method: 'POST', headers: { ...v(), 'Content-Type': 'application/json' }, body: '{}' });
+    expect(undecodable.status).toBe(400);
+    expect(await ironicError(undecodable)).toMatchObject({ faultcode: 'Client' });
+  });
+});
+

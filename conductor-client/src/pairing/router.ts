@@ -98,6 +98,18 @@ export function createPairingRouter(pairing: Pairing, options: PairingRouterOpti
     res.status(202).end();
   });
 
+  // What reaches here under the router's own paths matched no route: answer as Ironic does, in its error
+  // shape (found by fuzzing: express's default was an HTML page), and leave every other path to the app.
+  router.use((req, res, next) => {
+    const path = req.path;
+    if (path !== '/' && !/^\/v1\/(lookup|heartbeat)(\/|$)/.test(path)) return next();
+    const allowed = path === '/' || /^\/v1\/lookup\/?$/.test(path) ? 'GET, HEAD' : /^\/v1\/heartbeat\/[^/]+\/?$/.test(path) ? 'POST' : undefined;
+    if (allowed) res.set('Allow', allowed);
+    next(allowed
+      ? new IngotError('INGOT_METHOD_NOT_ALLOWED', { details: `${req.method} is not allowed here; use ${allowed}` })
+      : new IngotError('INGOT_NOT_FOUND', { details: 'The resource could not be found.' }));
+  });
+
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const error = fromExpressError(err);
@@ -115,5 +127,11 @@ function fromExpressError(err: unknown): IngotError {
   if (type === 'entity.too.large') return new IngotError('INGOT_BODY_TOO_LARGE');
   if (type === 'entity.parse.failed') return new IngotError('INGOT_BAD_REQUEST', { details: 'The request body is not valid JSON' });
   if (typeof type === 'string' && type.startsWith('encoding.')) return new IngotError('INGOT_BAD_REQUEST', { details: 'Unsupported request encoding' });
+  // Any other client error express or body-parser reports (an unsupported charset is 415, a path that does
+  // not percent-decode is 400), found by fuzzing: they were answered 500 as internal errors.
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new IngotError('INGOT_BAD_REQUEST', { status, details: `The request was refused: ${String((err as Error).message).slice(0, 200)}` });
+  }
   return toIngotError(err);
 }

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import {
   renderCommandError, toIngotError, type CommandResult,
 } from '@ingot/protocol';
-import { defaultFakeHandlers } from './fake-agent-handlers.ts';
+import { defaultFakeHandlers, defaultFakeValidators } from './fake-agent-handlers.ts';
 import type { FakeAgentOptions, FakeCommandContext } from './fake-agent-types.ts';
 
 export type { FakeAgentOptions, FakeCommandContext, FakeCommandHandler } from './fake-agent-types.ts';
@@ -35,6 +35,8 @@ export interface FakeAgentServer {
   setToken(token: string | undefined): void;
   /** Drops the connection instead of answering the next `count` POSTs (the command still starts). */
   dropResponses(count: number): void;
+  /** Whether it stopped serving after one of `stopsAfter` (finalize_rescue, lockdown). */
+  readonly stopped: boolean;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,9 @@ export async function createFakeAgentServer(options: FakeAgentOptions = {}): Pro
   const requests: RecordedAgentRequest[] = [];
   const commands: CommandResult[] = [];
   const handlers = { ...defaultFakeHandlers(options), ...options.handlers };
+  const validators = { ...defaultFakeValidators(options), ...options.validators };
+  const stopsAfter = new Set(options.stopsAfter ?? ['rescue.finalize_rescue', 'system.lockdown']);
+  let stopped = false;
 
   async function run(name: string, params: Record<string, unknown>, wait: boolean): Promise<CommandResult> {
     const short = name.slice(name.indexOf('.') + 1);
@@ -95,7 +100,23 @@ export async function createFakeAgentServer(options: FakeAgentOptions = {}): Pro
       return fault(res, 400, '400 Bad Request: Missing or invalid name or params', 'INGOT_BAD_REQUEST');
     }
     if (!handlers[name]) return fault(res, 400, `Invalid command: Unknown command: ${name}`, 'INGOT_INVALID_COMMAND');
-    const result = await run(name, params as Record<string, unknown>, url.searchParams.get('wait')?.toLowerCase() === 'true');
+    try {
+      validators[name]?.(params as Record<string, unknown>);
+    } catch (thrown) {
+      const error = toIngotError(thrown, 'INGOT_INVALID_PARAMS');
+      return fault(res, error.status < 500 ? error.status : 400, error.message, error.code);
+    }
+    // The real agent runs these synchronously and stops once the reply is sent.
+    const stops = stopsAfter.has(name);
+    const result = await run(name, params as Record<string, unknown>, stops || url.searchParams.get('wait')?.toLowerCase() === 'true');
+    if (stops && result.command_status === 'SUCCEEDED') {
+      res.setHeader('Connection', 'close');
+      res.once('finish', () => {
+        stopped = true;
+        server.close();
+        server.closeIdleConnections();
+      });
+    }
     if (toDrop > 0) {
       toDrop -= 1;
       res.socket?.destroy();
@@ -119,6 +140,7 @@ export async function createFakeAgentServer(options: FakeAgentOptions = {}): Pro
     commands,
     setToken(value) { token = value; },
     dropResponses(count) { toDrop = count; },
+    get stopped() { return stopped; },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

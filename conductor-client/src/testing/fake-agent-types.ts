@@ -28,4 +28,20 @@ export interface FakeAgentOptions {
   stepDurationMs?: number;
   /** Handlers by dotted name, overriding the defaults. */
   handlers?: Record<string, FakeCommandHandler>;
+  /**
+   * Checks run in the request before a command starts, by dotted name; a
+   * throw is answered as an HTTP fault (an IngotError's status, else 400),
+   * as the real agent's validators are. Merged over the defaults.
+   */
+  validators?: Record<string, (params: Record<string, unknown>) => void>;
+  /** Steps answered by get_service_steps (default: write_image 0). */
+  serviceSteps?: StepDescription[];
+  /**
+   * Commands after whose SUCCEEDED reply the fake stops serving, as the real
+   * agent does (default: rescue.finalize_rescue and system.lockdown); new
+   * connections are then refused.
+   */
+  stopsAfter?: readonly string[];
+  /** Answer finalize_rescue like an agent before IPA 6.0: a `hashed` parameter is refused. Default false. */
+  legacyRescue?: boolean;
 }

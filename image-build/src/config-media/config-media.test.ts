@@ -36,3 +36,10 @@ describe('config media contents', () => {
     expect(() => renderParameters({ 'ipa-x': 'a b' })).toThrow(/ipa-x/);
   });
 });
+
+describe('--static MTU (fuzz finding)', () => {
+  it('takes an MTU of 68 to 65535 only, what the agent accepts in network_data.json (65536 built a medium the agent refused)', () => {
+    for (const mtu of ['0', '67', '65536', '99999999']) expect(() => parseStaticNetwork(`10.0.2.15/24,mac=52:54:00:12:34:56,mtu=${mtu}`)).toThrow(/mtu=<68 to 65535>/);
+    expect(parseStaticNetwork('10.0.2.15/24,mac=52:54:00:12:34:56,mtu=9000').mtu).toBe(9000);
+  });
+});

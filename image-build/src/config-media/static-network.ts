@@ -26,8 +26,9 @@ export function parseStaticNetwork(spec: string): StaticNetwork {
     if (key === 'gw' && isIPv4(value)) result.gateway = value;
     else if (key === 'mac' && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(value)) result.mac = value.toLowerCase();
     else if (key === 'dns' && isIPv4(value)) result.dns.push(value);
-    else if (key === 'mtu' && /^\d+$/.test(value)) result.mtu = Number(value);
-    else throw new Error(`--static "${spec}": "${option}" is not gw=<IPv4>, mac=<aa:bb:cc:dd:ee:ff>, dns=<IPv4> or mtu=<n>`);
+    // 68 to 65535, what the agent accepts in network_data.json (found by fuzzing: mtu=65536 built a medium the agent refused).
+    else if (key === 'mtu' && /^\d{2,5}$/.test(value) && Number(value) >= 68 && Number(value) <= 65535) result.mtu = Number(value);
+    else throw new Error(`--static "${spec}": "${option}" is not gw=<IPv4>, mac=<aa:bb:cc:dd:ee:ff>, dns=<IPv4> or mtu=<68 to 65535>`);
   }
   if (!result.mac) throw new Error(`--static "${spec}": mac=<aa:bb:cc:dd:ee:ff> is required, the agent finds the NIC by its MAC`);
   return result;

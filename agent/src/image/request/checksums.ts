@@ -1,4 +1,4 @@
-import { IngotError, redactUrl } from '@ingot/protocol';
+import { describeInput, IngotError, redactUrl } from '@ingot/protocol';
 import { requestJson } from '../../net/http-json.ts';
 
 /**
@@ -50,7 +50,7 @@ function fail(code: 'INGOT_INVALID_PARAMS' | 'INGOT_IMAGE_CHECKSUM_SPEC', detail
 export function algorithmForDigest(hex: string, options: ChecksumOptions, field = 'checksum'): DigestAlgorithm {
   const value = hex.trim();
   const algorithm = /^[0-9a-f]+$/i.test(value) ? algorithmByLength.get(value.length) : undefined;
-  if (!algorithm) fail('INGOT_INVALID_PARAMS', `image_info.${field} must be 32, 64, 96 or 128 hexadecimal characters (md5, sha256, sha384, sha512), got ${JSON.stringify(value.slice(0, 140))}`);
+  if (!algorithm) fail('INGOT_INVALID_PARAMS', `image_info.${field} must be 32, 64, 96 or 128 hexadecimal characters (md5, sha256, sha384, sha512), got ${describeInput(value, { url: true })}`);
   if (algorithm === 'md5' && !options.md5Allowed) {
     fail('INGOT_INVALID_PARAMS', `image_info.${field} is an MD5 digest and MD5 is not allowed (agent_md5_checksum_enable is off); give os_hash_algo and os_hash_value`);
   }
@@ -82,7 +82,7 @@ export function chooseChecksumSpec(fields: ChecksumFields, options: ChecksumOpti
     if (isChecksumUrl(checksum)) return { kind: 'file', url: checksum, algorithm: null, source: 'checksum' };
     return { kind: 'value', algorithm: algorithmForDigest(checksum, options), expected: checksum.toLowerCase(), source: 'checksum' };
   }
-  if (algo) fail('INGOT_INVALID_PARAMS', `image_info.os_hash_algo ${JSON.stringify(algo)} is not supported (use sha256, sha384, sha512 or md5) and no checksum was given`);
+  if (algo) fail('INGOT_INVALID_PARAMS', `image_info.os_hash_algo ${describeInput(algo)} is not supported (use sha256, sha384, sha512 or md5) and no checksum was given`);
   return fail('INGOT_INVALID_PARAMS', 'image_info needs a checksum, or os_hash_algo and os_hash_value');
 }
 
@@ -135,7 +135,7 @@ export function parseChecksumFile(text: string, fileName: string): string {
     const gnu = /^([0-9a-fA-F]+)\s+(.+)$/.exec(escaped ? line.slice(1) : line);
     if (gnu && wanted.some((name) => sameFile(gnuName(gnu[2]!, escaped), name))) return checkHex(gnu[1]!, `the checksum file's line for ${fileName}`);
   }
-  return fail('INGOT_IMAGE_CHECKSUM_SPEC', `the checksum file does not list ${JSON.stringify(fileName)}`);
+  return fail('INGOT_IMAGE_CHECKSUM_SPEC', `the checksum file does not list ${describeInput(fileName)}`);
 }
 
 function checkHex(value: string, where: string): string {
@@ -201,7 +201,7 @@ export interface ExpectedDigest {
 export function parseExpectedDigest(expected: ExpectedDigest): ExpectedDigest {
   const algorithm = expected.algorithm;
   if (!isDigestAlgorithm(algorithm)) {
-    throw new IngotError('INGOT_INVALID_PARAMS', { details: `unsupported image digest algorithm ${JSON.stringify(algorithm)}; use sha256, sha384, sha512 or md5` });
+    throw new IngotError('INGOT_INVALID_PARAMS', { details: `unsupported image digest algorithm ${describeInput(algorithm)}; use sha256, sha384, sha512 or md5` });
   }
   const value = expected.value.trim().toLowerCase();
   if (!/^[0-9a-f]+$/.test(value) || value.length !== lengthByAlgorithm[algorithm]) {

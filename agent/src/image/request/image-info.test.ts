@@ -146,3 +146,34 @@ describe('parseImageInfo', () => {
     expect([parseStrictBool('on'), parseStrictBool('0'), parseStrictBool('Y'), parseStrictBool('nope')]).toEqual([true, false, true, undefined]);
   });
 });
+
+describe('parseImageInfo on hostile values (fuzz findings)', () => {
+  const deep = (depth: number): unknown => JSON.parse(`${'['.repeat(depth)}"x"${']'.repeat(depth)}`);
+  const refusal = (raw: unknown) => {
+    try {
+      parseImageInfo(raw, options);
+    } catch (error) {
+      return error as IngotError;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it('refuses a field holding a value nested thousands deep with a 400 naming the field, not a RangeError', () => {
+    for (const field of ['node_uuid', 'stream_raw_images', 'root_mb', 'disk_label']) {
+      const error = refusal({ ...partition, [field]: deep(20_000) });
+      expect(error).toBeInstanceOf(IngotError);
+      expect(error).toMatchObject({ code: 'INGOT_INVALID_PARAMS', status: 400 });
+      expect(error.message).toContain(`image_info.${field}`);
+    }
+  });
+
+  it('never repeats the image server password, the Authorization value or a signed URL\'s signature in its 400', () => {
+    const token = 'S3cr3tS3cr3tS3cr3tS3cr3tS3cr3t';
+    for (const bad of [{ image_server_password: { [token]: 1 } }, { image_server_password: [token] }, { image_request_authorization: [`Basic ${token}`] },
+      { urls: [`https://h/i.img?temp_url_sig=${token} x`] }, { proxies: { http: [`http://u:${token}@proxy:3128`] } }, { os_hash_algo: undefined, os_hash_value: undefined, checksum: `ftp://h/SUMS?sig=${token}` }]) {
+      const error = refusal({ ...wholeDisk, ...bad });
+      expect(error.code).toBe('INGOT_INVALID_PARAMS');
+      expect(error.message).not.toContain(token);
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { IngotError, parseStrictBool } from '@ingot/protocol';
+import { describeInput, IngotError, parseStrictBool } from '@ingot/protocol';
 import { chooseChecksumSpec, type ChecksumOptions, type ChecksumSpec } from './checksums.ts';
 
 /**
@@ -55,10 +55,15 @@ function isDict(value: unknown): value is Dict {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** Fields whose value is a secret: an error names their kind, never their content. */
+const secretFields: ReadonlySet<string> = new Set(['image_server_password', 'image_request_authorization']);
+/** Fields that may hold a URL with credentials or a signature: shown through redactUrl. */
+const urlFields: ReadonlySet<string> = new Set(['proxies.http', 'proxies.https', 'configdrive', 'no_proxy']);
+
 function optionalString(info: Dict, field: string, parent = info, label = field): string | null {
   const value = parent[field];
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') invalid(label, `must be a string, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string') invalid(label, `must be a string, got ${describeInput(value, { secret: secretFields.has(label), url: urlFields.has(label) })}`);
   return value;
 }
 
@@ -76,7 +81,7 @@ function megabytes(info: Dict, field: string, required: boolean): number {
     return 0;
   }
   const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) invalid(field, `must be a non-negative integer (MiB), got ${JSON.stringify(value)}`);
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) invalid(field, `must be a non-negative integer (MiB), got ${describeInput(value)}`);
   return number;
 }
 
@@ -84,14 +89,14 @@ function bool(info: Dict, field: string, fallback: boolean): boolean {
   const value = info[field];
   if (value === undefined || value === null) return fallback;
   const parsed = parseStrictBool(value);
-  if (parsed === undefined) invalid(field, `must be a boolean, got ${JSON.stringify(value)}`);
+  if (parsed === undefined) invalid(field, `must be a boolean, got ${describeInput(value)}`);
   return parsed;
 }
 
 function oneOf<T extends string>(info: Dict, field: string, allowed: readonly T[]): T | null {
   const value = optionalString(info, field);
   if (value === null || value === '') return null;
-  if (!(allowed as readonly string[]).includes(value)) invalid(field, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  if (!(allowed as readonly string[]).includes(value)) invalid(field, `must be one of ${allowed.join(', ')}, got ${describeInput(value)}`);
   return value as T;
 }
 
@@ -99,7 +104,7 @@ function parseUrls(info: Dict): string[] {
   const urls = info.urls;
   if (!Array.isArray(urls) || urls.length === 0) invalid('urls', 'must be a list with at least one element');
   return urls.map((url, index) => {
-    if (typeof url !== 'string' || !/^https?:\/\/\S+$/i.test(url)) invalid(`urls[${index}]`, `must be an http(s) URL, got ${JSON.stringify(url)}`);
+    if (typeof url !== 'string' || !/^https?:\/\/\S+$/i.test(url)) invalid(`urls[${index}]`, `must be an http(s) URL, got ${describeInput(url, { url: true })}`);
     return url;
   });
 }

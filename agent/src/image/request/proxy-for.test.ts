@@ -44,3 +44,11 @@ describe('proxyFor', () => {
     expect(via('http://images.example/x', ' , ,')).toBe('http://proxy.example:3128');
   });
 });
+
+describe('proxyFor on odd no_proxy entries (fuzz finding)', () => {
+  it('treats a CIDR whose prefix exceeds the address width (0.0.0.0/33, ::/129) as matching nothing instead of throwing RangeError', () => {
+    expect(via('http://10.0.0.1/x', '0.0.0.0/33')).toBe('http://proxy.example:3128');
+    expect(via('http://[::1]/x', '::/129, 10.0.0.0/8')).toBe('http://proxy.example:3128');
+    expect(via('http://10.0.0.1/x', '0.0.0.0/33, 10.0.0.0/8')).toBeUndefined();
+  });
+});

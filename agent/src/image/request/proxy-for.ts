@@ -45,6 +45,8 @@ function bypasses(entry: string, host: string, port: string): boolean {
 function inCidr(host: string, network: string, bits: number): boolean {
   const family = net.isIP(network);
   if (family === 0 || family !== net.isIP(host)) return false;
+  // An entry like 10.0.0.0/33 matches nothing (curl ignores it); BlockList would throw RangeError on it.
+  if (bits > (family === 4 ? 32 : 128)) return false;
   const list = new net.BlockList();
   list.addSubnet(network, bits, family === 4 ? 'ipv4' : 'ipv6');
   return list.check(host, family === 4 ? 'ipv4' : 'ipv6');
