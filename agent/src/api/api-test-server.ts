@@ -90,8 +90,10 @@ export interface RawResponse {
  * Writes `chunks` on a fresh connection (the next after `gapMs`, a trickle
  * when set), and reads until the server closes it or `waitMs` passes. The
  * first response on the connection is parsed; the connection is always destroyed.
+ * `untilAnswered`: stop as soon as a whole response is in (`head`: one without a body).
+ * `halfClose`: end the sending side after the last part, as a client that has said all it will.
  */
-export function rawRequest(port: number, chunks: string | Buffer | Array<string | Buffer>, options: { waitMs?: number; gapMs?: number } = {}): Promise<RawResponse> {
+export function rawRequest(port: number, chunks: string | Buffer | Array<string | Buffer>, options: { waitMs?: number; gapMs?: number; untilAnswered?: boolean; head?: boolean; halfClose?: boolean } = {}): Promise<RawResponse> {
   const parts = Array.isArray(chunks) ? chunks : [chunks];
   const waitMs = options.waitMs ?? 5_000;
   return new Promise((resolve) => {
@@ -106,7 +108,10 @@ export function rawRequest(port: number, chunks: string | Buffer | Array<string 
       socket.destroy();
       resolve({ ...parseResponse(Buffer.concat(received).toString('latin1')), closed, elapsedMs: performance.now() - sentAt });
     };
-    socket.on('data', (data) => received.push(data));
+    socket.on('data', (data) => {
+      received.push(data);
+      if (options.untilAnswered && isWhole(Buffer.concat(received).toString('latin1'), options.head ?? false)) finish(false);
+    });
     socket.on('error', () => undefined);
     socket.on('close', () => finish(true));
     socket.on('connect', () => {
@@ -114,6 +119,7 @@ export function rawRequest(port: number, chunks: string | Buffer | Array<string 
         if (socket.destroyed) return;
         if (index >= parts.length) {
           sentAt = performance.now();
+          if (options.halfClose) socket.end();
           timer = setTimeout(() => finish(false), waitMs);
           return;
         }
@@ -134,4 +140,12 @@ function parseResponse(text: string): Omit<RawResponse, 'closed' | 'elapsedMs'> 
   const length = headers['content-length'] === undefined ? undefined : Number(headers['content-length']);
   const rest = text.slice(end + 4);
   return { status: Number(statusLine.split(' ')[1]), headers, body: length === undefined ? rest : rest.slice(0, length) };
+}
+
+function isWhole(text: string, head: boolean): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  if (head) return true;
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, end))?.[1];
+  return length !== undefined && Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(length);
 }
