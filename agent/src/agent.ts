@@ -124,6 +124,7 @@ export function createAgent(deps: AgentDeps): Agent {
       tokens: { current: () => session.token },
       requireTokenOnGet: config.requireTokenOnGet,
       waitLimitMs: config.commandWaitLimit * 1000,
+      bodyLimitBytes: config.apiBodyLimit * 1024 * 1024,
     }));
     const advertiseHost = config.advertiseHost ?? (api
       ? await detectAdvertiseAddress({ apiUrl: api.currentUrl(), system: deps.system, log, attempts: config.ipLookupAttempts, sleepSeconds: config.ipLookupSleep, signal: lifetime.signal })

@@ -42,6 +42,11 @@ export const settings = {
   requireTokenOnGet: { param: 'ipa-require-token-on-get', kind: 'bool', default: '0', help: 'Demand the token on GET /v1/commands even before a token-bearing GET was seen (Ironic 21.4 polls without it)' },
   commandWaitLimit: { param: 'ipa-command-wait-limit', kind: 'int', default: '50', help: 'Longest seconds a ?wait=true request blocks before answering with the RUNNING result' },
   commandHistoryLimit: { param: 'ipa-command-history-limit', kind: 'int', default: '200', help: 'Finished command results kept for GET /v1/commands/' },
+  // The API against hostile clients (README, "The agent's API against hostile clients"); Ingot's own, IPA has no such settings.
+  apiBodyLimit: { param: 'ingot-api-body-limit', kind: 'int', default: '16', help: 'Largest request body in MiB; a larger one is refused with 413 from its Content-Length, before it is read' },
+  apiHeadersTimeout: { param: 'ingot-api-headers-timeout', kind: 'int', default: '10', help: 'Seconds a client has to send a request\'s headers (from connecting, or from the start of the request) before 408 and close' },
+  apiRequestTimeout: { param: 'ingot-api-request-timeout', kind: 'int', default: '60', help: 'Seconds a client has to send a whole request, body included, before 408 and close; never limits the answer (?wait=true)' },
+  apiMaxConnections: { param: 'ingot-api-max-connections', kind: 'int', default: '1000', help: 'Open API connections at most; more are closed at once (keep it below the open-file limit)' },
   imageDownloadConnectionTimeout: { param: 'ipa-image-download-connection-timeout', kind: 'int', default: '60', help: 'Seconds without a byte from the image server before the download is resumed (Range) or retried' },
   imageDownloadConnectionRetries: { param: 'ipa-image-download-connection-retries', kind: 'int', default: '9', help: 'Failed image-download attempts in a row (no new byte between them) tolerated before the write fails' },
   imageDownloadConnectionRetryInterval: { param: 'ipa-image-download-connection-retry-interval', kind: 'int', default: '10', help: 'Longest seconds between image-download attempts (the back-off starts at 1 s and doubles up to it)' },
@@ -135,6 +140,10 @@ export function resolveConfig(input: { kernel?: Record<string, string>; flags?: 
   }
   if (!['1.2', '1.3'].includes(result.tlsMinVersion)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-tls-min-version must be 1.2 or 1.3, got "${result.tlsMinVersion}"` });
   if (!['http', 'https'].includes(result.advertiseProtocol)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-advertise-protocol must be http or https, got "${result.advertiseProtocol}"` });
+  if (result.apiHeadersTimeout < 1 || result.apiRequestTimeout < result.apiHeadersTimeout) {
+    throw new IngotError('INGOT_CONFIG_INVALID', { details: `ingot-api-headers-timeout (${result.apiHeadersTimeout}) must be at least 1 and at most ingot-api-request-timeout (${result.apiRequestTimeout})` });
+  }
+  if (result.apiBodyLimit < 1 || result.apiMaxConnections < 1) throw new IngotError('INGOT_CONFIG_INVALID', { details: 'ingot-api-body-limit and ingot-api-max-connections must be at least 1' });
   if (Boolean(result.tlsCertFile) !== Boolean(result.tlsKeyFile)) throw new IngotError('INGOT_CONFIG_INVALID', { details: '--tls-cert-file and --tls-key-file go together' });
   return result;
 }

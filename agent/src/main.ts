@@ -17,7 +17,7 @@ import { detectRamdisk, waitForInit } from './mode.ts';
 import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
 import { RAMDISK_RESCUED_MARKER } from './rescue/rescue-files.ts';
 import { createDeviceGuard } from './system/device-guard.ts';
-import { createSession } from './session/session.ts';
+import { createSession, type Session } from './session/session.ts';
 import { createRealSystem } from './system/real-system.ts';
 import { setUpVirtualMedia } from './vmedia/set-up-virtual-media.ts';
 
@@ -84,7 +84,9 @@ async function main(): Promise<void> {
   const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
   if (config.logFile) destinations.push({ stream: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) });
   const logStreams = pino.multistream(destinations);
-  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: logStreams });
+  // The session comes later (it logs through this logger); its token is hidden in every line from then on.
+  let session: Session | undefined;
+  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: logStreams, secrets: () => [config.agentToken, session?.token] });
 
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
   if (inRamdisk) {
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
   const inventory = config.machine
     ? createMachineFileInventory({ path: config.machine, devices, system })
     : createHostInventory({ system, devices, kernelParams: kernel });
-  const session = createSession({ presetToken: config.agentToken, log });
+  session = createSession({ presetToken: config.agentToken, log });
   const caPem = config.caFile ? await system.readText(config.caFile) : undefined;
   const download = readDownloadSettings(config, caPem);
   const managers = [createGenericManager({ deploy: { session, download } }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir, system) : [])];

@@ -9,6 +9,11 @@ export const errorCodes = {
   INGOT_TOKEN_INVALID: { type: 'InvalidToken', status: 401, retryable: false, message: 'Token invalid.' },
   INGOT_BAD_REQUEST: { type: 'InvalidContentError', status: 400, retryable: false, message: 'Bad Request' },
   INGOT_BODY_TOO_LARGE: { type: 'InvalidContentError', status: 413, retryable: false, message: 'Request body too large' },
+  // Requests the agent's HTTP server refuses before any route sees them (agent/src/api, agent/src/serving).
+  INGOT_URL_INVALID: { type: 'InvalidContentError', status: 400, retryable: false, message: 'Malformed request URL' },
+  INGOT_BODY_ENCODING_UNSUPPORTED: { type: 'InvalidContentError', status: 415, retryable: false, message: 'Unsupported request body encoding' },
+  INGOT_REQUEST_TIMEOUT: { type: 'RequestTimeout', status: 408, retryable: true, message: 'Request not received in time' },
+  INGOT_HEADERS_TOO_LARGE: { type: 'RequestHeaderFieldsTooLarge', status: 431, retryable: false, message: 'Request headers too large' },
   INGOT_INVALID_COMMAND: { type: 'InvalidCommandError', status: 400, retryable: false, message: 'Invalid command' },
   INGOT_INVALID_PARAMS: { type: 'InvalidCommandParamsError', status: 400, retryable: false, message: 'Invalid command parameters' },
   INGOT_EXTENSION_NOT_FOUND: { type: 'RequestedObjectNotFoundError', status: 404, retryable: false, message: 'Not found' },

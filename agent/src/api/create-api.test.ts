@@ -25,7 +25,7 @@ async function startApi(options: { requireTokenOnGet?: boolean } = {}) {
       { name: 'hold', mode: 'async', run: async () => { await gate; return null; } },
     ])],
   });
-  const app = createApi({ runner, log, tokens: { current: () => TOKEN }, version: '0.1.0', startedAt: 1_700_000_000_000, bodyLimit: '64kb', ...options });
+  const app = createApi({ runner, log, tokens: { current: () => TOKEN }, version: '0.1.0', startedAt: 1_700_000_000_000, bodyLimitBytes: 64 * 1024, ...options });
   const server = http.createServer(app).listen(0, '127.0.0.1');
   servers.push(server);
   await once(server, 'listening');

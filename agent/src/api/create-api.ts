@@ -1,9 +1,16 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { IngotError, renderFault, toIngotError, redactUrl } from '@ingot/protocol';
+import { IngotError, renderFault, redactUrl } from '@ingot/protocol';
 import type { CommandRunner } from '../commands/command-runner.ts';
-import { tokensMatch, type TokenHolder } from './token-check.ts';
+import { toClientFault } from './client-fault.ts';
 import { rootDocument, statusDocument, v1Document } from './documents.ts';
+import { createGetTokenGate } from './get-token-gate.ts';
+import { jsonBody, refuseAnnouncedOversize } from './json-body.ts';
+import { describeRequest, logRequests } from './request-log.ts';
+import { tokensMatch, type TokenHolder } from './token-check.ts';
+
+/** Ironic's biggest request is a deploy step with an inline config drive (capped at 64 MiB gzipped+base64 by Ironic, 16 MiB is IPA's practical size). */
+export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 export interface ApiOptions {
   runner: CommandRunner;
@@ -11,11 +18,11 @@ export interface ApiOptions {
   log: Logger;
   version: string;
   startedAt: number;
-  /** Demand the token on GETs from the start, not only once a token-bearing GET was seen. */
+  /** Demand the token on GETs from the start, not only once a GET carried the valid token (get-token-gate.ts). */
   requireTokenOnGet?: boolean;
   waitLimitMs?: number;
-  /** Largest accepted request body; Ironic's biggest is a deploy step with a config drive. */
-  bodyLimit?: string;
+  /** Largest accepted request body in bytes; a larger one is refused with 413 (json-body.ts). */
+  bodyLimitBytes?: number;
 }
 
 /**
@@ -25,32 +32,22 @@ export interface ApiOptions {
 export function createApi(options: ApiOptions): express.Express {
   const { runner, tokens, log } = options;
   const waitLimitMs = options.waitLimitMs ?? 50_000;
-  // Ironic 21.4 polls GET /v1/commands/ without a token, so GETs demand it only
-  // once some GET has carried it (IPA before 12.0), unless configured otherwise.
-  let tokenSeenOnGet = options.requireTokenOnGet ?? false;
+  const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const getGate = createGetTokenGate({ tokens, requireAlways: options.requireTokenOnGet ?? false });
 
   const app = express();
   app.disable('x-powered-by');
   app.set('strict routing', true);
   app.set('etag', false);
 
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, path: redactUrl(req.originalUrl), status: res.statusCode, ms: Math.round(ms), remote: req.socket.remoteAddress }, 'request');
-    });
-    next();
-  });
+  app.use(logRequests(log));
+  app.use(refuseAnnouncedOversize(bodyLimitBytes));
 
   const requireToken = (req: Request) => {
     const presented = typeof req.query.agent_token === 'string' ? req.query.agent_token : undefined;
     if (!tokensMatch(presented, tokens.current())) throw new IngotError('INGOT_TOKEN_INVALID', { details: '' });
   };
-  const checkGetToken = (req: Request) => {
-    if (typeof req.query.agent_token === 'string' && tokensMatch(req.query.agent_token, tokens.current())) tokenSeenOnGet = true;
-    if (tokenSeenOnGet || typeof req.query.agent_token === 'string') requireToken(req);
-  };
+  const checkGetToken = (req: Request) => getGate.check(req.query.agent_token);
   const wantsWait = (req: Request) => typeof req.query.wait === 'string' && req.query.wait.toLowerCase() === 'true';
   const baseUrl = (req: Request) => `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 
@@ -65,7 +62,7 @@ export function createApi(options: ApiOptions): express.Express {
   app.get('/v1', redirectWithSlash);
   app.get('/v1/', (req, res) => { res.json(v1Document(baseUrl(req))); });
 
-  const jsonBody = express.json({ type: () => true, limit: options.bodyLimit ?? '16mb', strict: false });
+  const readBody = jsonBody(bodyLimitBytes);
 
   for (const prefix of ['/v1', '']) {
     app.get(`${prefix}/status`, (_req, res) => { res.json(statusDocument(options.startedAt, options.version)); });
@@ -79,7 +76,8 @@ export function createApi(options: ApiOptions): express.Express {
       const id = String(req.params.id);
       res.json(wantsWait(req) ? await runner.wait(id, waitLimitMs) : runner.get(id));
     });
-    app.post(`${prefix}/commands/`, (req, _res, next) => { requireToken(req); next(); }, jsonBody, async (req, res) => {
+    // The token is checked before the body is read (ipa-protocol.md 1.3).
+    app.post(`${prefix}/commands/`, (req, _res, next) => { requireToken(req); next(); }, readBody, async (req, res) => {
       const body = req.body as unknown;
       const record = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
       if (typeof record.name !== 'string' || record.params === null || typeof record.params !== 'object' || Array.isArray(record.params)) {
@@ -97,20 +95,13 @@ export function createApi(options: ApiOptions): express.Express {
   });
 
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const failure = fromHttpError(error);
-    if (failure.status >= 500) log.error({ err: failure, path: redactUrl(req.originalUrl) }, 'request failed');
+    const failure = toClientFault(error);
+    if (failure.status >= 500) log.error({ err: failure, path: describeRequest(req) }, 'request failed');
+    if (res.headersSent) return void res.destroy();
+    // A body left unread (refused before it was read, or still announced) is not drained: the connection ends with this answer.
+    if (!req.complete) res.set('Connection', 'close');
     res.status(failure.status).json(renderFault(failure));
   });
 
   return app;
-}
-
-/** body-parser errors carry a `type`; everything else becomes an IngotError. */
-function fromHttpError(error: unknown): IngotError {
-  if (error instanceof IngotError) return error;
-  const type = (error as { type?: unknown } | null)?.type;
-  if (type === 'entity.too.large') return new IngotError('INGOT_BODY_TOO_LARGE', { details: 'the request body is larger than the agent accepts', cause: error });
-  if (type === 'entity.parse.failed') return new IngotError('INGOT_BAD_REQUEST', { details: `the request body is not valid JSON (${(error as Error).message})`, cause: error });
-  if (typeof type === 'string') return new IngotError('INGOT_BAD_REQUEST', { details: (error as Error).message, cause: error });
-  return toIngotError(error);
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { IngotError } from '@ingot/protocol';
 import type { AgentConfig } from '../config.ts';
 import type { ServedTls } from './choose-tls.ts';
+import { applyServerLimits, serverLimitsFrom, serverOptions, type ServerLimits } from './server-limits.ts';
 
 /** The agent's API server once it listens. */
 export interface ApiServer {
@@ -16,7 +17,7 @@ export interface ApiServer {
 }
 
 export interface ServeApiOptions {
-  config: Pick<AgentConfig, 'listenHost' | 'listenPort' | 'advertisePort' | 'advertiseProtocol' | 'tlsMinVersion'>;
+  config: Pick<AgentConfig, 'listenHost' | 'listenPort' | 'advertisePort' | 'advertiseProtocol' | 'tlsMinVersion' | 'apiHeadersTimeout' | 'apiRequestTimeout' | 'apiMaxConnections'>;
   /** The request handler (the express app of api/create-api.ts). */
   handler: http.RequestListener;
   /** Where the API listens when ipa-listen-host is not set: every address inside the ramdisk, loopback elsewhere. */
@@ -24,22 +25,30 @@ export interface ServeApiOptions {
   advertiseHost: string;
   tls: ServedTls | undefined;
   log: Logger;
+  /** Overrides the limits derived from the config (tests use short timeouts). */
+  limits?: Partial<ServerLimits>;
 }
 
 /**
  * Listens with the TLS chosen (choose-tls.ts) or plain HTTP, and names the
- * callback URL the heartbeat advertises (ipa-protocol.md 1.1, 2.4). A port
+ * callback URL the heartbeat advertises (ipa-protocol.md 1.1, 2.4), with the
+ * limits of server-limits.ts against clients that hold connections. A port
  * that cannot be bound is INGOT_CONFIG_INVALID naming the address.
  */
 export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
   const { config, tls, log } = options;
   const minVersion = config.tlsMinVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
-  const server = tls ? https.createServer({ cert: tls.cert, key: tls.key, minVersion }, options.handler) : http.createServer(options.handler);
+  const limits = { ...serverLimitsFrom(config), ...options.limits };
+  // A TLS handshake comes before the headers timeout starts: it gets the same time.
+  const server = tls
+    ? https.createServer({ ...serverOptions(limits), cert: tls.cert, key: tls.key, minVersion, handshakeTimeout: limits.headersTimeoutMs }, options.handler)
+    : http.createServer(serverOptions(limits), options.handler);
   const listenHost = config.listenHost ?? options.defaultListenHost;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new IngotError('INGOT_CONFIG_INVALID', { details: `cannot listen on ${listenHost}:${config.listenPort}: ${error.message}`, cause: error })));
     server.listen(config.listenPort, listenHost, resolve);
   });
+  applyServerLimits(server, limits, log);
   const port = (server.address() as AddressInfo).port;
   const protocol = tls ? 'https' : config.advertiseProtocol;
   const host = options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost;
