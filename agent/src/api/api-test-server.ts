@@ -13,6 +13,7 @@ import { createCommandRunner, type CommandRunner } from '../commands/command-run
 import { defineExtension } from '../commands/command.ts';
 import { resolveConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
+import type { ServedTls } from '../serving/choose-tls.ts';
 import type { ServerLimits } from '../serving/server-limits.ts';
 import { serveApi } from '../serving/serve-api.ts';
 import { createApi } from './create-api.ts';
@@ -34,6 +35,8 @@ export interface TestApiOptions {
   requireTokenOnGet?: boolean;
   bodyLimitBytes?: number;
   limits?: Partial<ServerLimits>;
+  /** Serve HTTPS with this certificate (plain HTTP by default). */
+  tls?: ServedTls;
   /** Whether the logger's last-line token scrub runs (off: the request log alone must keep the token out). */
   scrub?: boolean;
 }
@@ -63,10 +66,10 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     requireTokenOnGet: options.requireTokenOnGet, bodyLimitBytes: options.bodyLimitBytes, waitLimitMs: 2_000,
   });
   const config = resolveConfig({ flags: { listenHost: '127.0.0.1', listenPort: '0' } });
-  const server = await serveApi({ config, handler, defaultListenHost: '127.0.0.1', advertiseHost: '127.0.0.1', tls: undefined, log: pino({ level: 'silent' }), limits: options.limits });
+  const server = await serveApi({ config, handler, defaultListenHost: '127.0.0.1', advertiseHost: '127.0.0.1', tls: options.tls, log: pino({ level: 'silent' }), limits: options.limits });
   return {
     port: server.port,
-    base: `http://127.0.0.1:${server.port}`,
+    base: `${options.tls ? 'https' : 'http'}://127.0.0.1:${server.port}`,
     runner,
     lines: () => [...written],
     release,

@@ -1,7 +1,9 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawRequest, startTestApi, type TestApiServer } from '../api/api-test-server.ts';
+import { createSelfSignedCertificate } from '../tls/self-signed.ts';
 
 const TOKEN = 'Zq9x-SECRET_tokenABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const MiB = 1024 * 1024;
@@ -93,6 +95,31 @@ describe('a client that holds its connection without finishing its request', () 
     expect(JSON.parse(response.body)).toMatchObject({ id: started.id, command_status: 'RUNNING' });
     api.release();
   });
+});
+
+describe('a client of the HTTPS server that holds its connection', () => {
+  const short = { headersTimeoutMs: 800, requestTimeoutMs: 1_600, checkIntervalMs: 100 };
+  const connectTls = async (port: number, cert: string) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, checkServerIdentity: () => undefined });
+    await once(socket, 'secureConnect');
+    return socket;
+  };
+
+  it('is closed when it never starts the TLS handshake, or finishes it and sends nothing', async () => {
+    const { certPem, keyPem } = createSelfSignedCertificate({ ip: '127.0.0.1', commonName: 'ingot test' });
+    api = await startTestApi({ limits: short, tls: { kind: 'automatic', cert: certPem, key: keyPem } });
+    // Evidence the server speaks TLS and answers at all.
+    const served = await connectTls(api.port, certPem);
+    served.end('GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect((await once(served, 'data')).toString()).toMatch(/^HTTP\/1\.1 200/);
+    const idle = await rawRequest(api.port, [], { waitMs: 15_000 });
+    expect(idle).toMatchObject({ closed: true, status: 0 });
+    const quiet = await connectTls(api.port, certPem);
+    quiet.resume();
+    const closed = once(quiet, 'close');
+    const cut = await Promise.race([closed.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 15_000))]);
+    expect(cut).toBe(true);
+  }, 60_000);
 });
 
 describe('requests Node\'s HTTP parser refuses', () => {

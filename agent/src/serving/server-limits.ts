@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { IngotError, renderFault, type ErrorCode } from '@ingot/protocol';
 
@@ -69,10 +70,16 @@ export function applyServerLimits(server: http.Server, limits: ServerLimits, log
   });
 }
 
+/** Once an answer is written, a peer that does not read it holds the socket no longer than this. */
+const CLOSE_GRACE_MS = 1_000;
+
 function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  // A response already under way, or a peer that is gone, gets nothing more.
+  // A response already under way, a peer that is gone, or a TLS connection whose
+  // handshake never finished (an https server hands its handshake timeout here too,
+  // and anything written before the handshake would wait for it forever) gets nothing more.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+  const tlsUnfinished = socket instanceof TLSSocket && !(socket as TLSSocket & { _secureEstablished?: boolean })._secureEstablished;
+  if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent || tlsUnfinished || /^ERR_(TLS|SSL)_/.test(String(error.code))) {
     socket.destroy();
     return;
   }
@@ -80,6 +87,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   const body = JSON.stringify(renderFault(fault));
   const reason = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' }[fault.status] ?? 'Bad Request';
   socket.end(`HTTP/1.1 ${fault.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
 }
 
 /** Node's parser error codes (llhttp's HPE_*) to the fault a client reads. */
