@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,12 +35,31 @@ async function startApi(options: { requireTokenOnGet?: boolean } = {}) {
     const text = await response.text();
     return { status: response.status, location: response.headers.get('location'), json: text ? JSON.parse(text) : null };
   };
-  return { call, runner, release, logs: () => logged };
+  /** One raw request line, as no HTTP client would send it. */
+  const raw = (method: string, target: string) => new Promise<string>((resolve, reject) => {
+    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.write(`${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    let answer = '';
+    socket.on('data', (chunk) => { answer += String(chunk); }).on('end', () => resolve(answer)).on('error', reject);
+  });
+  return { call, raw, runner, release, logs: () => logged };
 }
 
 const command = (name: string, params: object = {}) => JSON.stringify({ name, params });
 
 describe('the agent API', () => {
+  it('answers a target express reads no path from with the JSON 404 and one request log line (found by fuzzing: an HTML page)', async () => {
+    const { raw, logs } = await startApi();
+    for (const target of ['/\\#@x', '/\\\\', `/\\#@${TOKEN}`]) {
+      const answer = await raw('GET', target);
+      expect(answer, target).toMatch(/^HTTP\/1\.1 404 /);
+      expect(answer, target).toContain('application/json');
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)), target).toMatchObject({ faultcode: 'Client', error_code: 'INGOT_NOT_FOUND' });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(logs().split('\n').filter((line) => line.includes('"msg":"request"') && line.includes('"status":404'))).toHaveLength(3);
+    expect(logs()).not.toContain(TOKEN);
+  });
+
   it('serves the root, v1 and status documents with and without /v1', async () => {
     const { call } = await startApi();
     expect((await call('GET', '/')).json).toMatchObject({ name: 'OpenStack Ironic Python Agent API', default_version: { id: 'v1' } });

@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { IngotError, renderFault, redactUrl } from '@ingot/protocol';
@@ -29,7 +30,7 @@ export interface ApiOptions {
  * The agent's REST API (reference 1.2): every route with and without /v1, a
  * 308 where the trailing slash is missing, the token in `agent_token`.
  */
-export function createApi(options: ApiOptions): express.Express {
+export function createApi(options: ApiOptions): http.RequestListener {
   const { runner, tokens, log } = options;
   const waitLimitMs = options.waitLimitMs ?? 50_000;
   const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
@@ -40,7 +41,8 @@ export function createApi(options: ApiOptions): express.Express {
   app.set('strict routing', true);
   app.set('etag', false);
 
-  app.use(logRequests(log));
+  const requestLog = logRequests(log);
+  app.use(requestLog);
   app.use(refuseAnnouncedOversize(bodyLimitBytes));
 
   const requireToken = (req: Request) => {
@@ -94,14 +96,26 @@ export function createApi(options: ApiOptions): express.Express {
       : new IngotError('INGOT_NOT_FOUND', { details: 'The requested URL was not found on the server.' }));
   });
 
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+  const answerFault = (error: unknown, req: Request, res: Response) => {
     const failure = toClientFault(error);
     if (failure.status >= 500) log.error({ err: failure, path: describeRequest(req) }, 'request failed');
     if (res.headersSent) return void res.destroy();
     // A body left unread (refused before it was read, or still announced) is not drained: the connection ends with this answer.
     if (!req.complete) res.set('Connection', 'close');
     res.status(failure.status).json(renderFault(failure));
-  });
+  };
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => answerFault(error, req, res));
 
-  return app;
+  // Express's router skips every route and middleware when it reads no path
+  // from the target (`GET /\\#@x`, found by fuzzing at scale), and its own
+  // final handler then answers an HTML page: such a request gets the same
+  // logged JSON 404 as any unknown path.
+  return (req, res) => {
+    app(req as Request, res as Response, (error?: unknown) => {
+      const request = req as Request;
+      const response = res as Response;
+      requestLog(request, response, () => undefined);
+      answerFault(error ?? new IngotError('INGOT_NOT_FOUND', { details: 'The requested URL was not found on the server.' }), request, response);
+    });
+  };
 }

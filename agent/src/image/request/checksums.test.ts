@@ -62,6 +62,14 @@ describe('chooseChecksumSpec', () => {
 });
 
 describe('parseChecksumFile', () => {
+  it('finds a name holding U+2028 or U+2029 in GNU and BSD lines (found by fuzzing: `.` does not match them)', () => {
+    const hex = 'a'.repeat(64);
+    for (const name of ['&\u2028&', 'x\u2029.img']) {
+      expect(parseChecksumFile(`${hex}  ${name}\n`, encodeURIComponent(name))).toBe(hex);
+      expect(parseChecksumFile(`SHA256 (${name}) = ${hex}\n`, name)).toBe(hex);
+    }
+  });
+
   it('finds an image in Ubuntu SHA256SUMS, where names carry the binary-mode star', () => {
     expect(parseChecksumFile(fixture('ubuntu-SHA256SUMS'), 'noble-server-cloudimg-amd64.img')).toBe(digestOf('noble-server-cloudimg-amd64.img'));
   });
