@@ -5,8 +5,9 @@
  * that test/fuzz/tally.ts sums and checks at the end of the run.
  */
 import { appendFileSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,7 +35,11 @@ export interface FuzzTallyLine {
 export async function fuzz<Ts>(name: string, ciRuns: number, property: fc.IAsyncPropertyWithHooks<Ts> | fc.IPropertyWithHooks<Ts>, parameters: fc.Parameters<Ts> = {}): Promise<void> {
   const seed = process.env.INGOT_FUZZ_SEED ? Number(process.env.INGOT_FUZZ_SEED) : (Math.random() * 2 ** 31) | 0;
   const numRuns = Math.max(1, Math.round(ciRuns * inject('fuzzScale')));
-  process.stdout.write(`[fuzz] ${name}: ${numRuns} inputs, seed ${seed} (replay: INGOT_FUZZ_SEED=${seed} npx vitest run --project fuzz -t '${name}')\n`);
+  // The same seed and scale replay the same inputs in the same order, up to the failing one.
+  const { testPath, currentTestName } = expect.getState();
+  const file = testPath ? path.relative(process.cwd(), testPath) : '';
+  const replay = `INGOT_FUZZ_SEED=${seed} INGOT_FUZZ_SCALE=${inject('fuzzScale')} npx vitest run --project fuzz ${file} -t ${JSON.stringify(currentTestName?.split(' > ').at(-1) ?? name)}`;
+  process.stdout.write(`[fuzz] ${name}: ${numRuns} inputs, seed ${seed} (replay: ${replay})\n`);
   const details = await fc.check(property as fc.IAsyncPropertyWithHooks<Ts>, { ...parameters, seed, numRuns });
   const line: FuzzTallyLine = { property: name, inputs: details.numRuns, seed, failed: details.failed };
   appendFileSync(inject('fuzzTally'), `${JSON.stringify(line)}\n`);
