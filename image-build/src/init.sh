@@ -45,9 +45,10 @@ RESCUE_MARKER=/etc/.rescued
 RESCUE_PASSWORD=/etc/ipa-rescue-config/ipa-rescue-password
 
 # Busybox has no sudo (IPA's rule is "rescue ALL=(ALL) NOPASSWD: ALL"), so the
-# rescue user is a second uid-0 login, as BSD's toor: its own name, password,
-# home and shell, and root's rights, which repairing the disks needs (mount,
-# fsck, chroot). It is written after root, so `id -un` still says root.
+# rescue user is uid 0: its own name, password, home and shell, and root's
+# rights, which repairing the disks needs (mount, fsck, chroot). Its passwd
+# and group lines go BEFORE root's, so from now on uid 0 is called rescue
+# (`id -un` says rescue, as on IPA's ramdisk); root's login stays locked.
 add_rescue_user() {
   hash=""
   read -r hash 2>/dev/null < "$RESCUE_PASSWORD"
@@ -67,7 +68,10 @@ add_rescue_user() {
       return 1 ;;
   esac
   mkdir -p /home/rescue && chmod 700 /home/rescue
-  grep -q '^rescue:' /etc/passwd || echo 'rescue:x:0:0:rescue:/home/rescue:/bin/sh' >> /etc/passwd
+  for entry in 'passwd:rescue:x:0:0:rescue:/home/rescue:/bin/sh' 'group:rescue:x:0:'; do
+    file=/etc/${entry%%:*}
+    grep -q '^rescue:' "$file" || { { echo "${entry#*:}"; cat "$file"; } > "$file.new" && mv "$file.new" "$file"; }
+  done
   grep -q '^rescue:' /etc/shadow || echo "rescue:$hash::0:99999:7:::" >> /etc/shadow
 }
 

@@ -321,16 +321,19 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     await vm.writeSerial('rescue\n');
     await serial(/Password: /, 'the password prompt again');
     await typePassword(password);
-    await serial(/\/home\/rescue # /, 'the rescue shell prompt in /home/rescue');
+    // ash's prompt for uid 0 in its home directory (`pwd` below proves which home).
+    await serial(/~ # /, 'the rescue shell prompt');
     timings.loggedIn = since();
 
     // Root's rights (what repairing needs): the deployed disk's MBR signature, read from the block device.
-    await vm.writeSerial('id -u; echo "user=$LOGNAME"; cat /etc/hostname; dd if=/dev/vdb bs=512 count=1 2>/dev/null | od -An -tx1 -j510; echo RESCUE-$((6*7))\n');
+    await vm.writeSerial('id -u; id -un; echo "user=$LOGNAME"; pwd; cat /etc/hostname; dd if=/dev/vdb bs=512 count=1 2>/dev/null | od -An -tx1 -j510; echo RESCUE-$((6*7))\n');
     const start = cursor;
     await serial(/RESCUE-42\n/, 'the commands\' output');
     const output = vm.serialOutput().slice(start, cursor);
     expect(output).toMatch(/^0$/m);
+    expect(output).toMatch(/^rescue$/m);
     expect(output).toMatch(/^user=rescue$/m);
+    expect(output).toMatch(/^\/home\/rescue$/m);
     expect(output).toMatch(/^ingot$/m);
     expect(output).toMatch(/^ *55 aa$/m);
 
