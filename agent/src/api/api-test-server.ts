@@ -24,6 +24,8 @@ export interface TestApiServer {
   runner: CommandRunner;
   /** Every line the agent's logger wrote, as written (JSON text). */
   lines(): string[];
+  /** The lines written since the last call, then forgotten (a long fuzz run keeps no history). */
+  takeLines(): string[];
   /** Lets the async `clean.hold` finish. */
   release(): void;
   setToken(token: string | undefined): void;
@@ -72,6 +74,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     base: `${options.tls ? 'https' : 'http'}://127.0.0.1:${server.port}`,
     runner,
     lines: () => [...written],
+    takeLines: () => written.splice(0),
     release,
     setToken: (next) => { token = next; },
     close: () => server.close(),
