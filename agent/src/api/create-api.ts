@@ -7,7 +7,7 @@ import { toClientFault } from './client-fault.ts';
 import { rootDocument, statusDocument, v1Document } from './documents.ts';
 import { createGetTokenGate } from './get-token-gate.ts';
 import { jsonBody, refuseAnnouncedOversize } from './json-body.ts';
-import { describeRequest, logRequests } from './request-log.ts';
+import { describeRequest, logRequest } from './request-log.ts';
 import { tokensMatch, type TokenHolder } from './token-check.ts';
 
 /** Ironic's biggest request is a deploy step with an inline config drive (capped at 64 MiB gzipped+base64 by Ironic, 16 MiB is IPA's practical size). */
@@ -41,8 +41,6 @@ export function createApi(options: ApiOptions): http.RequestListener {
   app.set('strict routing', true);
   app.set('etag', false);
 
-  const requestLog = logRequests(log);
-  app.use(requestLog);
   app.use(refuseAnnouncedOversize(bodyLimitBytes));
 
   const requireToken = (req: Request) => {
@@ -96,26 +94,24 @@ export function createApi(options: ApiOptions): http.RequestListener {
       : new IngotError('INGOT_NOT_FOUND', { details: 'The requested URL was not found on the server.' }));
   });
 
-  const answerFault = (error: unknown, req: Request, res: Response) => {
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => answerFault(error, req, res));
+
+  const answerFault = (error: unknown, req: http.IncomingMessage, res: http.ServerResponse) => {
     const failure = toClientFault(error);
     if (failure.status >= 500) log.error({ err: failure, path: describeRequest(req) }, 'request failed');
     if (res.headersSent) return void res.destroy();
     // A body left unread (refused before it was read, or still announced) is not drained: the connection ends with this answer.
-    if (!req.complete) res.set('Connection', 'close');
-    res.status(failure.status).json(renderFault(failure));
+    if (!req.complete) res.setHeader('Connection', 'close');
+    const body = JSON.stringify(renderFault(failure));
+    res.writeHead(failure.status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) }).end(body);
   };
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => answerFault(error, req, res));
 
-  // Express's router skips every route and middleware when it reads no path
-  // from the target (`GET /\\#@x`, found by fuzzing at scale), and its own
-  // final handler then answers an HTML page: such a request gets the same
-  // logged JSON 404 as any unknown path.
+  // Express's router gives up on a target it finds no path in (`//?@#`: parseurl reads `//…` as a
+  // host) and hands the request to its final handler, past every route and the 404 above, which
+  // would answer an HTML page. Given a final callback of our own, anything the app leaves
+  // unanswered ends in the fault shape instead, whatever the reason.
   return (req, res) => {
-    app(req as Request, res as Response, (error?: unknown) => {
-      const request = req as Request;
-      const response = res as Response;
-      requestLog(request, response, () => undefined);
-      answerFault(error ?? new IngotError('INGOT_NOT_FOUND', { details: 'The requested URL was not found on the server.' }), request, response);
-    });
+    logRequest(log, req, res);
+    app(req as Request, res as Response, (error?: unknown) => answerFault(error ?? new IngotError('INGOT_URL_INVALID', { details: 'the request target has no path; send an origin-form path such as /v1/commands/' }), req, res));
   };
 }

@@ -60,3 +60,34 @@ describe('a URL with a malformed percent-escape', () => {
     }
   });
 });
+
+/** Found by the HTTP API fuzz (`GET //?@#`): a target Express's router finds no path in went past every route to Express's HTML page. */
+describe('a request target the router finds no path in', () => {
+  let api: TestApiServer;
+  beforeAll(async () => { api = await startTestApi({ token: TOKEN, scrub: false }); });
+  afterAll(() => api.close());
+
+  it('is answered in the fault shape (never Express\'s HTML page), logged without the token, and runs nothing', async () => {
+    // The class: `//` (read as an authority), then any mix of the characters that end or split one.
+    const pieces = ['', '?', '@', '#', ':', '/', 'x', `agent_token=${TOKEN}`];
+    const targets = new Set<string>();
+    for (const a of pieces) for (const b of pieces) for (const c of pieces) targets.add(`//${a}${b}${c}`);
+    let noPath = 0;
+    for (const target of targets) {
+      for (const method of ['GET', 'POST']) {
+        const body = method === 'POST' ? JSON.stringify({ name: 'clean.get_clean_steps', params: {} }) : '';
+        const response = await rawRequest(api.port, `${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+        const what = `${method} ${target} -> ${response.status} ${response.body}`;
+        expect(response.status, what).toBeGreaterThanOrEqual(400);
+        expect(response.status, what).toBeLessThan(500);
+        expect(JSON.parse(response.body), what).toMatchObject({ faultcode: 'Client', faultstring: expect.any(String), error_code: expect.stringMatching(/^INGOT_/) });
+        if (JSON.parse(response.body).error_code === 'INGOT_URL_INVALID') noPath += 1;
+      }
+    }
+    expect(noPath).toBeGreaterThan(0);
+    expect(api.runner.list()).toEqual([]);
+    const lines = api.lines();
+    expect(lines.filter((line) => line.includes('"msg":"request"'))).toHaveLength(targets.size * 2);
+    for (const line of lines) expect(line).not.toContain(TOKEN);
+  });
+});

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type http from 'node:http';
 import type { Logger } from 'pino';
 import { redactUrl, REDACTED } from '@ingot/protocol';
 
@@ -32,17 +32,18 @@ function describePath(path: string): string {
   return REDACTED;
 }
 
-/** One line per answered request: method, the described target, status, duration, peer. */
-export function logRequests(log: Logger): RequestHandler {
-  return (req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, path: describeTarget(req.originalUrl), status: res.statusCode, ms: Math.round(ms), remote: req.socket.remoteAddress }, 'request');
-    });
-    next();
-  };
+/**
+ * One line per answered request: method, the described target, status,
+ * duration, peer. Called before any routing (create-api.ts), so a request
+ * the router never takes (a target without a path) is logged too.
+ */
+export function logRequest(log: Logger, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const started = process.hrtime.bigint();
+  res.on('finish', () => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    log.info({ method: req.method, path: describeRequest(req), status: res.statusCode, ms: Math.round(ms), remote: req.socket.remoteAddress }, 'request');
+  });
 }
 
 /** The described target of a request, for other log lines about it. */
-export const describeRequest = (req: Request): string => describeTarget(req.originalUrl);
+export const describeRequest = (req: http.IncomingMessage & { originalUrl?: string }): string => describeTarget(req.originalUrl ?? req.url ?? '');
