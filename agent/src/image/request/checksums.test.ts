@@ -162,3 +162,12 @@ describe('checksum comparison', () => {
     expect(parseExpectedDigest({ algorithm: 'md5', value: 'D41D8CD98F00B204E9800998ECF8427E' }).value).toBe('d41d8cd98f00b204e9800998ecf8427e');
   });
 });
+
+describe('checksum files naming odd files (fuzz finding)', () => {
+  it('finds an image whose name holds U+2028 or U+2029, in GNU and BSD lines alike', () => {
+    const hex = '0'.repeat(64);
+    expect(parseChecksumFile(`${hex}  a\u2028b.img`, 'a\u2028b.img')).toBe(hex);
+    expect(parseChecksumFile(`SHA256 (a\u2029b.img) = ${hex}`, 'a\u2029b.img')).toBe(hex);
+  });
+});
+

@@ -97,7 +97,8 @@ export function imageFileName(url: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-const bsdLine = /^([A-Za-z0-9-]+)\s*\((.*)\)\s*=\s*([0-9a-fA-F]+)$/;
+// `s`: a name may hold U+2028 or U+2029, which `.` would not match (found by fuzzing); lines are split on \n already.
+const bsdLine = /^([A-Za-z0-9-]+)\s*\((.*)\)\s*=\s*([0-9a-fA-F]+)$/s;
 
 function gnuName(rest: string, escaped: boolean): string {
   // sha256sum writes `*` for binary mode (the same as text mode on GNU) and,
@@ -132,7 +133,7 @@ export function parseChecksumFile(text: string, fileName: string): string {
     const bsd = bsdLine.exec(line);
     if (bsd && wanted.some((name) => sameFile(bsd[2]!, name))) return checkHex(bsd[3]!, `the checksum file's line for ${fileName}`);
     const escaped = line.startsWith('\\');
-    const gnu = /^([0-9a-fA-F]+)\s+(.+)$/.exec(escaped ? line.slice(1) : line);
+    const gnu = /^([0-9a-fA-F]+)\s+(.+)$/s.exec(escaped ? line.slice(1) : line);
     if (gnu && wanted.some((name) => sameFile(gnuName(gnu[2]!, escaped), name))) return checkHex(gnu[1]!, `the checksum file's line for ${fileName}`);
   }
   return fail('INGOT_IMAGE_CHECKSUM_SPEC', `the checksum file does not list ${describeInput(fileName)}`);
