@@ -16,8 +16,12 @@ const spec = fc.oneof(
   fc.array(fc.oneof(fc.constantFrom(...operators), fc.string({ maxLength: 6 })), { maxLength: 6 }).map((parts) => parts.join('')),
 );
 
-/** Attribute values that are atoms (no leading operator): what a disk reports and a hint names exactly. */
-const attribute = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 16 }).filter((s) => s.trim() !== '' && specOperator(s.trim().toLowerCase()) === null);
+/**
+ * Attribute values that are atoms: what a disk reports and a hint names exactly. In oslo's grammar an
+ * operand never starts with an operator's text, so a vendor "<" cannot be named in `<or> <` (IPA neither).
+ */
+const attribute = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 16 })
+  .filter((s) => s.trim() !== '' && specOperator(s.trim().toLowerCase()) === null && !/^\s*(<|>|=|!|s[=!<>])/i.test(s));
 
 const device = fc.record({
   name: fc.stringMatching(/^\/dev\/[a-z]{2,4}[0-9]?$/), size: fc.oneof(fc.integer({ min: 0, max: 4096 }).map((g) => g * GiB), fc.nat()),

@@ -62,13 +62,6 @@ describe('chooseChecksumSpec', () => {
 });
 
 describe('parseChecksumFile', () => {
-  it('finds a name holding U+2028 or U+2029 in GNU and BSD lines (found by fuzzing: `.` does not match them)', () => {
-    const hex = 'a'.repeat(64);
-    for (const name of ['&\u2028&', 'x\u2029.img']) {
-      expect(parseChecksumFile(`${hex}  ${name}\n`, encodeURIComponent(name))).toBe(hex);
-      expect(parseChecksumFile(`SHA256 (${name}) = ${hex}\n`, name)).toBe(hex);
-    }
-  });
 
   it('finds an image in Ubuntu SHA256SUMS, where names carry the binary-mode star', () => {
     expect(parseChecksumFile(fixture('ubuntu-SHA256SUMS'), 'noble-server-cloudimg-amd64.img')).toBe(digestOf('noble-server-cloudimg-amd64.img'));
@@ -170,3 +163,12 @@ describe('checksum comparison', () => {
     expect(parseExpectedDigest({ algorithm: 'md5', value: 'D41D8CD98F00B204E9800998ECF8427E' }).value).toBe('d41d8cd98f00b204e9800998ecf8427e');
   });
 });
+
+describe('checksum files naming odd files (fuzz finding)', () => {
+  it('finds an image whose name holds U+2028 or U+2029, in GNU and BSD lines alike', () => {
+    const hex = '0'.repeat(64);
+    expect(parseChecksumFile(`${hex}  a\u2028b.img`, 'a\u2028b.img')).toBe(hex);
+    expect(parseChecksumFile(`SHA256 (a\u2029b.img) = ${hex}`, 'a\u2029b.img')).toBe(hex);
+  });
+});
+

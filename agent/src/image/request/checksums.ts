@@ -97,7 +97,7 @@ export function imageFileName(url: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-// `s`: a name may hold U+2028 or U+2029, which `.` alone does not match (found by fuzzing).
+// `s`: a name may hold U+2028 or U+2029, which `.` would not match (found by fuzzing); lines are split on \n already.
 const bsdLine = /^([A-Za-z0-9-]+)\s*\((.*)\)\s*=\s*([0-9a-fA-F]+)$/s;
 
 function gnuName(rest: string, escaped: boolean): string {

@@ -177,3 +177,11 @@ describe('parseImageInfo on hostile values (fuzz findings)', () => {
     }
   });
 });
+
+describe('parseImageInfo on a sparse urls list (fuzz finding)', () => {
+  it('refuses a missing URL in a sparse list naming urls[0], instead of returning it as undefined', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => parseImageInfo({ ...wholeDisk, urls: [, 'http://h/x.img'] }, options)).toThrow(/image_info.urls\[0\] must be an http\(s\) URL, got undefined/);
+  });
+});
+

@@ -103,7 +103,8 @@ function oneOf<T extends string>(info: Dict, field: string, allowed: readonly T[
 function parseUrls(info: Dict): string[] {
   const urls = info.urls;
   if (!Array.isArray(urls) || urls.length === 0) invalid('urls', 'must be a list with at least one element');
-  return urls.map((url, index) => {
+  // Array.from visits holes too: map would skip a sparse list's missing URL (found by fuzzing).
+  return Array.from(urls as unknown[], (url, index) => {
     if (typeof url !== 'string' || !/^https?:\/\/\S+$/i.test(url)) invalid(`urls[${index}]`, `must be an http(s) URL, got ${describeInput(url, { url: true })}`);
     return url;
   });
