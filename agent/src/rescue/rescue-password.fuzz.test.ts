@@ -28,7 +28,14 @@ it('answers any finalize_rescue parameters with a value or an INGOT_INVALID_PARA
         parsed = parseFinalizeRescueParams({ rescue_password: password, ...(hashed === undefined ? {} : { hashed }) });
       } catch (error) {
         expect(isIngotError(error, 'INGOT_INVALID_PARAMS')).toBe(true);
-        if (typeof password === 'string' && password.length >= 6) expect((error as Error).message).not.toContain(password);
+        // The refusal reads the same whatever the password was: the same refusal of a stand-in must equal it
+        // (a password like "$2b$, " is text of the fixed message, found at scale 100, not an echo).
+        if (typeof password === 'string' && password.length >= 6) {
+          const message = (error as Error).message;
+          let standIn = '';
+          try { parseFinalizeRescueParams({ rescue_password: password.replace(/./gsu, 'Q').replace(/^/, '#'), ...(hashed === undefined ? {} : { hashed }) }); } catch (other) { standIn = (other as Error).message; }
+          if (message !== standIn) expect(message).not.toContain(password);
+        }
         return;
       }
       expect(parsed.rescuePassword).toBe(password);
