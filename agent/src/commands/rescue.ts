@@ -1,4 +1,5 @@
-import { parseFinalizeRescueParams, cryptSha512 } from '../rescue/rescue-password.ts';
+import { cryptSha512 } from '@ingot/protocol';
+import { parseFinalizeRescueParams } from '../rescue/rescue-password.ts';
 import { writeRescueFiles, type RescuePaths } from '../rescue/rescue-files.ts';
 import type { System } from '../system/system.ts';
 import { defineExtension, type Extension } from './command.ts';

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verify } from 'unixcrypt';
 import { startStandaloneTestAgent, type StandaloneTestAgent } from '../testing-standalone-agent.ts';
-import { cryptSha512, isCryptHash, parseFinalizeRescueParams } from './rescue-password.ts';
+import { cryptSha512, isCryptHash } from '@ingot/protocol';
+import { parseFinalizeRescueParams } from './rescue-password.ts';
 import { rescuePaths } from './rescue-files.ts';
 
 const started: StandaloneTestAgent[] = [];

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
 import { fuzz } from '../../../test/support/fuzz.ts';
-import { isCryptHash, parseFinalizeRescueParams } from './rescue-password.ts';
+import { isCryptHash } from '@ingot/protocol';
+import { parseFinalizeRescueParams } from './rescue-password.ts';
 
 /** Strings near a crypt hash: prefixes, separators and the characters that would break a shadow line. */
 const hashLike = fc.tuple(

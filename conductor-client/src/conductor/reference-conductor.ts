@@ -29,7 +29,7 @@ import { collectRamdiskLogs, shouldCollectLogs, type CollectLogsPolicy, type Ram
 
 export type { CollectLogsPolicy, RamdiskLogs } from './ramdisk-logs.ts';
 export { driveRescue, type RescueOptions, type RescueReport } from './rescue-driver.ts';
-export { hashRescuePassword, readRescuePassword } from './rescue-password.ts';
+export { readRescuePassword } from './rescue-password.ts';
 
 /**
  * Ironic's provision states, the subset this conductor walks through:

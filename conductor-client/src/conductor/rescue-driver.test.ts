@@ -6,7 +6,8 @@ import { AgentClient } from '../agent-client.ts';
 import { createFakeAgentServer, createTestCertificate, pairFakeAgent, type FakeAgentOptions, type TestCertificate } from '../testing.ts';
 import { createReferenceConductor } from './reference-conductor.ts';
 import { driveRescue } from './rescue-driver.ts';
-import { hashRescuePassword, readRescuePassword } from './rescue-password.ts';
+import { cryptSha512 } from '@ingot/protocol';
+import { readRescuePassword } from './rescue-password.ts';
 
 const TOKEN = 'R'.repeat(43);
 const UUID = '0b6f3c1d-5e4a-4f2b-9c8d-7e6f5a4b3c2d';
@@ -30,11 +31,11 @@ const sentParams = (agent: Awaited<ReturnType<typeof fakeAgent>>['agent']) => ag
 
 describe('the rescue password hash', () => {
   it('is SHA-512 crypt with a fresh 16-character salt, as openssl passwd -6 computes it', () => {
-    const hash = hashRescuePassword(PASSWORD);
+    const hash = cryptSha512(PASSWORD);
     const salt = /^\$6\$([./0-9A-Za-z]{16})\$[./0-9A-Za-z]{86}$/.exec(hash)?.[1];
     expect(salt).toBeDefined();
     expect(execFileSync('openssl', ['passwd', '-6', '-salt', salt!, '-stdin'], { input: PASSWORD, encoding: 'utf8' }).trim()).toBe(hash);
-    expect(hashRescuePassword(PASSWORD)).not.toBe(hash);
+    expect(cryptSha512(PASSWORD)).not.toBe(hash);
   });
 
   it('is read from the first line of a file, an empty one refused without echoing anything', () => {

@@ -5,9 +5,8 @@
  * hashed form and the conductor allows it; then the agent stops its API.
  */
 import { pino, type Logger } from 'pino';
-import { isIngotError } from '@ingot/protocol';
+import { cryptSha512, isIngotError } from '@ingot/protocol';
 import type { AgentClient } from '../agent-client.ts';
-import { hashRescuePassword } from './rescue-password.ts';
 
 export interface RescueOptions {
   client: AgentClient;
@@ -42,7 +41,7 @@ export async function driveRescue(options: RescueOptions): Promise<RescueReport>
   const started = Date.now();
   let hashed = true;
   try {
-    await client.finalizeRescue(hashRescuePassword(options.password), { hashed: true });
+    await client.finalizeRescue(cryptSha512(options.password), { hashed: true });
   } catch (error) {
     // Ironic retries on an API error (an agent older than IPA 6.0 knows no `hashed`), never when busy or unreachable.
     const refusal = isIngotError(error) && error.status !== undefined && error.status >= 400 && error.status < 500 && error.code !== 'INGOT_AGENT_BUSY' && error.code !== 'INGOT_TOKEN_INVALID';

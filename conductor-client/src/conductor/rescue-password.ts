@@ -1,18 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { encrypt } from 'unixcrypt';
 import { IngotError } from '@ingot/protocol';
-
-const SALT_CHARACTERS = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
-/**
- * SHA-512 crypt of a rescue password (`$6$<16-character salt>$...`), what
- * Ironic stores and sends as `rescue_password` with `hashed: true`; any
- * glibc or busybox crypt(3) verifies it.
- */
-export function hashRescuePassword(password: string): string {
-  const salt = Array.from(randomBytes(16), (byte) => SALT_CHARACTERS[byte % 64]).join('');
-  return encrypt(password, `$6$${salt}`);
-}
 
 /**
  * The rescue password from a file's text: its first line, without the line
