@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { formatReport, runLoad } from '../load/agent-load.ts';
+import { formatComparison, runLoadWithBaseline } from '../load/agent-load.ts';
 import { createSimulatedMachine } from '../support/simulated-machine.ts';
 import { startTestAgent, startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 
@@ -16,8 +16,8 @@ describe('a paired agent under connections that hold it', () => {
     await startTestAgent(machine, conductor.url, cleanups, log);
     const beat = await until('the first heartbeat', () => conductor.heartbeats[0]);
     const options = { url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa, holders: 500, rate: 20, durationMs: 12_000 };
-    const report = await runLoad(options);
-    process.stdout.write(`${formatReport(report, options)}\n`);
+    const { baseline, loaded: report } = await runLoadWithBaseline(options);
+    process.stdout.write(`${formatComparison({ baseline, loaded: report }, options)}\n`);
     // Measured and printed, not judged: the machine is shared. What must hold is that none went unanswered.
     expect(report.sent).toBeGreaterThan(200);
     expect(report.statuses).toEqual({ 200: report.sent });

@@ -150,3 +150,24 @@ export function formatReport(report: LoadReport, options: Pick<LoadOptions, 'rat
     `  held connections: peak ${h.peak} open at once, ${h.opened} opened, ${h.closedByAgent} closed by the agent, median lifetime ${h.medianLifetimeMs} ms`,
   ].join('\n');
 }
+
+/**
+ * The same stream of valid requests first with no held connection (the
+ * baseline, on this machine in this run), then under the load: the figures of
+ * a shared machine mean something only against each other.
+ */
+export async function runLoadWithBaseline(options: LoadOptions, baselineMs = 5_000): Promise<{ baseline: LoadReport; loaded: LoadReport }> {
+  const baseline = await runLoad({ ...options, holders: 0, durationMs: baselineMs });
+  return { baseline, loaded: await runLoad(options) };
+}
+
+/** The loaded report, then the baseline's latency and the ratios against it. */
+export function formatComparison(runs: { baseline: LoadReport; loaded: LoadReport }, options: Pick<LoadOptions, 'rate' | 'durationMs'>): string {
+  const { baseline: b, loaded: l } = runs;
+  const ratio = (loaded: number, base: number) => (base > 0 ? `x${(loaded / base).toFixed(1)}` : 'n/a');
+  return [
+    formatReport(l, options),
+    `  baseline, the same stream with no held connection just before: ${b.answered}/${b.sent} answered; latency ms p50 ${b.latencyMs.p50}, p95 ${b.latencyMs.p95}, p99 ${b.latencyMs.p99}, max ${b.latencyMs.max}`,
+    `  under load against the baseline: p50 ${ratio(l.latencyMs.p50, b.latencyMs.p50)}, p95 ${ratio(l.latencyMs.p95, b.latencyMs.p95)}, p99 ${ratio(l.latencyMs.p99, b.latencyMs.p99)}`,
+  ].join('\n');
+}

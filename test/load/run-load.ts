@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createSimulatedMachine } from '../support/simulated-machine.ts';
 import { startTestAgent, startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
-import { formatReport, runLoad } from './agent-load.ts';
+import { formatComparison, runLoadWithBaseline } from './agent-load.ts';
 
 const { values } = parseArgs({ options: {
   holders: { type: 'string', default: '500' }, rate: { type: 'string', default: '20' }, seconds: { type: 'string', default: '12' },
@@ -32,7 +32,7 @@ try {
     target = { url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa };
   }
   const options = { ...target, holders: Number(values.holders), rate: Number(values.rate), durationMs: Number(values.seconds) * 1000 };
-  process.stdout.write(`${formatReport(await runLoad(options), options)}\n`);
+  process.stdout.write(`${formatComparison(await runLoadWithBaseline(options), options)}\n`);
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }
