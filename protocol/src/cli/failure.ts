@@ -1,0 +1,31 @@
+import { isIngotError } from '../errors.ts';
+
+/**
+ * An error as one line for a person: its message, then each cause's message
+ * that adds something (a cause whose text is already in the line is the same
+ * fact said twice, as when a wrapper copies its cause's message). No stack:
+ * `verbose` adds it on the following lines.
+ */
+export function describeFailure(error: unknown, options: { verbose?: boolean } = {}): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let current: unknown = error; current !== undefined && current !== null && !seen.has(current); current = (current as { cause?: unknown }).cause) {
+    seen.add(current);
+    const text = messageOf(current).replace(/\s+/g, ' ').trim();
+    if (text && !parts.some((part) => part.includes(text))) parts.push(text);
+    if (!(current instanceof Error)) break;
+  }
+  const line = parts.join(': ') || 'unknown error';
+  if (!options.verbose || !(error instanceof Error) || !error.stack) return line;
+  return `${line}\n${error.stack.split('\n').slice(1).join('\n')}`;
+}
+
+function messageOf(value: unknown): string {
+  if (isIngotError(value)) return value.message;
+  if (value instanceof Error) {
+    const code = (value as NodeJS.ErrnoException).code;
+    // Node's network errors: "connect ECONNREFUSED 127.0.0.1:6385" already names the code.
+    return code && !value.message.includes(code) ? `${value.message} (${code})` : value.message;
+  }
+  return typeof value === 'string' ? value : '';
+}

@@ -1,0 +1,3 @@
+export * from './exit-codes.ts';
+export * from './failure.ts';
+export * from './program.ts';

@@ -1,0 +1,129 @@
+/**
+ * The one command-line convention of every Ingot command, on commander:
+ * `-h/--help` and `-V/--version` everywhere (subcommands included), errors as
+ * one line naming the flag (`ingot-agent: option '--disk <path>' argument
+ * 'x' is invalid: no such file`), usage errors exit 2, failures exit 1, and
+ * the exit-status table closes every help.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT, EXIT_STATUS_HELP } from './exit-codes.ts';
+import { describeFailure } from './failure.ts';
+
+export { Command, InvalidArgumentError, Option };
+
+/** A command line that was understood but cannot be acted on (a missing flag, flags that exclude each other). */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface ProgramOptions {
+  name: string;
+  version: string;
+  /** One line: what the command does. */
+  summary: string;
+  /** Paragraphs after the usage line. */
+  description?: string;
+}
+
+/** Applies the convention to a command (the program or a subcommand): help, errors, output. */
+export interface CliWriters {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const stdWriters: CliWriters = { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) };
+
+export function applyConvention(command: Command, name: string, write: CliWriters = stdWriters): Command {
+  return command
+    .helpOption('-h, --help', 'show this help and exit')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true, sortOptions: false })
+    .configureOutput({
+      writeOut: write.out,
+      writeErr: write.err,
+      // commander's "error: unknown option '--x'\n(Did you mean --y?)" as one line.
+      outputError: (text, out) => out(`${name}: ${text.replace(/^error: /, '').replace(/\n(?!$)/g, ' ').trimEnd()}\nRun ${name} --help for usage.\n`),
+    })
+    .addHelpText('afterAll', `\n${EXIT_STATUS_HELP}\n`);
+}
+
+/** A program with the convention applied, `-V/--version` included. */
+export function createProgram(options: ProgramOptions): Command {
+  const program = new Command(options.name).summary(options.summary).description(options.description ? `${options.summary}\n\n${options.description}` : options.summary);
+  program.version(options.version, '-V, --version', 'print the version and exit');
+  return applyConvention(program, options.name);
+}
+
+/** Adds a subcommand that follows the convention too, writing where its parent writes. */
+export function addSubcommand(parent: Command, name: string, summary: string, description?: string): Command {
+  const sub = parent.command(name).summary(summary).description(description ? `${summary}\n\n${description}` : summary);
+  const output = parent.configureOutput();
+  const write: CliWriters = { out: output.writeOut ?? stdWriters.out, err: output.writeErr ?? stdWriters.err };
+  return applyConvention(sub, `${parent.name()} ${name}`, write);
+}
+
+/** Parses a value for `Option.argParser`; its error becomes commander's one-line "argument ... is invalid: <why>". */
+export function valueParser<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new InvalidArgumentError(describeFailure(error));
+    }
+  };
+}
+
+/** Whole number within [min, max]: "abc", "1.5", "-5", "0x10" and "" are refused. */
+export function integerIn(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return valueParser((value) => {
+    const number = /^\s*-?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(number)) throw new Error(`expected a whole number, got "${value}"`);
+    if (number < min || number > max) throw new Error(`expected ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min} to ${max}`}, got ${number}`);
+    return number;
+  });
+}
+
+/** One of the listed words. */
+export function oneOf<T extends string>(choices: readonly T[]): (value: string) => T {
+  return valueParser((value) => {
+    if (!(choices as readonly string[]).includes(value)) throw new Error(`expected one of ${choices.join(', ')}, got "${value}"`);
+    return value as T;
+  });
+}
+
+export interface RunOptions {
+  name: string;
+  /** Adds the stack to the failure line (`--verbose`). */
+  verbose?: () => boolean;
+  err?: (text: string) => void;
+}
+
+/**
+ * Runs a parsed program and returns the exit status: 0 after help or the
+ * version, 2 for a commander or usage error (already printed by commander, or
+ * printed here as one line), 1 with one line for any other failure.
+ */
+export async function runProgram(program: Command, argv: readonly string[], options: RunOptions): Promise<number> {
+  const err = options.err ?? stdWriters.err;
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    return exitStatusFor(error, options.name, err, options.verbose?.() ?? false);
+  }
+}
+
+/** The exit status for an error thrown by a command's action, after printing its one line. */
+export function exitStatusFor(error: unknown, name: string, err: (text: string) => void, verbose: boolean): number {
+  if (error instanceof CommanderError) {
+    // Help and version end with code 0 and are already printed; every other commander error is a usage error, printed by outputError.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof UsageError) {
+    err(`${name}: ${error.message}\nRun ${name} --help for usage.\n`);
+    return EXIT.usage;
+  }
+  err(`${name}: ${describeFailure(error, { verbose })}\n`);
+  return EXIT.failed;
+}
