@@ -23,7 +23,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/device/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/device/**/*.test.ts', 'test/cli/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           pool: 'forks',
