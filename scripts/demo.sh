@@ -5,7 +5,8 @@
 # INGOT_DEMO_IMAGE_MIB sets the image size (default 256); INGOT_DEMO_KEEP=1 keeps the files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check-node.sh
 scripts/debian-packages.sh demo
-command -v node >/dev/null || { echo "Node.js 20 or later is required (node not found)" >&2; exit 1; }
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# npm ci again when package-lock.json changed since the last install (a pull that added a dependency).
+[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 npm run demo -- "$@"

@@ -2,8 +2,8 @@
 # Runs every test on a fresh Debian 12 machine: installs what the tests need, then `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check-node.sh
 scripts/debian-packages.sh test
-command -v node >/dev/null || { echo "Node.js 20 or later is required (node not found)" >&2; exit 1; }
 npm ci --no-audit --no-fund
 # The QEMU end-to-end tests boot the ramdisk: build it first (zstd -3: seconds instead of a minute).
 npm run ramdisk -- --compress zstd3

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { WriteImageProgress } from './types.ts';
 
 /**
- * Progress on an interval, never per chunk (STYLE.md, Streams): a timer
+ * Progress on an interval, never per chunk (the house style for streams): a timer
  * samples the counters, so the hot path only increments numbers.
  */
 export interface ProgressReporter {
