@@ -32,7 +32,7 @@ function output(isTTY: boolean) {
 }
 
 describe('createProgressBar', () => {
-  it('redraws one line in place on a terminal, with a rate from the samples, and ends it with a newline', () => {
+  it('redraws one line in place on a terminal through cli-progress, with a rate from the samples, and ends it with a newline', () => {
     let clock = 0;
     const { writes, output: out } = output(true);
     const bar = createProgressBar({ output: out, width: 10, now: () => clock, label: 'image' });
@@ -40,11 +40,18 @@ describe('createProgressBar', () => {
     clock = 1000;
     bar.update({ stage: 'writing image', done: 40 * MiB, total: 100 * MiB, unit: 'bytes' });
     bar.finish();
-    expect(writes).toEqual([
-      '\rimage [..........] 0% 0.0/100 MiB\x1b[K',
-      '\rimage [####......] 40% 40/100 MiB 40 MiB/s ETA 2 s\x1b[K',
-      '\n',
-    ]);
+    bar.finish();
+    // Each line is drawn from column 1 (CSI 1G) and cleared to its right (CSI 0K); wrapping is off while drawing.
+    const text = writes.join('');
+    expect(text).not.toContain('\r');
+    const drawn = text.split('\x1b[1G').slice(1).map((part) => part.split('\x1b[0K')[0]);
+    expect(drawn).toContain('image [..........] 0% 0.0/100 MiB');
+    expect(drawn).toContain('image [####......] 40% 40/100 MiB 40 MiB/s ETA 2 s');
+    expect(text.indexOf('0% 0.0/100')).toBeLessThan(text.indexOf('40% 40/100'));
+    expect(text.split('\n')).toHaveLength(2);
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text).toContain('\x1b[?7l');
+    expect(text.lastIndexOf('\x1b[?7h')).toBeGreaterThan(text.lastIndexOf('40 MiB/s'));
   });
 
   it('off a terminal prints a line at most every interval, and the final figures on finish', () => {
@@ -74,5 +81,53 @@ describe('createProgressBar', () => {
     bar.update({ stage: 'write', done: 2, total: 2 });
     bar.finish();
     expect(writes).toEqual(['write [#.] 50% 1/2\n', 'write [##] 100% 2/2 10.0/s\n']);
+  });
+});
+
+describe('the message of a sample', () => {
+  const retrying = 'retrying 3/10 in 4 s: connect ECONNREFUSED 127.0.0.1:9 (http://127.0.0.1:9/disk.img)';
+
+  it('replaces the empty figures while nothing is done, and is printed at once off a terminal', () => {
+    let clock = 0;
+    const { writes, output: out } = output(false);
+    const bar = createProgressBar({ output: out, now: () => clock, label: '  image', minIntervalMs: 5000 });
+    bar.update({ stage: 'writing image', done: 0, unit: 'bytes' });
+    clock = 1000;
+    bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: retrying });
+    clock = 1500;
+    bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: retrying.replace('3/10', '4/10') });
+    clock = 2000;
+    bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: retrying.replace('3/10', '4/10') });
+    bar.finish();
+    expect(writes).toEqual([
+      '  image 0.0 MiB\n',
+      `  image ${retrying}\n`,
+      `  image ${retrying.replace('3/10', '4/10')}\n`,
+    ]);
+  });
+
+  it('follows the figures once bytes move, and the rate counts from the last sample before they moved', () => {
+    let clock = 0;
+    const { writes, output: out } = output(false);
+    const bar = createProgressBar({ output: out, now: () => clock, width: 4, minIntervalMs: 0 });
+    bar.update({ stage: 'write', done: 0, total: 100 * MiB, unit: 'bytes', message: retrying });
+    clock = 60_000;
+    bar.update({ stage: 'write', done: 0, total: 100 * MiB, unit: 'bytes' });
+    clock = 61_000;
+    bar.update({ stage: 'write', done: 50 * MiB, total: 100 * MiB, unit: 'bytes', message: 'resumed at 50 MiB' });
+    bar.finish();
+    expect(writes).toEqual([
+      `write [....] 0% 0.0/100 MiB ${retrying}\n`,
+      'write [....] 0% 0.0/100 MiB\n',
+      'write [##..] 50% 50/100 MiB 50 MiB/s ETA 1 s resumed at 50 MiB\n',
+    ]);
+  });
+
+  it('shows the message alone on a sample without figures, on one line even when it spans several', () => {
+    const { writes, output: out } = output(false);
+    const bar = createProgressBar({ output: out });
+    bar.update({ stage: 'erasing metadata', message: 'disk0\n  disk1' });
+    bar.finish();
+    expect(writes).toEqual(['erasing metadata disk0 disk1\n']);
   });
 });
