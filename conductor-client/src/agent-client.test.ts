@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isIngotError, type ErrorCode } from '@ingot/protocol';
+import { describeFailure } from '@ingot/protocol/cli';
 import { AgentClient, type AgentClientOptions } from './agent-client.ts';
 import { AgentBusyError, commandError } from './agent-results.ts';
 import { createFakeAgentServer, type FakeAgentOptions } from './testing/fake-agent-server.ts';
@@ -119,7 +120,8 @@ describe('AgentClient over pinned HTTPS', () => {
     const client = new AgentClient({ url: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, token: TOKEN, timeoutMs: 100, maxAttempts: 1 });
     cleanups.push(() => client.close());
     const error = await rejection(client.sync(), 'INGOT_AGENT_UNREACHABLE');
-    expect(error.message).toContain('timed out');
+    expect(describeFailure(error)).toContain('timed out after 100 ms');
+    expect(error.message).not.toContain(TOKEN);
   });
 
   it('polls until a command ends and maps its command_error back to the stable code', async () => {

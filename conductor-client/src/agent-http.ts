@@ -25,15 +25,21 @@ export interface AgentHttpResponse {
 
 /**
  * Raised when no HTTP response arrived: refused or reset connection, timeout,
- * TLS failure. Ironic retries exactly these (AgentConnectionFailed).
+ * TLS failure. Ironic retries exactly these (AgentConnectionFailed). The
+ * message names the URL (without its query, which holds the token); the why
+ * is the cause, Node's error, as pino and describeFailure append it: copying
+ * it into the message too made every log line and failure say it twice.
  */
 export function connectionFailed(url: URL, cause: unknown): IngotError {
-  const code = (cause as { code?: unknown } | null)?.code;
-  const what = cause instanceof Error ? cause.message : String(cause);
-  return new IngotError('INGOT_AGENT_UNREACHABLE', {
-    details: `${redactUrl(url)}: ${typeof code === 'string' ? `${code}: ` : ''}${what.replaceAll(url.search, '')}`,
-    cause,
-  });
+  return new IngotError('INGOT_AGENT_UNREACHABLE', { details: `${url.origin}${url.pathname}`, cause: withoutQuery(cause, url) });
+}
+
+/** Node's error as is, unless its text holds the request's query (the token): then a copy without it, code and address kept. */
+function withoutQuery(cause: unknown, url: URL): Error {
+  const error = cause instanceof Error ? cause : new Error(String(cause));
+  if (!url.search || !`${error.message}${error.stack ?? ''}`.includes(url.search)) return error;
+  const { code, errno, syscall, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  return Object.assign(new Error(error.message.replaceAll(url.search, '')), { code, errno, syscall, address, port });
 }
 
 /** Creates the keep-alive connection pool for one agent; `ca` pins the agent's certificate. */

@@ -7,6 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { destination, pino } from 'pino';
 import { IngotError, isIngotError } from '@ingot/protocol';
+import { describeFailure } from '@ingot/protocol/cli';
 import { createReferenceConductor } from '../conductor/reference-conductor.ts';
 import { readRescuePassword } from '../conductor/rescue-password.ts';
 import { HELP, parseCliArgs, type CleanCommand, type DeployCommand, type RescueCommand } from './args.ts';
@@ -89,7 +90,7 @@ async function provision(command: CleanCommand | DeployCommand | RescueCommand, 
     const what = `ramdisk logs at the end of ${logs.phase === 'clean' ? 'cleaning' : 'the deploy'} (${logs.bytes} bytes)`;
     io.out(logs.path ? `${what} saved to ${logs.path}` : `${what} collected but not saved to ${command.logsDir}; see the log`);
   });
-  conductor.on('logs-failed', ({ error }) => io.err(`ingot-conductor: could not collect the ramdisk logs (carrying on): ${error.message}`));
+  conductor.on('logs-failed', ({ error }) => io.err(`ingot-conductor: could not collect the ramdisk logs (carrying on): ${describeFailure(error)}`));
 
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<number>((resolve) => {
@@ -105,11 +106,11 @@ async function provision(command: CleanCommand | DeployCommand | RescueCommand, 
   });
   const rescued = !rescuing ? undefined : conductor.waitForRescue(command.nodeUuid).then(
     () => { io.out(`node ${command.nodeUuid} is rescued: log in on its console as "rescue" with the password`); return 0; },
-    (error: unknown) => { io.err(`ingot-conductor: rescue failed: ${error instanceof Error ? error.message : String(error)}`); return 1; },
+    (error: unknown) => { io.err(`ingot-conductor: rescue failed: ${describeFailure(error)}`); return 1; },
   );
   const cleaned = rescuing || (deploying && command.skipCleaning) ? undefined : conductor.waitForCleaning(command.nodeUuid).then(
     (report) => { io.out(`cleaning done: ${report.steps.length} step(s) in ${seconds(Date.now() - started)}`); return 0; },
-    (error: unknown) => { io.err(`ingot-conductor: cleaning failed: ${error instanceof Error ? error.message : String(error)}`); return 1; },
+    (error: unknown) => { io.err(`ingot-conductor: cleaning failed: ${describeFailure(error)}`); return 1; },
   );
   const outcome = rescued ?? (!deploying ? cleaned! : Promise.all([cleaned, conductor.waitForDeployment(command.nodeUuid)]).then(
     ([, report]) => {
@@ -121,7 +122,7 @@ async function provision(command: CleanCommand | DeployCommand | RescueCommand, 
     },
     async (error: unknown) => {
       if (await cleaned === 1) return 1; // already reported
-      io.err(`ingot-conductor: deploy failed: ${error instanceof Error ? error.message : String(error)}`);
+      io.err(`ingot-conductor: deploy failed: ${describeFailure(error)}`);
       return 1;
     },
   ));
@@ -158,7 +159,7 @@ export async function runCli(argv: readonly string[], io: CliIo = stdio, signal?
       io.err(`ingot-conductor: ${error.details}\nTry ingot-conductor --help.`);
       return 64;
     }
-    io.err(`ingot-conductor: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`ingot-conductor: ${describeFailure(error)}`);
     return 1;
   }
 }

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { describeFailure } from '@ingot/protocol/cli';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isIngotError, type StepDescription } from '@ingot/protocol';
 import { AgentClient } from '../index.ts';
@@ -59,7 +60,7 @@ describe('driveCleaning', () => {
   it('fails clearly when the versions keep changing', async () => {
     const { error } = await drive({ hardwareManagerVersion: { FakeHardwareManager: '2.0' }, handlers: { 'clean.get_clean_steps': () => ({ clean_steps: { M: [step('erase_devices_metadata', 99)] }, hardware_manager_version: { M: '1' } }) } });
     expect(isIngotError(error, 'INGOT_CLEANING_FAILED')).toBe(true);
-    expect(String(error)).toContain('versions changed again');
+    expect(describeFailure(error)).toContain('versions changed again');
   });
 
   it('fails with the agent error when a step fails, and runs no later step', async () => {
@@ -68,15 +69,15 @@ describe('driveCleaning', () => {
       handlers: { 'clean.execute_clean_step': () => { throw new Error('wipefs: device busy'); } },
     });
     expect(isIngotError(error, 'INGOT_CLEANING_FAILED')).toBe(true);
-    expect(String(error)).toContain('deploy.erase_devices_metadata failed on the agent');
-    expect(String(error)).toContain('wipefs: device busy');
+    expect(describeFailure(error)).toContain('deploy.erase_devices_metadata failed on the agent');
+    expect(describeFailure(error)).toContain('wipefs: device busy');
     expect(isIngotError((error as Error).cause, 'INGOT_COMMAND_FAILED')).toBe(true);
     expect(agent.requests.filter((r) => (r.body as { name?: string } | undefined)?.name === 'clean.execute_clean_step')).toHaveLength(1);
   });
 
   it('fails when the agent does not echo the step it ran', async () => {
     const { error } = await drive({ steps: [step('erase_devices_metadata', 99)], handlers: { 'clean.execute_clean_step': () => ({ clean_result: null }) } });
-    expect(String(error)).toContain('does not echo the step');
+    expect(describeFailure(error)).toContain('does not echo the step');
   });
 
   it('finishes at once when no step is enabled', async () => {

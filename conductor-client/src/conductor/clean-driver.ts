@@ -32,6 +32,7 @@ export interface CleaningReport {
   steps: Array<{ step: string; interface: string; priority: number; durationMs: number; result: unknown }>;
 }
 
+/** `details` says where, the cause why (never copied into the message: readers of the chain append it). */
 const failed = (details: string, cause?: unknown) => new IngotError('INGOT_CLEANING_FAILED', { details, cause });
 const isMismatch = (result: CommandResult) => result.command_status === 'CLEAN_VERSION_MISMATCH' || result.command_status === 'VERSION_MISMATCH';
 const label = (step: StepRequest) => `${step.interface ?? '?'}.${step.step}`;
@@ -44,7 +45,11 @@ export function orderCleanSteps(byManager: Record<string, StepDescription[]>): S
     .sort((a, b) => b.priority - a.priority || a.interface.localeCompare(b.interface) || a.step.localeCompare(b.step));
 }
 
-class VersionMismatch extends Error {}
+class VersionMismatch extends Error {
+  constructor(readonly agentError: Error | undefined) {
+    super('version mismatch');
+  }
+}
 
 /** Runs every automated clean step; throws INGOT_CLEANING_FAILED (with the agent's error as cause) on failure. */
 export async function driveCleaning(options: DriveCleaningOptions): Promise<CleaningReport> {
@@ -54,15 +59,15 @@ export async function driveCleaning(options: DriveCleaningOptions): Promise<Clea
     } catch (error) {
       // Automated cleaning restarts from scratch after a version mismatch, once here.
       if (!(error instanceof VersionMismatch)) throw error;
-      if (round >= 2) throw failed(`hardware manager versions changed again while cleaning: ${error.message}`);
-      options.log.warn({ reason: error.message }, 'hardware manager version mismatch; fetching the steps again');
+      if (round >= 2) throw failed('hardware manager versions changed again while cleaning', error.agentError);
+      options.log.warn({ reason: error.agentError?.message }, 'hardware manager version mismatch; fetching the steps again');
     }
   }
 }
 
 async function runAllSteps(options: DriveCleaningOptions): Promise<CleaningReport> {
   const { client, node, ports, log, signal } = options;
-  const listed = await client.getCleanSteps(node, ports).catch((error: unknown) => { throw failed(`get_clean_steps: ${String((error as Error).message)}`, error); });
+  const listed = await client.getCleanSteps(node, ports).catch((error: unknown) => { throw failed('clean.get_clean_steps', error); });
   const steps = orderCleanSteps(listed.steps);
   options.onProgress?.({ type: 'steps', steps });
   log.info({ steps: steps.map(label) }, 'clean steps to run');
@@ -94,7 +99,7 @@ async function runStep(options: DriveCleaningOptions, step: StepRequest, version
     try {
       started = await client.executeCleanStep(step, node, ports, version);
     } catch (error) {
-      if (!isIngotError(error, 'INGOT_AGENT_BUSY') || attempt >= 30) throw failed(`${label(step)}: ${(error as Error).message}`, error);
+      if (!isIngotError(error, 'INGOT_AGENT_BUSY') || attempt >= 30) throw failed(`${label(step)} could not be started on the agent`, error);
       log.info('agent busy; retrying the step shortly');
       await sleep(intervalMs, undefined, { signal });
     }
@@ -103,12 +108,12 @@ async function runStep(options: DriveCleaningOptions, step: StepRequest, version
     ? await client.waitForCommand('execute_clean_step', {
       id: started.id || undefined, intervalMs, timeoutMs: options.stepTimeoutMs ?? 3 * 3600_000, signal,
       onProgress: (running) => options.onProgress?.({ type: 'progress', step, progress: running?.command_progress }),
-    }).catch((error: unknown) => { throw failed(`${label(step)}: ${(error as Error).message}`, error); })
+    }).catch((error: unknown) => { throw failed(`${label(step)}, while polling its status`, error); })
     : started;
-  if (isMismatch(final)) throw new VersionMismatch(commandError(final)?.message ?? 'version mismatch');
+  if (isMismatch(final)) throw new VersionMismatch(commandError(final));
   if (final.command_status !== 'SUCCEEDED') {
     const agentError = commandError(final);
-    throw failed(`${label(step)} failed on the agent: ${agentError?.message ?? final.command_status}`, agentError);
+    throw failed(`${label(step)} failed on the agent${agentError ? '' : ` (${final.command_status})`}`, agentError);
   }
   // The agent must echo the step it ran (ironic-conductor.md §2, process_next_step).
   const echoed = (final.command_result as { clean_step?: StepRequest } | null)?.clean_step;

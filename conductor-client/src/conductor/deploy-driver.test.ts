@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { describeFailure } from '@ingot/protocol/cli';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IngotError, isIngotError } from '@ingot/protocol';
 import { AgentClient } from '../index.ts';
@@ -73,8 +74,8 @@ describe('driveDeployment', () => {
       handlers: { 'deploy.execute_deploy_step': () => { throw new IngotError('INGOT_IMAGE_CHECKSUM', { details: 'sha256 of disk.img.zst is 00ff…, expected ab…' }); } },
     });
     expect(isIngotError(error, 'INGOT_DEPLOYMENT_FAILED')).toBe(true);
-    expect(String(error)).toContain('deploy.write_image failed on the agent');
-    expect(String(error)).toContain('sha256 of disk.img.zst is 00ff');
+    expect(describeFailure(error)).toContain('deploy.write_image failed on the agent');
+    expect(describeFailure(error)).toContain('sha256 of disk.img.zst is 00ff');
     expect(isIngotError((error as Error).cause, 'INGOT_IMAGE_CHECKSUM')).toBe(true);
     expect(names(agent.requests).map(([name]) => name)).toEqual(['deploy.get_deploy_steps', 'deploy.execute_deploy_step']);
   });
@@ -82,19 +83,19 @@ describe('driveDeployment', () => {
   it('fails naming write_image when the agent has no manager for it', async () => {
     const { error } = await deploy({ deploySteps: [] });
     expect(isIngotError(error, 'INGOT_DEPLOYMENT_FAILED')).toBe(true);
-    expect(String(error)).toContain('deploy.write_image failed on the agent');
-    expect(String(error)).toContain('no manager handles write_image');
+    expect(describeFailure(error)).toContain('deploy.write_image failed on the agent');
+    expect(describeFailure(error)).toContain('no manager handles write_image');
   });
 
   it('fails naming write_image when the agent refuses the command with an HTTP error', async () => {
     const { error } = await deploy({ handlers: { 'deploy.execute_deploy_step': undefined as never } });
     expect(isIngotError(error, 'INGOT_DEPLOYMENT_FAILED')).toBe(true);
-    expect(String(error)).toMatch(/deploy\.write_image was refused by the agent: .*Unknown command: deploy\.execute_deploy_step/);
+    expect(describeFailure(error)).toMatch(/deploy\.write_image could not be started on the agent: .*Unknown command: deploy\.execute_deploy_step/);
   });
 
   it('fails when the agent does not echo the deploy step', async () => {
     const { error } = await deploy({ handlers: { 'deploy.execute_deploy_step': () => ({ deploy_result: null }) } });
-    expect(String(error)).toContain('does not echo the step');
+    expect(describeFailure(error)).toContain('does not echo the step');
   });
 
   it('re-fetches the deploy steps once after a version mismatch and re-runs write_image', async () => {

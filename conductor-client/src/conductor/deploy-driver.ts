@@ -63,9 +63,13 @@ export interface DeploymentReport {
   poweredOff: boolean;
 }
 
+/**
+ * `details` says where (which command), the cause says why: the agent's error
+ * or the client's. The cause's text is not copied into the message, since
+ * every reader of the chain (pino's err serializer, describeFailure) appends it.
+ */
 const failed = (details: string, cause?: unknown) => new IngotError('INGOT_DEPLOYMENT_FAILED', { details, cause });
 const isMismatch = (result: CommandResult) => result.command_status === 'VERSION_MISMATCH' || result.command_status === 'CLEAN_VERSION_MISMATCH';
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The write_image step Ironic sends: interface, step and args only, no priority (ironic-conductor.md §4, observed). */
 export function writeImageStep(image: DeployImage, nodeUuid: string, configdrive: unknown = null): StepRequest {
@@ -83,7 +87,7 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
   let written: { result: CommandResult; durationMs: number } | undefined;
   // A version mismatch makes Ironic re-fetch the steps and re-run the step (deploy is not restarted), once here.
   for (let round = 1; !written; round++) {
-    const listed = await client.getDeploySteps(node, ports).catch((error: unknown) => { throw failed(`deploy.get_deploy_steps: ${messageOf(error)}`, error); });
+    const listed = await client.getDeploySteps(node, ports).catch((error: unknown) => { throw failed('deploy.get_deploy_steps', error); });
     const inBand = Object.values(listed.steps).flat().map((s) => `${s.interface}.${s.step}`);
     options.onProgress?.({ type: 'steps', inBand });
     // The conductor's out-of-band write_image shadows the agent's in-band one; an agent without it cannot write images.
@@ -93,7 +97,7 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
     const started = Date.now();
     const final = await runWriteImage(options, step, listed.hardwareManagerVersion, (progress) => { lastProgress = progress ?? lastProgress; });
     if (isMismatch(final)) {
-      if (round >= 2) throw failed(`hardware manager versions changed again while deploying: ${commandError(final)?.message ?? final.command_status}`);
+      if (round >= 2) throw failed(`hardware manager versions changed again while deploying (${final.command_status})`, commandError(final));
       log.warn('hardware manager version mismatch; fetching the deploy steps again');
       continue;
     }
@@ -104,7 +108,7 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
   log.info({ durationMs: written.durationMs, result: deployResult }, 'image written');
 
   // prepare_instance_boot: the root uuid Ironic stores as root_uuid_or_disk_id (ironic-conductor.md §4).
-  const partitionUuids = await client.getPartitionUuids().catch((error: unknown) => { throw failed(`standby.get_partition_uuids: ${messageOf(error)}`, error); });
+  const partitionUuids = await client.getPartitionUuids().catch((error: unknown) => { throw failed('standby.get_partition_uuids', error); });
   options.onProgress?.({ type: 'partition-uuids', uuids: partitionUuids });
   const root = partitionUuids['root uuid'];
   await options.beforeTearDown?.();
@@ -138,7 +142,7 @@ async function runWriteImage(
     try {
       started = await client.executeDeployStep(step, node, ports, version);
     } catch (error) {
-      if (!isIngotError(error, 'INGOT_AGENT_BUSY') || attempt >= 30) throw failed(`deploy.write_image was refused by the agent: ${messageOf(error)}`, error);
+      if (!isIngotError(error, 'INGOT_AGENT_BUSY') || attempt >= 30) throw failed('deploy.write_image could not be started on the agent', error);
       log.info('agent busy; sending write_image again shortly');
       await sleep(intervalMs, undefined, { signal });
     }
@@ -146,13 +150,13 @@ async function runWriteImage(
   const final = started.command_status === 'RUNNING'
     ? await client.waitForCommand('execute_deploy_step', {
       id: started.id || undefined, intervalMs, timeoutMs: options.stepTimeoutMs ?? 3 * 3600_000, signal, onProgress: progress,
-    }).catch((error: unknown) => { throw failed(`deploy.write_image: ${messageOf(error)}`, error); })
+    }).catch((error: unknown) => { throw failed('deploy.write_image, while polling its status', error); })
     : started;
   progress(final);
   if (isMismatch(final)) return final;
   if (final.command_status !== 'SUCCEEDED') {
     const agentError = commandError(final);
-    throw failed(`deploy.write_image failed on the agent: ${agentError?.message ?? final.command_status}`, agentError);
+    throw failed(`deploy.write_image failed on the agent${agentError ? '' : ` (${final.command_status})`}`, agentError);
   }
   // The agent must echo the step it ran (ironic-conductor.md §2, process_next_step).
   const echoed = (final.command_result as { deploy_step?: StepRequest } | null)?.deploy_step;

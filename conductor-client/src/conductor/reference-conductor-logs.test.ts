@@ -3,11 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { describeFailure } from '@ingot/protocol/cli';
 import { createFakeAgentServer, pairFakeAgent, type FakeAgentPairing, type FakeCommandHandler } from '../testing.ts';
 import type { DeployImage } from './image-info.ts';
 import {
   createReferenceConductor, type CollectLogsPolicy, type RamdiskLogs, type ReferenceConductor, type ReferenceNodeSpec,
 } from './reference-conductor.ts';
+
+/** The failure as one line (the wrappers' messages say where, their causes why). */
+const failureOf = (promise: Promise<unknown>) => promise.then(() => 'resolved', (error: unknown) => describeFailure(error));
 
 const UUID = '7d0c1f5e-2a3b-4c4d-8e5f-60718293a4b5';
 const MAC = '52:54:00:01:02:03';
@@ -77,7 +81,7 @@ describe('the reference conductor collects the ramdisk logs', () => {
     const dir = tempDir();
     const { conductor, pairing, seen, events, collected } = await scenario({ logsDir: dir, handlers: { 'clean.execute_clean_step': () => { throw new Error('disk is read-only'); } } });
     const failed = new Promise<RamdiskLogs | undefined>((resolve) => conductor.once('failed', ({ logs }) => resolve(logs)));
-    await expect(conductor.waitForCleaning(UUID)).rejects.toThrow(/disk is read-only/);
+    expect(await failureOf(conductor.waitForCleaning(UUID))).toMatch(/disk is read-only/);
     expect(seen).toEqual([stillPaired('cleaning')]);
     expect(events).toEqual(['step-start', 'logs:clean', 'state:clean failed', 'failed']);
     const logs = await failed;
@@ -124,7 +128,7 @@ describe('the reference conductor collects the ramdisk logs', () => {
   it('by default collects when write_image fails, before the token is wiped, and the deploy still ends in deploy failed', async () => {
     const { conductor, seen, posted } = await scenario({ node: { deploy: { image: IMAGE } }, handlers: { 'deploy.execute_deploy_step': () => { throw new Error('image download failed: HTTP 404'); } } });
     const failed = new Promise<RamdiskLogs | undefined>((resolve) => conductor.once('failed', ({ logs }) => resolve(logs)));
-    await expect(conductor.waitForDeployment(UUID)).rejects.toThrow(/HTTP 404/);
+    expect(await failureOf(conductor.waitForDeployment(UUID))).toMatch(/HTTP 404/);
     expect(seen).toEqual([stillPaired('deploying')]);
     expect(await failed).toMatchObject({ phase: 'deploy', outcome: 'failure', fileName: expect.stringMatching(new RegExp(`^${UUID}_${STAMP}\\.tar\\.gz$`)) });
     expect(posted().slice(-2)).toEqual(['deploy.execute_deploy_step', 'log.collect_system_logs']);
@@ -133,7 +137,7 @@ describe('the reference conductor collects the ramdisk logs', () => {
 
   it('with never, does not ask for the logs even when cleaning fails', async () => {
     const { conductor, posted, events } = await scenario({ collectLogs: 'never', handlers: { 'clean.execute_clean_step': () => { throw new Error('disk is read-only'); } } });
-    await expect(conductor.waitForCleaning(UUID)).rejects.toThrow(/disk is read-only/);
+    expect(await failureOf(conductor.waitForCleaning(UUID))).toMatch(/disk is read-only/);
     expect(posted()).not.toContain('log.collect_system_logs');
     expect(events).toEqual(['step-start', 'state:clean failed', 'failed']);
   });
@@ -155,7 +159,7 @@ describe('the reference conductor collects the ramdisk logs', () => {
       handlers: { 'clean.execute_clean_step': () => { throw new Error('disk is read-only'); } },
       collect: () => { throw new Error('no space left for the archive'); },
     });
-    await expect(conductor.waitForCleaning(UUID)).rejects.toThrow(/disk is read-only/);
+    expect(await failureOf(conductor.waitForCleaning(UUID))).toMatch(/disk is read-only/);
     expect(events).toEqual(['step-start', 'logs-failed', 'state:clean failed', 'failed']);
   });
 });

@@ -1,8 +1,12 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeFailure } from '@ingot/protocol/cli';
 import { isIngotError } from '@ingot/protocol';
 import { FAKE_DISK_IDENTIFIER, createFakeAgentServer, createTestCertificate, pairFakeAgent, type TestCertificate } from '../testing.ts';
 import type { DeployImage } from './image-info.ts';
 import { createReferenceConductor, type ReferenceConductor, type ReferenceNodeSpec } from './reference-conductor.ts';
+
+/** The failure as one line (the wrappers' messages say where, their causes why). */
+const failureOf = (promise: Promise<unknown>) => promise.then(() => 'resolved', (error: unknown) => describeFailure(error));
 
 const UUID = '7d0c1f5e-2a3b-4c4d-8e5f-60718293a4b5';
 const MAC = '52:54:00:01:02:03';
@@ -49,7 +53,7 @@ describe('reference conductor', () => {
     cleanups.push(() => agent.close());
     const pairing = await pairFakeAgent({ apiUrl: conductor.url, agent, macs: [MAC] });
     await pairing.heartbeat();
-    await expect(conductor.waitForCleaning(UUID)).rejects.toThrow(/disk is read-only/);
+    expect(await failureOf(conductor.waitForCleaning(UUID))).toMatch(/disk is read-only/);
     expect(conductor.state(UUID)).toBe('clean failed');
     expect(events.at(-1)).toBe('failed');
   });
@@ -92,7 +96,7 @@ describe('reference conductor', () => {
     await pairing.heartbeat();
     const error = await conductor.waitForDeployment(UUID).catch((e: unknown) => e);
     expect(isIngotError(error, 'INGOT_DEPLOYMENT_FAILED')).toBe(true);
-    expect(String(error)).toMatch(/deploy\.write_image failed on the agent: .*HTTP 404/);
+    expect(describeFailure(error)).toMatch(/deploy\.write_image failed on the agent: .*HTTP 404/);
     await expect(conductor.waitForCleaning(UUID)).resolves.toMatchObject({ steps: [{ step: 'erase_devices_metadata' }] });
     expect(states).toEqual(['available', 'deploying', 'deploy failed']);
     expect(events.at(-1)).toBe('failed');
@@ -117,7 +121,7 @@ describe('reference conductor', () => {
     cleanups.push(() => agent.close());
     const pairing = await pairFakeAgent({ apiUrl: conductor.url, agent, macs: [MAC] });
     await pairing.heartbeat();
-    await expect(conductor.waitForDeployment(UUID)).rejects.toThrow(/disk is read-only/);
+    expect(await failureOf(conductor.waitForDeployment(UUID))).toMatch(/disk is read-only/);
     expect(states).toEqual(['clean failed']);
     expect(postedNames(agent.requests).some((name) => name.startsWith('deploy.'))).toBe(false);
   });
