@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { IngotError, isIngotError, type CommandProgress, type CommandResult, type NodeInfo, type StepRequest } from '@ingot/protocol';
 import { commandError, type AgentClient } from '../index.ts';
 import { buildImageInfo, type DeployImage } from './image-info.ts';
+import { deployedDevice, readRootDisk, type RootDisk } from './root-disk.ts';
 
 export type DeployProgress =
   | { type: 'steps'; inBand: string[] }
@@ -50,12 +51,13 @@ export interface DriveDeploymentOptions {
   beforeTearDown?: () => Promise<void>;
 }
 
-export interface DeploymentReport {
+export interface DeploymentReport extends RootDisk {
   /** `command_result.deploy_result` of write_image, e.g. `{result: "prepare_image: image (…) written to device …"}`. */
   deployResult: unknown;
+  /** The device deployResult names (`written to device /dev/sda`), or null when it names none. */
+  device: string | null;
   /** What `standby.get_partition_uuids` answered; `root uuid` is the MBR disk identifier for whole-disk images. */
   partitionUuids: Record<string, unknown>;
-  rootUuid: string | null;
   /** Time the write_image step took on the agent, as seen by polling. */
   writeDurationMs: number;
   /** The last command_progress seen (done/total of the served image). */
@@ -110,7 +112,6 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
   // prepare_instance_boot: the root uuid Ironic stores as root_uuid_or_disk_id (ironic-conductor.md §4).
   const partitionUuids = await client.getPartitionUuids().catch((error: unknown) => { throw failed('standby.get_partition_uuids', error); });
   options.onProgress?.({ type: 'partition-uuids', uuids: partitionUuids });
-  const root = partitionUuids['root uuid'];
   await options.beforeTearDown?.();
 
   let poweredOff = false;
@@ -124,7 +125,7 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
       log.warn({ err: error }, 'standby.power_off failed; power the node off out of band');
     }
   }
-  return { deployResult, partitionUuids, rootUuid: typeof root === 'string' ? root : null, writeDurationMs: written.durationMs, lastProgress, poweredOff };
+  return { deployResult, device: deployedDevice(deployResult), partitionUuids, ...readRootDisk(partitionUuids), writeDurationMs: written.durationMs, lastProgress, poweredOff };
 }
 
 async function runWriteImage(

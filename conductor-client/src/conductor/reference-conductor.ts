@@ -30,6 +30,7 @@ import { collectRamdiskLogs, shouldCollectLogs, type CollectLogsPolicy, type Ram
 export type { CollectLogsPolicy, RamdiskLogs } from './ramdisk-logs.ts';
 export { driveRescue, type RescueOptions, type RescueReport } from './rescue-driver.ts';
 export { readRescuePassword } from './rescue-password.ts';
+export { describeRootDisk, readRootDisk, type PartitionTable, type RootDisk } from './root-disk.ts';
 
 /**
  * Ironic's provision states, the subset this conductor walks through:
