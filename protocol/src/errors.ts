@@ -65,6 +65,8 @@ export const errorCodes = {
   INGOT_HEARTBEAT_INVALID: { type: 'InvalidHeartbeat', status: 400, retryable: false, message: 'Invalid heartbeat' },
   INGOT_HEARTBEAT_TOKEN_INVALID: { type: 'InvalidToken', status: 400, retryable: false, message: 'Invalid or missing agent token received.' },
   INGOT_CALLBACK_URL_INVALID: { type: 'InvalidCallbackUrl', status: 400, retryable: false, message: 'Invalid callback_url' },
+  // The reference conductor's --timeout: no lookup, heartbeat or end of the run in time.
+  INGOT_CONDUCTOR_TIMEOUT: { type: 'ConductorTimeout', status: 504, retryable: true, message: 'Timed out' },
 } as const satisfies Record<string, { type: string; status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,76 +1,18 @@
-/** Command line of `ingot-conductor`: parsed once here, with node:util parseArgs. */
+/**
+ * Command line of `ingot-conductor`, on the CLI convention of
+ * `@ingot/protocol/cli` (commander): subcommands `clean`, `deploy` and
+ * `rescue`, each with its own `--help` listing the options it shares with the
+ * others; every value checked as it is parsed, a refusal being one line that
+ * names the flag and what it accepts (exit 2).
+ */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
-import { IngotError } from '@ingot/protocol';
+import { isIngotError } from '@ingot/protocol';
+import {
+  addSubcommand, Command, createProgram, oneOf, Option, UsageError, valueParser, type CliWriters,
+} from '@ingot/protocol/cli';
 import { normaliseMac, parseAddressFilter } from '../index.ts';
 import { parseImageChecksum, type DeployImage } from '../conductor/image-info.ts';
 import { COLLECT_LOGS_POLICIES, type CollectLogsPolicy } from '../conductor/ramdisk-logs.ts';
-
-export const HELP = `Usage: ingot-conductor clean --mac <mac> [options]
-       ingot-conductor deploy --mac <mac> --image-url <url> --image-checksum <checksum> [options]
-       ingot-conductor rescue --mac <mac> --rescue-password-file <file> [options]
-
-Serves Ironic's lookup and heartbeat endpoints and waits for the agent of one
-node to pair. "clean" then runs automated cleaning through it (every clean step
-with priority > 0, highest first) and exits. "deploy" cleans the same way,
-then writes a whole-disk image as Ironic does (write_image deploy step,
-get_partition_uuids, power_off) with a progress bar, and exits. When cleaning
-or the deploy fails (or always, see --collect-logs) it first fetches the
-ramdisk's logs through the agent, as Ironic does, and saves them. "rescue"
-waits for the agent of a node booted into the ramdisk for rescue, sends it
-the rescue password's SHA-512 crypt hash (rescue.finalize_rescue, as Ironic
-in RESCUEWAIT), waits until the agent stops its API, and exits: the node's
-console then offers the login "rescue" with that password.
-
-Options:
-  --mac <mac>            MAC address of the node (repeatable, at least one).
-                         The agent looks the node up by these.
-  --node-uuid <uuid>     UUID of the node (default: a random one).
-  --allow <addr|cidr>    Source address or CIDR allowed to look up and heartbeat
-                         (repeatable; IPv4 or IPv6). Without it any address may.
-  --listen <host:port>   Where to serve the API (default 127.0.0.1:6385). Give the
-                         agent http://<host>:<port> as ipa-api-url.
-  --timeout <seconds>    Give up if pairing, cleaning and deploying take longer
-                         (default 600 for clean, 3600 for deploy).
-  --poll-interval <s>    Seconds between polls of a running step (default 2).
-  --require-tls          Refuse agents whose callback_url is not https.
-  --collect-logs <when>  When to fetch the ramdisk's logs (log.collect_system_logs)
-                         before letting the agent go, as Ironic's
-                         deploy_logs_collect: on-failure (default: when cleaning
-                         or the deploy fails), always (also at the end of
-                         cleaning and before the deploy's power_off), or never.
-  --logs-dir <dir>       Where to save them, as Ironic names them:
-                         <node uuid>[_cleaning]_<UTC yyyy-mm-dd-hh-mm-ss>.tar.gz
-                         (default ./ramdisk-logs, created when first needed).
-  --verbose              Log details (JSON, to stderr).
-  -h, --help             Show this help.
-
-Deploy options:
-  --image-url <url>      http(s) URL of the whole-disk image; the agent downloads
-                         it (raw, or zstd/gzip/xz-compressed raw).
-  --image-checksum <c>   <algorithm>:<hex> (e.g. sha256:9f86...), <algorithm>:<url
-                         of a checksum file>, a checksum-file URL, or bare hex.
-                         The digest of the file as served (compressed if it is).
-  --disk-format <fmt>    image_info.disk_format (default raw).
-  --root-device <k=v>    Root device hint (repeatable), e.g. name=/dev/sda,
-                         serial=S3Z..., size=">= 100" (GiB). Without hints the
-                         agent takes the smallest disk of at least 4 GiB.
-  --skip-cleaning        Deploy at once, without cleaning first.
-
-Rescue options:
-  --rescue-password-file <file>
-                         File whose first line is the rescue password (never
-                         give the password itself on the command line). Only
-                         its hash is sent, unless the agent refuses hashes
-                         (agents before IPA 6.0): then the plain password, as
-                         Ironic does, unless --require-hashed-password.
-  --require-hashed-password
-                         Never send the plain password (Ironic's
-                         require_rescue_password_hashed).
-
-Exit status: 0 when cleaning (and the deploy), or the rescue, succeeded, 1 when
-it failed, 2 on timeout, 64 on a usage error.
-`;
 
 export interface CleanCommand {
   kind: 'clean';
@@ -85,6 +27,8 @@ export interface CleanCommand {
   collectLogs: CollectLogsPolicy;
   logsDir: string;
   verbose: boolean;
+  /** The final result as one JSON object on stdout, the narrative on stderr. */
+  json: boolean;
 }
 
 export interface DeployCommand extends Omit<CleanCommand, 'kind'> {
@@ -101,119 +45,216 @@ export interface RescueCommand extends Omit<CleanCommand, 'kind'> {
   requireHashedPassword: boolean;
 }
 
-export type CliCommand = { kind: 'help' } | CleanCommand | DeployCommand | RescueCommand;
+export type CliCommand = CleanCommand | DeployCommand | RescueCommand;
 
-const usage = (details: string) => new IngotError('INGOT_CONFIG_INVALID', { details });
+const SUMMARY = 'A reference conductor: pairs with the agent of one node over Ironic\'s lookup and heartbeat, then cleans, deploys or rescues it';
+const DESCRIPTION = `It serves Ironic's lookup and heartbeat endpoints (--listen) and waits for
+the agent of the node enrolled by --mac: start the agent with
+ipa-api-url=http://<listen address> (npm run agent -- --api-url ...).
+On failure it prints one line on stderr: what failed, on which node, why,
+and what to try; --verbose adds its log and stack traces.`;
 
-function positiveNumber(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) throw usage(`${flag} must be a positive number of seconds, got "${value}"`);
+/** The checks of another module as a one-line reason: an IngotError's details, without the table's prefix. */
+const checked = <T>(parse: (value: string) => T) => valueParser((value: string) => {
+  try {
+    return parse(value);
+  } catch (error) {
+    throw isIngotError(error) && error.details ? new Error(error.details) : error;
+  }
+});
+
+const collect = <T>(parse: (value: string) => T) => (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
+
+const parseMac = checked((value) => {
+  const mac = normaliseMac(value);
+  if (!mac) throw new Error(`expected a MAC address such as 52:54:00:12:34:56, got "${value}"`);
+  return mac;
+});
+
+const parseAllow = checked((value) => {
+  parseAddressFilter([value]);
+  return value;
+});
+
+const parseUuid = checked((value) => {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new Error(`expected a UUID such as 1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01, got "${value}"`);
+  return value.toLowerCase();
+});
+
+/** Seconds, fractions allowed (0.5), more than zero. */
+const positiveSeconds = checked((value) => {
+  const number = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!(number > 0) || !Number.isFinite(number)) throw new Error(`expected a number of seconds above 0, got "${value}"`);
   return number;
-}
+});
 
 /** Splits `host:port`, `[v6]:port` or `:port`. */
 export function parseListen(value: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw usage(`--listen must be host:port, got "${value}"`);
+  if (!match || port > 65535) throw new Error(`expected host:port, [v6 address]:port or :port (port 0 to 65535), got "${value}"`);
   return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
 }
 
-/** Parses argv (without node and the script); throws INGOT_CONFIG_INVALID on a usage error. */
-export function parseCliArgs(argv: readonly string[]): CliCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        mac: { type: 'string', multiple: true },
-        'node-uuid': { type: 'string' },
-        allow: { type: 'string', multiple: true },
-        listen: { type: 'string' },
-        timeout: { type: 'string' },
-        'poll-interval': { type: 'string' },
-        'require-tls': { type: 'boolean' },
-        'collect-logs': { type: 'string' },
-        'logs-dir': { type: 'string' },
-        'image-url': { type: 'string' },
-        'image-checksum': { type: 'string' },
-        'disk-format': { type: 'string' },
-        'root-device': { type: 'string', multiple: true },
-        'skip-cleaning': { type: 'boolean' },
-        'rescue-password-file': { type: 'string' },
-        'require-hashed-password': { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw usage((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return { kind: 'help' };
-  const kind = positionals[0];
-  if ((kind !== 'clean' && kind !== 'deploy' && kind !== 'rescue') || positionals.length > 1) throw usage(`expected the command "clean", "deploy" or "rescue", got "${positionals.join(' ')}"`);
-  const macs = (values.mac ?? []).map((mac) => {
-    const normal = normaliseMac(mac);
-    if (!normal) throw usage(`--mac "${mac}" is not a MAC address`);
-    return normal;
-  });
-  if (macs.length === 0) throw usage('--mac is required');
-  const allow = values.allow ?? [];
-  parseAddressFilter(allow); // throws on a bad entry
-  const nodeUuid = values['node-uuid'] ?? randomUUID();
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nodeUuid)) throw usage(`--node-uuid "${nodeUuid}" is not a UUID`);
-  const { host, port } = parseListen(values.listen ?? '127.0.0.1:6385');
-  const collectLogs = values['collect-logs'] ?? 'on-failure';
-  if (!isCollectLogsPolicy(collectLogs)) throw usage(`--collect-logs must be one of ${COLLECT_LOGS_POLICIES.join(', ')}, got "${collectLogs}"`);
-  if (values['logs-dir'] === '') throw usage('--logs-dir must not be empty');
-  const common = {
-    macs, nodeUuid: nodeUuid.toLowerCase(), allow, listenHost: host, port,
-    timeoutSeconds: positiveNumber(values.timeout, '--timeout', kind === 'deploy' ? 3600 : 600),
-    pollIntervalSeconds: positiveNumber(values['poll-interval'], '--poll-interval', 2),
-    requireTls: values['require-tls'] ?? false,
-    collectLogs, logsDir: values['logs-dir'] ?? 'ramdisk-logs',
-    verbose: values.verbose ?? false,
-  };
-  const deployOnly = (['image-url', 'image-checksum', 'disk-format', 'root-device', 'skip-cleaning'] as const).filter((flag) => values[flag] !== undefined);
-  const rescueOnly = (['rescue-password-file', 'require-hashed-password'] as const).filter((flag) => values[flag] !== undefined);
-  if (kind !== 'rescue' && rescueOnly.length > 0) throw usage(`--${rescueOnly[0]} belongs to the rescue command`);
-  if (kind === 'clean') {
-    if (deployOnly.length > 0) throw usage(`--${deployOnly[0]} belongs to the deploy command`);
-    return { kind, ...common };
-  }
-  if (kind === 'rescue') {
-    if (deployOnly.length > 0) throw usage(`--${deployOnly[0]} belongs to the deploy command`);
-    const file = values['rescue-password-file'];
-    if (!file) throw usage('--rescue-password-file is required to rescue (a file whose first line is the password)');
-    return { kind, ...common, rescuePasswordFile: file, requireHashedPassword: values['require-hashed-password'] ?? false };
-  }
-  const url = values['image-url'];
-  if (!url) throw usage('--image-url is required to deploy');
-  if (!/^https?:\/\/[^/]/i.test(url)) throw usage(`--image-url must be an http(s) URL the agent can reach, got "${url}"`);
-  if (!values['image-checksum']) throw usage('--image-checksum is required to deploy (e.g. sha256:<hex of the image file as served>)');
-  const image: DeployImage = { url, checksum: parseImageChecksum(values['image-checksum']), diskFormat: values['disk-format'] ?? 'raw' };
-  return { kind, ...common, image, rootDevice: parseRootDeviceHints(values['root-device'] ?? []), skipCleaning: values['skip-cleaning'] ?? false };
+const parseImageUrl = checked((value) => {
+  if (!/^https?:\/\/[^/]/i.test(value)) throw new Error(`expected an http(s) URL the agent can reach, got "${value}"`);
+  return value;
+});
+
+const HINT_NAMES = ['size', 'model', 'wwn', 'serial', 'vendor', 'wwn_with_extension', 'wwn_vendor_extension', 'name', 'hctl', 'by_path', 'tran', 'rotational'];
+
+/** One `name=/dev/sda` pair of IPA's root device hints (ipa-protocol.md §9.10); a bare integer size and a boolean rotational are typed. */
+function parseRootDeviceHint(pair: string): [string, string | number | boolean] {
+  const at = pair.indexOf('=');
+  const key = at > 0 ? pair.slice(0, at).trim() : '';
+  const value = pair.slice(at + 1).trim();
+  if (!HINT_NAMES.includes(key) || value === '') throw new Error(`expected <hint>=<value> with a hint among ${HINT_NAMES.join(', ')}, got "${pair}"`);
+  return [key, key === 'size' && /^\d+$/.test(value) ? Number(value)
+    : key === 'rotational' && /^(true|false)$/i.test(value) ? value.toLowerCase() === 'true' : value];
 }
 
-const isCollectLogsPolicy = (value: string): value is CollectLogsPolicy => (COLLECT_LOGS_POLICIES as readonly string[]).includes(value);
-
-const HINT_NAMES = new Set(['size', 'model', 'wwn', 'serial', 'vendor', 'wwn_with_extension', 'wwn_vendor_extension', 'name', 'hctl', 'by_path', 'tran', 'rotational']);
-
-/** `name=/dev/sda` pairs into IPA's root device hints (ipa-protocol.md §9.10); a bare integer size and a boolean rotational are typed. */
+/** Root device hints from `--root-device` pairs; undefined without any. */
 export function parseRootDeviceHints(pairs: readonly string[]): Record<string, string | number | boolean> | undefined {
-  if (pairs.length === 0) return undefined;
-  const hints: Record<string, string | number | boolean> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    const key = at > 0 ? pair.slice(0, at).trim() : '';
-    const value = pair.slice(at + 1).trim();
-    if (!HINT_NAMES.has(key) || value === '') throw usage(`--root-device "${pair}" must be <hint>=<value> with a hint among ${[...HINT_NAMES].join(', ')}`);
-    hints[key] = key === 'size' && /^\d+$/.test(value) ? Number(value)
-      : key === 'rotational' && /^(true|false)$/i.test(value) ? value.toLowerCase() === 'true' : value;
+  return pairs.length === 0 ? undefined : Object.fromEntries(pairs.map((pair) => parseRootDeviceHint(pair)));
+}
+
+const DISK_FORMATS = ['raw', 'qcow2', 'unknown'] as const;
+
+function addCommonOptions(command: Command, kind: CliCommand['kind']): Command {
+  command
+    .addOption(new Option('--mac <mac>', 'MAC address of the node, the agent looks it up by it (repeatable; at least one)').argParser(collect(parseMac)))
+    .addOption(new Option('--node-uuid <uuid>', 'UUID of the node (default: a random one)').argParser(parseUuid))
+    .addOption(new Option('--allow <addr|cidr>', 'address or CIDR allowed to look up and heartbeat (repeatable, IPv4 or IPv6; default: any)').argParser(collect(parseAllow)))
+    .addOption(new Option('--listen <host:port>', 'where to serve the API; give the agent http://<host>:<port> as ipa-api-url').default('127.0.0.1:6385').argParser(checked(parseListen)))
+    .addOption(new Option('--timeout <seconds>', 'give up (exit 1) when pairing and the whole run take longer').default(kind === 'deploy' ? 3600 : 600).argParser(positiveSeconds))
+    .addOption(new Option('--poll-interval <seconds>', 'between polls of a running step').default(2).argParser(positiveSeconds))
+    .addOption(new Option('--require-tls', 'refuse agents whose callback_url is not https'));
+  if (kind !== 'rescue') {
+    command
+      .addOption(new Option('--collect-logs <when>', 'when to fetch the ramdisk\'s logs before letting the agent go, as Ironic\'s deploy_logs_collect: on-failure, always (also after a success) or never')
+        .default('on-failure').argParser(oneOf(COLLECT_LOGS_POLICIES)))
+      .addOption(new Option('--logs-dir <dir>', 'where to save them, named as Ironic does: <node uuid>[_cleaning]_<UTC date>.tar.gz (created when first needed)')
+        .default('ramdisk-logs').argParser(checked((value) => { if (!value.trim()) throw new Error('expected a directory, got ""'); return value; })));
   }
-  return hints;
+  return command
+    .addOption(new Option('--json', 'print the result (node, state, steps and durations, root disk, logs, or the error and its code) as one JSON object on stdout; the narrative goes to stderr'))
+    .addOption(new Option('-v, --verbose', 'log details to stderr (readable on a terminal, JSON otherwise), stack traces included'));
+}
+
+interface ParsedOptions {
+  mac: string[];
+  nodeUuid?: string;
+  allow?: string[];
+  listen: string | { host: string; port: number };
+  timeout: number;
+  pollInterval: number;
+  requireTls?: boolean;
+  collectLogs?: CollectLogsPolicy;
+  logsDir?: string;
+  json?: boolean;
+  verbose?: boolean;
+  imageUrl?: string;
+  imageChecksum?: DeployImage['checksum'];
+  diskFormat?: string;
+  rootDevice?: Array<[string, string | number | boolean]>;
+  skipCleaning?: boolean;
+  rescuePasswordFile?: string;
+  requireHashedPassword?: boolean;
+}
+
+/**
+ * Required options, checked once commander has parsed the whole line:
+ * commander's own check (makeOptionMandatory) runs before its unknown-option
+ * check, so `clean --mack x` would be told "--mac not specified" instead of
+ * "unknown option '--mack' (Did you mean --mac?)".
+ */
+function requireOptions(command: Command, options: ParsedOptions, names: ReadonlyArray<keyof ParsedOptions>): void {
+  for (const name of names) {
+    if (options[name] !== undefined) continue;
+    const option = command.options.find((o) => o.attributeName() === name);
+    command.error(`required option '${option?.flags ?? name}' not specified`, { exitCode: 2, code: 'commander.missingMandatoryOptionValue' });
+  }
+}
+
+function common(options: ParsedOptions) {
+  // A default is not passed through the parser: the listen default arrives as text.
+  const listen = typeof options.listen === 'string' ? parseListen(options.listen) : options.listen;
+  return {
+    macs: options.mac, nodeUuid: options.nodeUuid ?? randomUUID(), allow: options.allow ?? [], listenHost: listen.host, port: listen.port,
+    timeoutSeconds: options.timeout, pollIntervalSeconds: options.pollInterval, requireTls: options.requireTls ?? false,
+    collectLogs: options.collectLogs ?? 'on-failure', logsDir: options.logsDir ?? 'ramdisk-logs',
+    verbose: options.verbose ?? false, json: options.json ?? false,
+  };
+}
+
+export interface ConductorProgramOptions {
+  version: string;
+  run: (command: CliCommand) => Promise<void>;
+  write?: CliWriters;
+}
+
+/** The `ingot-conductor` program; `run` gets each parsed command. */
+export function createConductorProgram(options: ConductorProgramOptions): Command {
+  const program = createProgram({ name: 'ingot-conductor', version: options.version, summary: SUMMARY, description: DESCRIPTION });
+  if (options.write) program.configureOutput({ writeOut: options.write.out, writeErr: options.write.err });
+
+  addCommonOptions(addSubcommand(program, 'clean', 'Automated cleaning, as Ironic runs it: every clean step with priority > 0, highest first', `Exits 0 once the node is available (cleaning done), 1 when a step fails.
+When cleaning fails (or always, see --collect-logs) it first fetches the
+ramdisk's logs through the agent, as Ironic does, and saves them.`), 'clean')
+    .action(async (parsed: ParsedOptions, self: Command) => {
+      requireOptions(self, parsed, ['mac']);
+      await options.run({ kind: 'clean', ...common(parsed) });
+    });
+
+  const deploy = addCommonOptions(addSubcommand(program, 'deploy', 'Cleans, then writes a whole-disk image as Ironic does (write_image, get_partition_uuids, power_off)', `A progress bar follows the agent's download (bytes as served); a retrying
+download shows the agent's reason at once. Exits 0 once the node is active.`), 'deploy');
+  deploy
+    .addOption(new Option('--image-url <url>', 'http(s) URL of the whole-disk image the agent downloads (raw, or zstd/gzip/xz-compressed raw; qcow2)').argParser(parseImageUrl))
+    .addOption(new Option('--image-checksum <checksum>', '<algorithm>:<hex> of the file as served (compressed if it is; e.g. sha256:9f86...), <algorithm>:<checksum-file URL>, a checksum-file URL, or bare hex')
+      .argParser(checked(parseImageChecksum)))
+    .addOption(new Option('--disk-format <format>', 'image_info.disk_format; unknown lets the agent detect it').default('raw').argParser(oneOf(DISK_FORMATS)))
+    .addOption(new Option('--root-device <hint=value>', 'root device hint (repeatable), e.g. name=/dev/sda, serial=S3Z..., size=">= 100" (GiB); default: the smallest disk of at least 4 GiB')
+      .argParser(collect(checked(parseRootDeviceHint))))
+    .addOption(new Option('--skip-cleaning', 'deploy at once, without cleaning first'))
+    .action(async (parsed: ParsedOptions, self: Command) => {
+      requireOptions(self, parsed, ['mac', 'imageUrl', 'imageChecksum']);
+      await options.run({
+        kind: 'deploy', ...common(parsed),
+        image: { url: parsed.imageUrl!, checksum: parsed.imageChecksum!, diskFormat: parsed.diskFormat ?? 'raw' },
+        rootDevice: parsed.rootDevice ? Object.fromEntries(parsed.rootDevice) : undefined, skipCleaning: parsed.skipCleaning ?? false,
+      });
+    });
+
+  addCommonOptions(addSubcommand(program, 'rescue', 'Rescues the node as Ironic in RESCUEWAIT: finalize_rescue with the password\'s hash, then the agent stops its API', `The node's console then offers the login "rescue" with that password. Only
+the password's SHA-512 crypt hash is sent, unless the agent refuses hashes
+(agents before IPA 6.0): then the plain password, as Ironic does, unless
+--require-hashed-password.`), 'rescue')
+    .addOption(new Option('--rescue-password-file <file>', 'file whose first line is the rescue password (never give the password itself on the command line)'))
+    .addOption(new Option('--require-hashed-password', 'never send the plain password (Ironic\'s require_rescue_password_hashed)'))
+    .action(async (parsed: ParsedOptions, self: Command) => {
+      requireOptions(self, parsed, ['mac', 'rescuePasswordFile']);
+      await options.run({ kind: 'rescue', ...common(parsed), rescuePasswordFile: parsed.rescuePasswordFile!, requireHashedPassword: parsed.requireHashedPassword ?? false });
+    });
+
+  // No command, or a word that is none: one line, as for any other usage error (commander would print the whole help).
+  program.allowExcessArguments(true).action((_options: unknown, self: Command) => {
+    const [word] = self.args;
+    throw new UsageError(word === undefined ? 'expected a command: clean, deploy or rescue' : `unknown command "${word}"; expected clean, deploy or rescue`);
+  });
+  return program;
+}
+
+/**
+ * Parses argv (without node and the script) as the program would, printing
+ * nothing; throws commander's or a UsageError on a usage error. For tests and
+ * callers that only need the command.
+ */
+export async function parseCliArgs(argv: readonly string[]): Promise<CliCommand> {
+  let command: CliCommand | undefined;
+  const program = createConductorProgram({ version: '0.0.0', run: async (parsed) => { command = parsed; }, write: { out: () => {}, err: () => {} } });
+  for (const sub of program.commands) sub.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  program.configureOutput({ outputError: () => {} });
+  await program.parseAsync([...argv], { from: 'user' });
+  if (!command) throw new UsageError('no command');
+  return command;
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CommandProgress } from '@ingot/protocol';
 import { FAKE_DISK_IDENTIFIER, createFakeAgentServer, pairFakeAgent } from '../testing.ts';
 import { verify } from 'unixcrypt';
 import { runCli, type CliIo } from './main.ts';
@@ -18,7 +19,7 @@ function tempDir(): string {
   return dir;
 }
 
-function capture(): CliIo & { out: (l: string) => void; lines: string[]; errors: string[]; writes: string[]; url: () => Promise<string> } {
+function capture(): CliIo & { out: (l: string) => void; lines: string[]; errors: string[]; writes: string[]; url: (where?: string[]) => Promise<string> } {
   const lines: string[] = [];
   const errors: string[] = [];
   const writes: string[] = [];
@@ -28,9 +29,9 @@ function capture(): CliIo & { out: (l: string) => void; lines: string[]; errors:
     logStream: new Writable({ write(_chunk, _enc, done) { done(); } }),
     out: (line) => lines.push(line),
     err: (line) => errors.push(line),
-    url: async () => {
+    url: async (where = lines) => {
       for (;;) {
-        const found = lines.map((l) => /^listening on (\S+)/.exec(l)?.[1]).find(Boolean);
+        const found = where.map((l) => /^listening on (\S+)/.exec(l)?.[1]).find(Boolean);
         if (found) return found;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -64,8 +65,9 @@ describe('ingot-conductor clean', () => {
     const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
     await pairing.heartbeat();
     expect(await run).toBe(1);
-    expect(io.errors.join('\n')).toMatch(/cleaning failed: .*no disks found/);
     const [file] = readdirSync(dir);
+    // One line: where (node, step), why (the agent's error, once), what to try (the logs just saved).
+    expect(io.errors).toEqual([`ingot-conductor: node ${NODE_UUID}: deploy.erase_devices_metadata failed on the agent: Command execution failed: no disks found; try: see the ramdisk logs in ${join(dir, file!)}`]);
     expect(file).toMatch(new RegExp(`^${NODE_UUID}_cleaning_\\d{4}(-\\d{2}){5}\\.tar\\.gz$`));
     expect(readFileSync(join(dir, file!), 'utf8')).toBe('fake logs');
     expect(io.lines).toContain(`ramdisk logs at the end of cleaning (9 bytes) saved to ${join(dir, file!)}`);
@@ -84,22 +86,52 @@ describe('ingot-conductor clean', () => {
     expect(() => readdirSync(dir)).toThrow(/ENOENT/);
   });
 
-  it('exits 2 naming what it waited for when no agent comes', async () => {
+  it('exits 1 naming what it waited for, and what to try, when no agent comes', async () => {
     const io = capture();
-    expect(await runCli(['clean', '--mac', MAC, '--listen', '127.0.0.1:0', '--timeout', '0.2'], io)).toBe(2);
-    expect(io.errors.join('\n')).toContain('timed out after 0.2 s waiting for a lookup from the agent');
+    expect(await runCli(['clean', '--mac', MAC, '--node-uuid', NODE_UUID, '--listen', '127.0.0.1:0', '--timeout', '0.2'], io)).toBe(1);
+    expect(io.errors).toHaveLength(1);
+    expect(io.errors[0]).toMatch(new RegExp(`^ingot-conductor: node ${NODE_UUID}: timed out after 0\\.2 s waiting for a lookup from the agent; try: start the agent with --api-url http://127\\.0\\.0\\.1:\\d+ \\(ipa-api-url\\) on a machine with the MAC ${MAC}$`));
   });
 
-  it('exits 64 with a hint on a usage error, and 0 with the help', async () => {
+  it('exits 2 with one line on a usage error, and 0 with the help', async () => {
     const io = capture();
-    expect(await runCli(['clean'], io)).toBe(64);
-    expect(io.errors.join('\n')).toContain('--mac is required');
-    expect(await runCli(['--help'], io)).toBe(0);
-    expect(io.lines.join('\n')).toContain('Usage: ingot-conductor clean');
+    expect(await runCli(['clean'], io)).toBe(2);
+    expect(io.errors).toEqual(["ingot-conductor clean: required option '--mac <mac>' not specified\nRun ingot-conductor clean --help for usage."]);
+    expect(await runCli(['clean', '--help'], io)).toBe(0);
+    expect(io.lines.join('\n')).toContain('Usage: ingot-conductor clean [options]');
+  });
+
+  it('prints the result alone on stdout with --json, the narrative on stderr', async () => {
+    const io = capture();
+    const agent = await createFakeAgentServer();
+    cleanups.push(() => agent.close());
+    const run = runCli(['clean', '--json', '--mac', MAC, '--node-uuid', NODE_UUID, '--listen', '127.0.0.1:0', '--poll-interval', '0.01'], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(io.errors), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(0);
+    expect(io.lines).toHaveLength(1);
+    const result = JSON.parse(io.lines[0]!);
+    expect(result).toMatchObject({
+      command: 'clean', outcome: 'succeeded', exit_status: 0, node: { uuid: NODE_UUID, state: 'available' },
+      agent: { version: 'ingot-fake-1.0' }, cleaning: { steps: [{ interface: 'deploy', step: 'erase_devices_metadata', priority: 99 }] }, deploy: null, error: null,
+    });
+    expect(result.cleaning.steps[0].duration_s).toBeGreaterThan(0);
+    expect(io.errors.join('\n')).toMatch(/cleaning done/);
+    expect(JSON.stringify(result)).not.toContain(pairing.token);
+  });
+
+  it('gives the timeout a stable code with --json, exit 1', async () => {
+    const io = capture();
+    expect(await runCli(['clean', '--json', '--mac', MAC, '--listen', '127.0.0.1:0', '--timeout', '0.2'], io)).toBe(1);
+    expect(JSON.parse(io.lines.at(-1)!)).toMatchObject({
+      outcome: 'timed out', exit_status: 1, node: { state: 'cleaning' }, agent: null,
+      error: { code: 'INGOT_CONDUCTOR_TIMEOUT', message: 'Timed out: after 0.2 s waiting for a lookup from the agent', hint: expect.stringContaining('--api-url') },
+    });
   });
 });
 
 const IMAGE_URL = 'http://127.0.0.1:9/images/disk.img.zst';
+const MiB = 1024 * 1024;
 const SHA = 'ef'.repeat(32);
 
 describe('ingot-conductor deploy', () => {
@@ -114,7 +146,7 @@ describe('ingot-conductor deploy', () => {
     const text = io.lines.join('\n');
     expect(text).toMatch(/cleaning done: 1 step/);
     expect(text).toContain('deploy step deploy.write_image started');
-    expect(text).toMatch(new RegExp(`deploy done: image written and verified in [0-9.]+ s \\([0-9.]+ MiB/s served\\); root uuid ${FAKE_DISK_IDENTIFIER}; agent powering off`));
+    expect(text).toMatch(new RegExp(`deploy done: image written and verified in [0-9.]+ s \\([0-9.]+ MiB/s served\\); /dev/fake0: MBR disk identifier ${FAKE_DISK_IDENTIFIER}; agent powering off`));
     expect(text).toMatch(/is active after/);
     // Not a terminal: whole lines, the first and the completed one at least.
     expect(io.writes.length).toBeGreaterThanOrEqual(2);
@@ -136,7 +168,9 @@ describe('ingot-conductor deploy', () => {
     expect(await run).toBe(1);
     expect(io.lines.join('\n')).toMatch(/ramdisk logs at the end of the deploy \(9 bytes\) saved to /);
     expect(readdirSync(dir)).toHaveLength(1);
-    expect(io.errors.join('\n')).toMatch(/deploy failed: .*deploy\.write_image failed on the agent: .*checksum mismatch for disk\.img\.zst/);
+    expect(io.errors).toHaveLength(1);
+    expect(io.errors[0]).toMatch(/^ingot-conductor: node [0-9a-f-]{36}: deploy\.write_image failed on the agent: Command execution failed: checksum mismatch for disk\.img\.zst; try: see the ramdisk logs in /);
+    expect(io.errors[0]!.match(/checksum mismatch/g)).toHaveLength(1);
     expect(io.lines.join('\n')).not.toMatch(/cleaning done/);
   });
 
@@ -156,6 +190,77 @@ describe('ingot-conductor deploy', () => {
     expect(drawn.at(-1)).toMatch(/100%/);
     expect(text.match(/\n/g)).toHaveLength(1);
     expect(text.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('what ingot-conductor deploy tells a person', () => {
+  const RETRYING = 'retrying 3/10 in 4 s: connect ECONNREFUSED 127.0.0.1:9 (http://127.0.0.1:9/images/disk.img.zst)';
+  const GUID = '1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b';
+  /** A write_image that waits on retries before its first byte, as the agent reports a refused image URL, then writes a GPT image. */
+  const retryingWrite = async (params: Record<string, unknown>, context: { setProgress(p: CommandProgress): void }) => {
+    context.setProgress({ stage: 'writing image', done: 0, unit: 'bytes', message: RETRYING });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    context.setProgress({ stage: 'writing image', done: MiB, total: MiB, unit: 'bytes' });
+    return { deploy_result: { result: 'prepare_image: image (disk.img.zst) written to device /dev/vda root_uuid=0x00000000' }, deploy_step: params.step };
+  };
+
+  it('shows the agent\'s retry message at once instead of an empty bar, and a GPT image by its disk GUID', async () => {
+    const io = capture();
+    const agent = await createFakeAgentServer({
+      handlers: {
+        'deploy.execute_deploy_step': retryingWrite,
+        'standby.get_partition_uuids': () => ({ 'root uuid': '0x00000000', partition_table: 'gpt', disk_guid: GUID }),
+      },
+    });
+    cleanups.push(() => agent.close());
+    const run = runCli(['deploy', '--skip-cleaning', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.02', '--image-url', IMAGE_URL, '--image-checksum', `sha256:${SHA}`], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(0);
+    // Off a terminal the bar prints a line at most every 5 s, but a new message at once.
+    expect(io.writes).toContain(`  image ${RETRYING}\n`);
+    expect(io.writes.join('')).not.toMatch(/image 0\.0 MiB\n/);
+    expect(io.lines.join('\n')).toContain(`; /dev/vda: GPT disk ${GUID}; agent powering off`);
+    expect(io.lines.join('\n')).not.toContain('0x00000000');
+  });
+
+  it('reads a GPT image\'s empty MBR signature from an agent without Ingot\'s keys as what it is, and carries the root disk in --json', async () => {
+    const io = capture();
+    const agent = await createFakeAgentServer({
+      handlers: { 'deploy.execute_deploy_step': retryingWrite, 'standby.get_partition_uuids': () => ({ 'root uuid': '0x00000000' }) },
+    });
+    cleanups.push(() => agent.close());
+    const run = runCli(['deploy', '--json', '--skip-cleaning', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.02', '--image-url', `${IMAGE_URL}?temp_url_sig=s3cret`, '--image-checksum', `sha256:${SHA}`], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(io.errors), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(0);
+    expect(io.errors.join('\n')).toContain('; /dev/vda: no MBR disk identifier (GPT image);');
+    expect(io.lines).toHaveLength(1);
+    const result = JSON.parse(io.lines[0]!);
+    expect(result).toMatchObject({
+      command: 'deploy', outcome: 'succeeded', node: { state: 'active' }, cleaning: null,
+      deploy: { device: '/dev/vda', root_uuid: '0x00000000', root_disk: 'no MBR disk identifier (GPT image)', powered_off: true, served_bytes: MiB },
+    });
+    expect(result.deploy.write_image_s).toBeGreaterThan(0.1);
+    expect(result.deploy).not.toHaveProperty('partition_table');
+    expect(io.lines[0]).not.toContain('s3cret');
+  });
+
+  it('with --verbose logs JSON with stacks to the log stream, and the failure line carries the stack after it', async () => {
+    const logged: string[] = [];
+    const io = { ...capture(), logStream: new Writable({ write(chunk, _enc, done) { logged.push(String(chunk)); done(); } }) };
+    const agent = await createFakeAgentServer({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('checksum mismatch for disk.img.zst'); } } });
+    cleanups.push(() => agent.close());
+    const run = runCli(['deploy', '--verbose', '--skip-cleaning', '--collect-logs', 'never', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(1);
+    const failure = logged.map((line) => JSON.parse(line) as { msg: string; err?: { message: string; stack: string } }).find((r) => r.msg === 'deploy failed');
+    expect(failure?.err?.message).toBe('Deploy step failed: deploy.write_image failed on the agent: Command execution failed: checksum mismatch for disk.img.zst');
+    expect(failure?.err?.stack).toMatch(/\n\s+at /);
+    expect(io.errors).toHaveLength(1);
+    expect(io.errors[0]).toMatch(/^ingot-conductor: node .*checksum mismatch for disk\.img\.zst; try: run again with --verbose|see the log above\n\s+at /);
+    expect(logged.join('')).not.toContain(pairing.token);
   });
 });
 
@@ -180,16 +285,31 @@ describe('ingot-conductor rescue', () => {
     expect(`${text}${io.errors.join('')}`).not.toContain('sw0rdfish');
   });
 
-  it('exits 64 naming the file when the password file is missing or its first line empty', async () => {
+  it('exits 2 naming the file when the password file is missing or its first line empty', async () => {
     const missing = capture();
-    expect(await runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--rescue-password-file', '/nonexistent/pw'], missing)).toBe(64);
+    expect(await runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--rescue-password-file', '/nonexistent/pw'], missing)).toBe(2);
     expect(missing.errors.join('\n')).toContain('--rescue-password-file /nonexistent/pw: ENOENT');
     const empty = capture();
     const file = join(tempDir(), 'empty');
     writeFileSync(file, '\nsecret-on-line-two\n');
-    expect(await runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--rescue-password-file', file], empty)).toBe(64);
+    expect(await runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--rescue-password-file', file], empty)).toBe(2);
     expect(empty.errors.join('\n')).toMatch(/first line is empty/);
     expect(empty.errors.join('\n')).not.toContain('secret-on-line-two');
+  });
+
+  it('warns in one line, the agent\'s refusal included and no stack, when it falls back to the plain password', async () => {
+    const io = capture();
+    const file = join(tempDir(), 'pw');
+    writeFileSync(file, 'pw\n');
+    const agent = await createFakeAgentServer({ legacyRescue: true });
+    cleanups.push(() => agent.close());
+    const run = runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--rescue-password-file', file], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(0);
+    expect(io.errors).toHaveLength(1);
+    expect(io.errors[0]).toMatch(/^ingot-conductor: warning: the agent refused the hashed rescue password; sending the plain password, as Ironic does for older agents: .*hashed/);
+    expect(io.errors[0]).not.toMatch(/\n|\bat /);
   });
 
   it('exits 1 when the agent refuses the hash and --require-hashed-password forbids the plain password', async () => {
@@ -202,6 +322,7 @@ describe('ingot-conductor rescue', () => {
     const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
     await pairing.heartbeat();
     expect(await run).toBe(1);
-    expect(io.errors.join('\n')).toMatch(/rescue failed: .*hashed/);
+    expect(io.errors).toHaveLength(1);
+    expect(io.errors[0]).toMatch(/^ingot-conductor: node [0-9a-f-]{36}: .*hashed/);
   });
 });

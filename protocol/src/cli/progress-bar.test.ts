@@ -87,26 +87,26 @@ describe('createProgressBar', () => {
 describe('the message of a sample', () => {
   const retrying = 'retrying 3/10 in 4 s: connect ECONNREFUSED 127.0.0.1:9 (http://127.0.0.1:9/disk.img)';
 
-  it('replaces the empty figures while nothing is done, and is printed at once off a terminal', () => {
+  it('replaces the empty figures while nothing is done, a new kind of message printed at once off a terminal, its moving figures at the interval', () => {
     let clock = 0;
     const { writes, output: out } = output(false);
     const bar = createProgressBar({ output: out, now: () => clock, label: '  image', minIntervalMs: 5000 });
-    bar.update({ stage: 'writing image', done: 0, unit: 'bytes' });
+    bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: '0.0 MiB/s' });
     clock = 1000;
     bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: retrying });
-    clock = 1500;
-    bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: retrying.replace('3/10', '4/10') });
     clock = 2000;
     bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: retrying.replace('3/10', '4/10') });
+    clock = 6500;
+    bar.update({ stage: 'writing image', done: 0, unit: 'bytes', message: retrying.replace('3/10', '5/10') });
     bar.finish();
     expect(writes).toEqual([
-      '  image 0.0 MiB\n',
+      '  image 0.0 MiB/s\n',
       `  image ${retrying}\n`,
-      `  image ${retrying.replace('3/10', '4/10')}\n`,
+      `  image ${retrying.replace('3/10', '5/10')}\n`,
     ]);
   });
 
-  it('follows the figures once bytes move, and the rate counts from the last sample before they moved', () => {
+  it('stands for the rate and ETA computed here, and goes back to them when the agent sends none', () => {
     let clock = 0;
     const { writes, output: out } = output(false);
     const bar = createProgressBar({ output: out, now: () => clock, width: 4, minIntervalMs: 0 });
@@ -114,12 +114,16 @@ describe('the message of a sample', () => {
     clock = 60_000;
     bar.update({ stage: 'write', done: 0, total: 100 * MiB, unit: 'bytes' });
     clock = 61_000;
-    bar.update({ stage: 'write', done: 50 * MiB, total: 100 * MiB, unit: 'bytes', message: 'resumed at 50 MiB' });
+    bar.update({ stage: 'write', done: 50 * MiB, total: 100 * MiB, unit: 'bytes' });
+    clock = 62_000;
+    bar.update({ stage: 'write', done: 75 * MiB, total: 100 * MiB, unit: 'bytes', message: '25.0 MiB/s, about 1 s left' });
     bar.finish();
     expect(writes).toEqual([
       `write [....] 0% 0.0/100 MiB ${retrying}\n`,
       'write [....] 0% 0.0/100 MiB\n',
-      'write [##..] 50% 50/100 MiB 50 MiB/s ETA 1 s resumed at 50 MiB\n',
+      // The rate counts from the last sample before bytes moved: the minute of retries does not drag it down.
+      'write [##..] 50% 50/100 MiB 50 MiB/s ETA 1 s\n',
+      'write [###.] 75% 75/100 MiB 25.0 MiB/s, about 1 s left\n',
     ]);
   });
 
