@@ -6,9 +6,15 @@
  * deploys a whole-disk image generated here (GPT + ext4, zstd-compressed,
  * served over HTTP from 127.0.0.1) as Ironic does, showing a progress bar;
  * the host finally checks the disk file against the image's digest.
+ *
+ * It checks its input first (INGOT_DEMO_IMAGE_MIB or --image-mib, exit 2),
+ * shows progress while it builds the image, and leaves nothing behind on
+ * success, failure or Ctrl-C/SIGTERM (exit 130): the image directory, the
+ * machine's disk files and the agent's state, the agent stopped first.
+ * INGOT_DEMO_KEEP=1 keeps the files and says where they are.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +25,9 @@ import { createSimulatedMachine, remainingSignatures } from '../support/simulate
 import { createDemoImage } from './disk-image.ts';
 import { deployedImageDigest } from '../support/whole-disk-image.ts';
 import { createImageServer } from './image-server.ts';
+import { createProgram, describeFailure, EXIT, integerIn, Option, runProgram, UsageError } from '@ingot/protocol/cli';
+import { describeRootDisk } from '@ingot/conductor-client/reference-conductor';
+import type { CommandProgress } from '@ingot/protocol';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const say = (text: string) => process.stdout.write(`${text}\n`);
@@ -28,7 +37,56 @@ const mib = (bytes: number) => `${(bytes / MiB).toFixed(0)} MiB`;
 const rate = (bytes: number, ms: number) => (ms > 0 ? bytes / MiB / (ms / 1000) : 0);
 /** The agent picks the smallest disk of at least 4 GiB when the node has no root device hints (ipa-protocol.md §9.10). */
 const DISK_MIB = 4096;
-const IMAGE_MIB = Number(process.env.INGOT_DEMO_IMAGE_MIB ?? 256);
+/**
+ * The image's size bounds: at least 16 MiB for mkfs.ext4 to lay out a
+ * filesystem with a journal (below it fails inside sgdisk or mkfs), at most
+ * three quarters of the 4 GiB disk, which /tmp must also hold three times
+ * (the files, the raw image, the zstd one).
+ */
+const IMAGE_MIB = { min: 16, max: 3072, default: 256 };
+const keepFiles = () => Boolean(process.env.INGOT_DEMO_KEEP) && process.env.INGOT_DEMO_KEEP !== '0';
+
+/** The image size: --image-mib, else INGOT_DEMO_IMAGE_MIB, else 256; a bad value is a usage error naming its source and the range. */
+function imageMiB(flag: number | undefined): number {
+  if (flag !== undefined) return flag;
+  const value = process.env.INGOT_DEMO_IMAGE_MIB;
+  if (value === undefined || value.trim() === '') return IMAGE_MIB.default;
+  try {
+    return integerIn(IMAGE_MIB.min, IMAGE_MIB.max)(value);
+  } catch (error) {
+    throw new UsageError(`INGOT_DEMO_IMAGE_MIB: ${(error as Error).message} (MiB of the image, which must fit the ${DISK_MIB / 1024} GiB simulated disk)`);
+  }
+}
+
+/** What the demo undoes at its end, in reverse order; each step's failure is reported, not thrown. */
+const cleanups: Array<{ what: string; undo: () => void | Promise<void> }> = [];
+async function cleanUp(): Promise<void> {
+  for (const { what, undo } of cleanups.splice(0).reverse()) {
+    try {
+      await undo();
+    } catch (error) {
+      process.stderr.write(`demo: could not remove ${what}: ${(error as Error).message}\n`);
+    }
+  }
+}
+
+/** The image build's progress: one bar per stage, redrawn on a terminal, a line every 2 s otherwise. */
+function imageProgress(): { update(progress: CommandProgress): void; finish(): void } {
+  let stage: string | undefined;
+  let bar: ProgressBar | undefined;
+  const finish = () => { bar?.finish(); bar = undefined; };
+  return {
+    update(progress) {
+      if (progress.stage !== stage) {
+        finish();
+        stage = progress.stage;
+        bar = createProgressBar({ output: { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true, columns: process.stdout.columns }, label: `          ${stage}`, minIntervalMs: 2000 });
+      }
+      bar?.update(progress);
+    },
+    finish,
+  };
+}
 
 function checkTools(): void {
   const missing = ['sgdisk', 'mkfs.ext4', 'wipefs', 'blkid', 'partx', 'zstd'].filter((tool) => {
@@ -49,19 +107,26 @@ function rssMiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
 }
 
-async function main(): Promise<void> {
+async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   checkTools();
   say('Ingot demo: a conductor pairs with a simulated machine over HTTPS, cleans its disks and deploys an image\n');
   const imageDir = mkdtempSync(join(tmpdir(), 'ingot-demo-image-'));
-  const image = await createDemoImage({ dir: imageDir, sizeMiB: IMAGE_MIB });
+  cleanups.push({ what: imageDir, undo: () => { if (!keepFiles()) rmSync(imageDir, { recursive: true, force: true }); } });
+  say(`image     building a ${sizeMiB} MiB GPT disk image in ${imageDir}`);
+  const progress = imageProgress();
+  const image = await createDemoImage({ dir: imageDir, sizeMiB, signal, onProgress: (sample) => progress.update(sample) }).finally(() => progress.finish());
   say(`image     ${image.rawPath}: ${mib(image.rawBytes)} GPT disk, ext4 "${image.label}" with ${mib(image.contentBytes)} of files (mkfs.ext4 -d)`);
   say(`          ${basename(image.zstPath)}: ${mib(image.zstBytes)} (zstd -3), sha256 ${image.zstSha256}`);
   say(`          built in ${seconds(image.durationMs)}; raw sha256 ${image.rawSha256}`);
   const images = await createImageServer({ files: { [`/${basename(image.zstPath)}`]: image.zstPath } });
+  cleanups.push({ what: 'the image server', undo: () => images.close() });
   const imageUrl = `${images.url}/${basename(image.zstPath)}`;
   say(`          served at ${imageUrl}`);
 
+  signal.throwIfAborted();
   const machine = createSimulatedMachine({ disks: 2, sizeMiB: DISK_MIB });
+  // The machine's directory holds its disk files and the agent's state (--state-dir) and log.
+  cleanups.push({ what: machine.dir, undo: () => { if (!keepFiles()) machine.remove(); } });
   const uuid = '4c1a5e3e-6b1f-4d8a-9a51-1d1e8e0d0001';
   say(`machine   ${machine.dir}`);
   say(`          MAC ${machine.mac}; disks ${machine.disks.map((d) => basename(d)).join(', ')} (${DISK_MIB / 1024} GiB sparse files)`);
@@ -76,6 +141,7 @@ async function main(): Promise<void> {
     }],
     log: pino({ level: 'silent' }),
   });
+  cleanups.push({ what: 'the conductor', undo: () => conductor.close() });
   say(`conductor ${conductor.url}  (node ${uuid} enrolled by MAC, lookup allowed from 127.0.0.1 only; no root device hints)\n`);
 
   const agentLog = join(machine.dir, 'agent.log');
@@ -95,6 +161,7 @@ async function main(): Promise<void> {
   agent.stdout.pipe(logStream);
   agent.stderr.pipe(logStream);
   const agentExit = new Promise<number | null>((resolveExit) => agent.once('exit', resolveExit));
+  cleanups.push({ what: `the agent (pid ${agent.pid})`, undo: () => stopAgent(agent, agentExit, logStream) });
   say(`agent     pid ${agent.pid}, sandbox mode (only the 2 disk files), log ${agentLog}`);
 
   let firstHeartbeatMs = 0;
@@ -135,10 +202,11 @@ async function main(): Promise<void> {
 
   try {
     const deployed = conductor.waitForDeployment(uuid);
-    const outcome = await Promise.race([deployed.then((report) => ({ report })), agentExit.then((code) => ({ code }))]);
+    const interrupted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    const outcome = await Promise.race([deployed.then((report) => ({ report })), agentExit.then((code) => ({ code })), interrupted]);
     if (!('report' in outcome)) throw new Error(`the agent exited with code ${outcome.code} before the deploy finished; see ${agentLog}`);
     const { report } = outcome;
-    say(`${at()}  root uuid (MBR disk identifier) ${report.rootUuid ?? 'none'}; standby.power_off ${report.poweredOff ? 'sent' : 'refused'}`);
+    say(`${at()}  ${report.device ?? 'root disk'}: ${describeRootDisk(report)}; standby.power_off ${report.poweredOff ? 'sent' : 'refused'}`);
     say(`\nnode ${uuid} is ${conductor.state(uuid)}`);
 
     // The host's own check: the agent chose disk0 (both are 4 GiB, ties go by name) and wrote the image there.
@@ -172,19 +240,56 @@ async function main(): Promise<void> {
     })}\n`);
   } finally {
     clearInterval(sampleRss);
-    agent.kill('SIGTERM');
-    await Promise.race([agentExit, new Promise((resolveWait) => setTimeout(resolveWait, 3000))]);
-    if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
-    await conductor.close();
-    await images.close();
-    if (!process.env.INGOT_DEMO_KEEP) {
-      machine.remove();
-      rmSync(imageDir, { recursive: true, force: true });
-    }
+    bar?.finish();
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+/** SIGTERM, then SIGKILL after 3 s; the log stream is closed once the agent has written its last line. */
+async function stopAgent(agent: ReturnType<typeof spawn>, exited: Promise<unknown>, log: WriteStream): Promise<void> {
+  if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolveWait) => setTimeout(resolveWait, 3000))]);
+  if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+  await exited;
+  await new Promise((resolveClose) => log.end(resolveClose));
+}
+
+/** Runs the demo to its end and cleans up whatever happened: 0, 1 (one line on stderr) or 130 (interrupted). */
+async function runDemo(sizeMiB: number): Promise<number> {
+  const interrupt = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => interrupt.abort(new Error(`interrupted by ${name}`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let status: number = EXIT.ok;
+  try {
+    await main(sizeMiB, interrupt.signal);
+  } catch (error) {
+    if (interrupt.signal.aborted) {
+      process.stderr.write(`demo: ${(interrupt.signal.reason as Error).message}; cleaning up\n`);
+      status = EXIT.interrupted;
+    } else {
+      process.stderr.write(`demo failed: ${describeFailure(error)}${keepFiles() ? '' : ' (INGOT_DEMO_KEEP=1 keeps the files, the agent\'s log among them)'}\n`);
+      status = EXIT.failed;
+    }
+  } finally {
+    await cleanUp();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (keepFiles()) say('files kept (INGOT_DEMO_KEEP): see the paths above');
+  return status;
+}
+
+const program = createProgram({
+  name: 'demo', version: '0.1.0',
+  summary: 'A conductor and a simulated machine\'s agent pair over HTTPS on this machine, clean its disks, then deploy a whole-disk image built here',
+  description: [
+    'Needs sgdisk, mkfs.ext4, wipefs, blkid, partx and zstd (scripts/demo.sh installs them), no root.',
+    `INGOT_DEMO_IMAGE_MIB sets the image size in MiB, ${IMAGE_MIB.min} to ${IMAGE_MIB.max} (default ${IMAGE_MIB.default}; --image-mib wins). INGOT_DEMO_KEEP=1 keeps the image, the disk files and the agent's log and state; otherwise nothing is left behind, whatever the end.`,
+  ].join('\n\n'),
 });
+program
+  .addOption(new Option('--image-mib <mib>', `size of the image in MiB, ${IMAGE_MIB.min} to ${IMAGE_MIB.max} (default: INGOT_DEMO_IMAGE_MIB, else ${IMAGE_MIB.default})`).argParser(integerIn(IMAGE_MIB.min, IMAGE_MIB.max)))
+  .addOption(new Option('--agent-bundle <file>', 'run this bundled agent (an esbuild build of agent/src/main.ts)'))
+  .action(async (options: { imageMib?: number }) => { process.exitCode = await runDemo(imageMiB(options.imageMib)); });
+const parsed = await runProgram(program, process.argv.slice(2), { name: 'demo' });
+if (parsed !== EXIT.ok) process.exitCode = parsed;

@@ -86,6 +86,20 @@ describe('ingot-conductor clean', () => {
     expect(() => readdirSync(dir)).toThrow(/ENOENT/);
   });
 
+  it('says an agent gone after its heartbeat in one line: the URL, ECONNREFUSED once, and what to check', async () => {
+    const io = capture();
+    const agent = await createFakeAgentServer();
+    const run = runCli(['clean', '--mac', MAC, '--node-uuid', NODE_UUID, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--collect-logs', 'never'], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await agent.close();
+    await pairing.heartbeat();
+    expect(await run).toBe(1);
+    const failure = io.errors.at(-1)!;
+    expect(failure).toBe(`ingot-conductor: node ${NODE_UUID}: clean.get_clean_steps: Agent unreachable: ${agent.url}/v1/commands/: connect ECONNREFUSED ${new URL(agent.url).host}; try: check that the agent is still running and that this host can reach its callback URL ${agent.url}`);
+    // Before it, the client's retries, one warning line each.
+    expect(io.errors.slice(0, -1).every((line) => /^ingot-conductor: warning: agent unreachable; retrying command: Agent unreachable: .*: connect ECONNREFUSED [^:]+:\d+$/.test(line))).toBe(true);
+  });
+
   it('exits 1 naming what it waited for, and what to try, when no agent comes', async () => {
     const io = capture();
     expect(await runCli(['clean', '--mac', MAC, '--node-uuid', NODE_UUID, '--listen', '127.0.0.1:0', '--timeout', '0.2'], io)).toBe(1);
