@@ -37,10 +37,12 @@ export interface AgentProcess {
 /**
  * Runs the agent's CLI as a child process, from source through tsx. `node
  * --import tsx` keeps it one process, so killing the PID kills the agent
- * (the tsx CLI would put a second node process in between).
+ * (the tsx CLI would put a second node process in between); the condition
+ * leads `@ingot/protocol` to its sources, as in every other dev run.
  */
 export function startAgentProcess(options: StartAgentOptions): AgentProcess {
   const argv = [
+    '--conditions=@ingot/source',
     '--import',
     'tsx',
     options.mainPath ?? path.join(REPO_ROOT, 'agent/src/main.ts'),
