@@ -5,7 +5,7 @@
  * command line (`parseSettingValue`). A new row in the table is a new flag,
  * with its help, and nothing else to change here.
  */
-import { createProgram, InvalidArgumentError, Option, runProgram, type Command } from '@ingot/protocol/cli';
+import { createProgram, InvalidArgumentError, Option, runCaptured, type Command } from '@ingot/protocol/cli';
 import { flagName, parseSettingValue, SettingValueError, settings, type Setting, type SettingName } from './config.ts';
 
 /** Flag values as given (validated, not yet typed): resolveConfig lays them over the kernel's. */
@@ -29,8 +29,7 @@ const example = `
 Example (sandbox mode: a 1 GiB disk file, the conductor at 127.0.0.1:6385):
   truncate -s 1G /tmp/disk0.img
   ingot-agent --api-url http://127.0.0.1:6385 --machine examples/machine.json \\
-    --disk /tmp/disk0.img
-`;
+    --disk /tmp/disk0.img`;
 
 /** The agent's program; `run` receives the command line once it is parsed and valid. */
 export function createAgentProgram(options: { version: string; run: (commandLine: AgentCommandLine) => Promise<void> }): Command {
@@ -65,12 +64,9 @@ export function createAgentProgram(options: { version: string; run: (commandLine
  */
 export async function parseAgentArgv(argv: readonly string[], options: { width?: number; version?: string } = {}): Promise<{ status: number; commandLine?: AgentCommandLine; out: string; err: string }> {
   let commandLine: AgentCommandLine | undefined;
-  const out: string[] = [];
-  const err: string[] = [];
   const program = createAgentProgram({ version: options.version ?? '0.0.0', run: async (parsed) => { commandLine = parsed; } });
-  program.configureOutput({ writeOut: (text) => void out.push(text), writeErr: (text) => void err.push(text), getOutHelpWidth: () => options.width ?? 80 });
-  const status = await runProgram(program, argv, { name: 'ingot-agent', err: (text) => void err.push(text) });
-  return { status, commandLine, out: out.join(''), err: err.join('') };
+  const { status, out, err } = await runCaptured(program, argv, { name: 'ingot-agent', width: options.width });
+  return { status, commandLine, out, err };
 }
 
 function settingOption(name: SettingName, setting: Setting): Option {

@@ -13,7 +13,7 @@ const example = 'e.g. truncate -s 1G /tmp/disk0.img, then --disk /tmp/disk0.img'
  * file. Each problem is a UsageError (exit 2) naming the flag and the path.
  * The paths are looked at through the System seam, never written.
  */
-export async function checkCommandLinePaths(input: { config: Pick<AgentConfig, 'disk' | 'machine'>; inRamdisk: boolean; system: Pick<System, 'stat'> }): Promise<void> {
+export async function checkCommandLinePaths(input: { config: Partial<Pick<AgentConfig, 'disk' | 'machine'>>; inRamdisk: boolean; system: Pick<System, 'stat'> }): Promise<void> {
   const { config, inRamdisk, system } = input;
   if (!inRamdisk) {
     const disks = config.disk ?? [];

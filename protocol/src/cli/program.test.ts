@@ -61,6 +61,12 @@ describe('the CLI convention', () => {
     addSubcommand(program, 'clean', 'cleans').requiredOption('--mac <mac>', 'a MAC').action(() => {});
     expect(await runProgram(program, ['clean'], { name: 'tool', err: (t) => void err.push(t) })).toBe(EXIT.usage);
     expect(err.join('')).toBe("tool clean: required option '--mac <mac>' not specified\nRun tool clean --help for usage.\n");
+ 
+    const out: string[] = [];
+    program.configureOutput({ writeOut: (t) => void out.push(t) });
+    program.commands[0]!.configureOutput({ writeOut: (t) => void out.push(t) });
+    expect(await runProgram(program, ['clean', '--help'], { name: 'tool' })).toBe(EXIT.ok);
+    expect(out.join('').match(/Exit status:/g), 'the table once, not once per ancestor').toHaveLength(1);
   });
 });
 

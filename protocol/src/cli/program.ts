@@ -5,7 +5,7 @@
  * 'x' is invalid: no such file`), usage errors exit 2, failures exit 1, and
  * the exit-status table closes every help.
  */
-import { Command, CommanderError, Help, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, Option, type OutputConfiguration } from 'commander';
 import { EXIT, EXIT_STATUS_HELP } from './exit-codes.ts';
 import { describeFailure } from './failure.ts';
 
@@ -34,6 +34,8 @@ export interface CliWriters {
 const stdWriters: CliWriters = { out: (text) => void process.stdout.write(text), err: (text) => void process.stderr.write(text) };
 
 export function applyConvention(command: Command, name: string, write: CliWriters = stdWriters): Command {
+  // 'afterAll' text shows in the help of every subcommand too: added once, on the root, the table appears once.
+  if (!command.parent) command.addHelpText('afterAll', `\n${EXIT_STATUS_HELP}\n`);
   return command
     .helpOption('-h, --help', 'show this help and exit')
     .exitOverride()
@@ -46,8 +48,7 @@ export function applyConvention(command: Command, name: string, write: CliWriter
       getErrHelpWidth: () => helpWidth(process.stderr),
       // commander's "error: unknown option '--x'\n(Did you mean --y?)" as one line.
       outputError: (text, out) => out(`${name}: ${text.replace(/^error: /, '').replace(/\n(?!$)/g, ' ').trimEnd()}\nRun ${name} --help for usage.\n`),
-    })
-    .addHelpText('afterAll', `\n${EXIT_STATUS_HELP}\n`);
+    });
 }
 
 /** The width help is wrapped to: COLUMNS when set (a script or test can ask), else the terminal's, else 80. */
@@ -147,6 +148,25 @@ export async function runProgram(program: Command, argv: readonly string[], opti
   } catch (error) {
     return exitStatusFor(error, options.name, err, options.verbose?.() ?? false);
   }
+}
+
+/**
+ * Runs a program with what it prints captured, help wrapped to `width`
+ * (default 80) columns: for tests of a command line, which the program's
+ * actions record instead of acting on.
+ */
+export async function runCaptured(program: Command, argv: readonly string[], options: { name: string; width?: number }): Promise<{ status: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const capture: OutputConfiguration = {
+    writeOut: (text: string) => void out.push(text),
+    writeErr: (text: string) => void err.push(text),
+    getOutHelpWidth: () => options.width ?? 80,
+    getErrHelpWidth: () => options.width ?? 80,
+  };
+  for (const command of [program, ...program.commands]) command.configureOutput(capture);
+  const status = await runProgram(program, argv, { name: options.name, err: (text) => void err.push(text) });
+  return { status, out: out.join(''), err: err.join('') };
 }
 
 /**
