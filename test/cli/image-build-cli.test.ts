@@ -127,7 +127,7 @@ build.describe('a ramdisk build stopped with Ctrl-C', () => {
     const until = Date.now() + 60_000;
     while (!/virtual-media ISO/.test(building.stderr())) {
       if (Date.now() > until) throw new Error(`the build did not reach the ISO within 60 s:\n${building.stderr()}`);
-      const early = await Promise.race([building.done, new Promise<undefined>((r) => setTimeout(r, 100))]);
+      const early = await Promise.race([building.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
       if (early) throw new Error(`the build ended (exit ${early.status}) before the ISO:\n${early.stderr}`);
     }
     // grub-mkrescue is writing the ISO now, beside the finished partial initramfs.
