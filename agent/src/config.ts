@@ -97,7 +97,7 @@ export class SettingValueError extends Error {
 }
 
 /** What a setting accepts, in words: "a whole number from 0 to 65535", "one of 1.2, 1.3". */
-export function describeAccepted(setting: Setting): string {
+function describeAccepted(setting: Setting): string {
   switch (setting.kind) {
     case 'int':
       return setting.max === undefined ? 'a whole number (0 or more)' : `a whole number from 0 to ${setting.max}`;

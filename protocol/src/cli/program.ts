@@ -171,8 +171,10 @@ export async function runCaptured(program: Command, argv: readonly string[], opt
 
 /**
  * `ingot-agent --help | head`: a reader that stops early closes the pipe, and
- * the next write fails with EPIPE. That is no failure of the command; without
- * this, Node prints an unhandled 'error' event with its stack.
+ * the next write fails with EPIPE. That is no failure of the command (it ends
+ * with the status it had, 0 after --help); without this, Node prints an
+ * unhandled 'error' event with its stack. A command still running when its
+ * reader leaves (the agent logging to a closed pipe) ends with 1.
  */
 function quietOnClosedStdout(): void {
   if (process.stdout.listeners('error').includes(exitOnEpipe)) return;
@@ -181,7 +183,7 @@ function quietOnClosedStdout(): void {
 
 function exitOnEpipe(error: NodeJS.ErrnoException): void {
   if (error.code !== 'EPIPE') throw error;
-  process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.failed);
 }
 
 /** The exit status for an error thrown by a command's action, after printing its one line. */
