@@ -17,7 +17,7 @@ writeFileSync(machine, '{}');
 // The real System as main.ts uses it for these checks: stat only, nothing opened.
 const system = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
 
-async function refusalOf(config: { disk?: string[]; machine?: string }, inRamdisk = false): Promise<string> {
+async function refusalOf(config: { disk?: string[]; machine?: string; caFile?: string; tlsCertFile?: string; tlsKeyFile?: string }, inRamdisk = false): Promise<string> {
   const error = await checkCommandLinePaths({ config, inRamdisk, system }).then(() => undefined, (caught: unknown) => caught);
   expect(error).toBeInstanceOf(UsageError);
   const message = (error as UsageError).message;
@@ -48,6 +48,11 @@ describe('the paths a command line names', () => {
     expect(await refusalOf({ disk: [disk], machine: join(dir, 'nope.json') })).toBe(`--machine ${join(dir, 'nope.json')}: no such file; see examples/machine.json for the format`);
     expect(await refusalOf({ machine: dir }, true)).toMatch(/^--machine .*: not a regular file/);
     await expect(checkCommandLinePaths({ config: {}, inRamdisk: true, system })).resolves.toBeUndefined();
+  });
+
+  it('refuses a missing PEM file (--ca-file, --tls-cert-file, --tls-key-file) naming the flag, before anything starts', async () => {
+    expect(await refusalOf({ disk: [disk], caFile: join(dir, 'ca.pem') })).toBe(`--ca-file ${join(dir, 'ca.pem')}: no such file; give the PEM file of the CA that signed the conductor's certificate`);
+    expect(await refusalOf({ disk: [disk], tlsCertFile: machine, tlsKeyFile: dir })).toMatch(/^--tls-key-file .*: not a regular file; give the PEM key of --tls-cert-file$/);
   });
 
   it("turns resolveConfig's refusal into a usage error with its details, and lets any other error through", () => {

@@ -10,10 +10,10 @@ const example = 'e.g. truncate -s 1G /tmp/disk0.img, then --disk /tmp/disk0.img'
  * would look itself up, get a token and only then fail (or, with no disk,
  * run with nothing to clean or deploy to): outside the ramdisk at least one
  * --disk, each a regular file or a block device; in any mode the --machine
- * file. Each problem is a UsageError (exit 2) naming the flag and the path.
+ * file and the PEM files (--ca-file, --tls-cert-file, --tls-key-file). Each problem is a UsageError (exit 2) naming the flag and the path.
  * The paths are looked at through the System seam, never written.
  */
-export async function checkCommandLinePaths(input: { config: Partial<Pick<AgentConfig, 'disk' | 'machine'>>; inRamdisk: boolean; system: Pick<System, 'stat'> }): Promise<void> {
+export async function checkCommandLinePaths(input: { config: Partial<Pick<AgentConfig, 'disk' | 'machine' | 'caFile' | 'tlsCertFile' | 'tlsKeyFile'>>; inRamdisk: boolean; system: Pick<System, 'stat'> }): Promise<void> {
   const { config, inRamdisk, system } = input;
   if (!inRamdisk) {
     const disks = config.disk ?? [];
@@ -25,9 +25,15 @@ export async function checkCommandLinePaths(input: { config: Partial<Pick<AgentC
       if (!found.isFile && !found.isBlockDevice) throw new UsageError(`--disk ${disk}: neither a regular file nor a block device; give a disk file or a loop device`);
     }
   }
-  if (config.machine !== undefined) {
-    const found = await statOrRefuse(system, '--machine', config.machine, 'see examples/machine.json for the format');
-    if (!found.isFile) throw new UsageError(`--machine ${config.machine}: not a regular file; see examples/machine.json for the format`);
+  for (const [flag, path, what] of [
+    ['--machine', config.machine, 'see examples/machine.json for the format'],
+    ['--ca-file', config.caFile, 'give the PEM file of the CA that signed the conductor\'s certificate'],
+    ['--tls-cert-file', config.tlsCertFile, 'give the PEM certificate the agent serves'],
+    ['--tls-key-file', config.tlsKeyFile, 'give the PEM key of --tls-cert-file'],
+  ] as const) {
+    if (path === undefined) continue;
+    const found = await statOrRefuse(system, flag, path, what);
+    if (!found.isFile) throw new UsageError(`${flag} ${path}: not a regular file; ${what}`);
   }
 }
 

@@ -52,10 +52,8 @@ const disk = join(dir, 'disk0.img');
 writeFileSync(disk, '');
 
 const cases = {
-  help: ['--help'],
   h: ['-h'],
   version: ['--version'],
-  V: ['-V'],
   unknown: ['--lisen-port', '8000'],
   notANumber: ['--listen-port', 'abc'],
   tooLarge: ['--listen-port', '70000'],
@@ -63,17 +61,20 @@ const cases = {
   noDisk: ['--api-url', 'http://127.0.0.1:6385'],
   missingDisk: ['--api-url', 'http://127.0.0.1:6385', '--disk', '/nonexistent/ingot-disk0.img'],
   missingMachine: ['--disk', disk, '--machine', '/nonexistent/machine.json'],
+  // Valid flags, a failure once running (no such manager directory): exit 1.
+  failure: ['--disk', disk, '--listen-port', '0', '--manager-dir', join(dir, 'no-managers')],
+  failureVerbose: ['--disk', disk, '--listen-port', '0', '--manager-dir', join(dir, 'no-managers'), '-v'],
 } satisfies Record<string, string[]>;
 
-const ran: Partial<Record<keyof typeof cases | 'help80' | 'help200', Ran>> = {};
+const ran: Partial<Record<keyof typeof cases | 'help' | 'help200', Ran>> = {};
 
 describe('ingot-agent as a user runs it', () => {
   beforeAll(async () => {
     mkdirSync(tmp);
-    const env = { TMPDIR: tmp };
+    const env = { TMPDIR: tmp, COLUMNS: '80' };
     const runs = [
       ...Object.entries(cases).map(async ([name, argv]) => { ran[name as keyof typeof cases] = await runAgent(argv, env); }),
-      (async () => { ran.help80 = await runAgent(['--help'], { ...env, COLUMNS: '80' }); })(),
+      (async () => { ran.help = await runAgent(['--help'], env); })(),
       (async () => { ran.help200 = await runAgent(['--help'], { ...env, COLUMNS: '200' }); })(),
     ];
     await Promise.all(runs);
@@ -91,14 +92,13 @@ describe('ingot-agent as a user runs it', () => {
     expect(ran.h!.stdout).toBe(ran.help!.stdout);
   });
 
-  it('prints its version for -V and --version on stdout, exit 0', () => {
-    for (const version of [ran.version!, ran.V!]) {
-      expect([version.status, version.stdout, version.stderr]).toEqual([0, `${AGENT_VERSION}\n`, '']);
-    }
+  it('prints its version for --version on stdout, exit 0', () => {
+    // -V is the same option (cli-flags.test.ts parses both); one process is enough here.
+    expect([ran.version!.status, ran.version!.stdout, ran.version!.stderr]).toEqual([0, `${AGENT_VERSION}\n`, '']);
   });
 
   it('fits its help into 80 and 200 columns and lists every flag with its kernel parameter', () => {
-    for (const [width, help] of [[80, ran.help80!], [200, ran.help200!]] as const) {
+    for (const [width, help] of [[80, ran.help!], [200, ran.help200!]] as const) {
       expect(help.status).toBe(0);
       expect(help.stdout.split('\n').filter((line) => line.length > width), `COLUMNS=${width}`).toEqual([]);
       for (const name of Object.keys(settings) as SettingName[]) {
@@ -126,5 +126,13 @@ describe('ingot-agent as a user runs it', () => {
     expectUsageError(ran.missingDisk!, /^ingot-agent: --disk \/nonexistent\/ingot-disk0\.img: no such file; create a disk file/);
     expectUsageError(ran.missingMachine!, /^ingot-agent: --machine \/nonexistent\/machine\.json: no such file; see examples\/machine\.json/);
     expect(readdirSync(tmp).filter((name) => name.startsWith('ingot'))).toEqual([]);
+  });
+
+  it('says a failure once running in one line, exit 1, its stack only with -v', () => {
+    const line = `ingot-agent: Invalid configuration: cannot read the hardware manager directory ${join(dir, 'no-managers')}: ENOENT: no such file or directory, scandir '${join(dir, 'no-managers')}'`;
+    expect(ran.failure!.status, ran.failure!.stderr).toBe(1);
+    expect(ran.failure!.stderr).toBe(`${line}\n`);
+    expect(ran.failureVerbose!.status).toBe(1);
+    expect(ran.failureVerbose!.stderr).toMatch(new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n {4}at `));
   });
 });

@@ -31,7 +31,7 @@ interface Running {
 }
 
 function start(argv: readonly string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...argv], { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...argv], { cwd: root, env: { ...process.env, TMPDIR: tmp, COLUMNS: '80' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
