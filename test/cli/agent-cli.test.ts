@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_VERSION } from '../../agent/src/agent.ts';
 import { flagName, settings, type SettingName } from '../../agent/src/config.ts';
+import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const main = join(root, 'agent/src/main.ts');
@@ -24,7 +25,7 @@ interface Ran {
 
 function runAgent(argv: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', main, ...argv], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, main, ...argv], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCacheDir } from '../../image-build/src/build-ramdisk.ts';
 import { prerequisite } from '../support/prerequisite.ts';
+import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const cli = join(root, 'image-build/src/cli.ts');
@@ -31,7 +32,7 @@ interface Running {
 }
 
 function start(argv: readonly string[]): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...argv], { cwd: root, env: { ...process.env, TMPDIR: tmp, COLUMNS: '80' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, cli, ...argv], { cwd: root, env: { ...process.env, TMPDIR: tmp, COLUMNS: '80' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });

@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readLogTail } from './log-tail.ts';
+import { SOURCE_NODE_ARGS } from '../../support/run-source.ts';
 
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -42,9 +43,7 @@ export interface AgentProcess {
  */
 export function startAgentProcess(options: StartAgentOptions): AgentProcess {
   const argv = [
-    '--conditions=@ingot/source',
-    '--import',
-    'tsx',
+    ...SOURCE_NODE_ARGS,
     options.mainPath ?? path.join(REPO_ROOT, 'agent/src/main.ts'),
     '--api-url',
     options.apiUrl,
