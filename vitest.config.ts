@@ -1,9 +1,17 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
+
+// The @ingot/* packages' `exports` lead to their TypeScript sources under this
+// condition, so the tests run the sources with no build step (dist/ is what a
+// consumer of the packed packages gets). Tests run in vite's server (ssr)
+// environment, whose conditions these are; every project resolves the same way.
+const sources = { ssr: { resolve: { conditions: ['@ingot/source', ...defaultServerConditions] } } };
 
 export default defineConfig({
   test: {
     projects: [
       {
+        ...sources,
         test: {
           name: 'unit',
           include: ['protocol/src/**/*.test.ts', 'agent/src/**/*.test.ts', 'conductor-client/src/**/*.test.ts', 'image-build/src/**/*.test.ts'],
@@ -11,6 +19,7 @@ export default defineConfig({
         },
       },
       {
+        ...sources,
         test: {
           // Property-based attacks on every parser of outside input and on the
           // agent's HTTP API (fast-check). `npm run fuzz` scales them up.
@@ -21,6 +30,7 @@ export default defineConfig({
         },
       },
       {
+        ...sources,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/device/**/*.test.ts', 'test/cli/**/*.test.ts'],
@@ -31,6 +41,7 @@ export default defineConfig({
         },
       },
       {
+        ...sources,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

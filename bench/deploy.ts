@@ -83,10 +83,10 @@ const nginx = await startNginx(dir, port);
 const target = attachTarget(dir);
 try {
   // Component costs for the limit, measured now. The in-process ones time only the work itself.
-  const components = JSON.parse(measure(['node', '--import', 'tsx', `${root}/bench/components.ts`, image.raw, image.zst]).stdout) as { sha256RawS: number; sha256ZstS: number; decompressS: number; decompressedBytes: number };
+  const components = JSON.parse(measure(['node', '--conditions=@ingot/source', '--import', 'tsx', `${root}/bench/components.ts`, image.raw, image.zst]).stdout) as { sha256RawS: number; sha256ZstS: number; decompressS: number; decompressedBytes: number };
   const cost = (argv: string[]) => median(Array.from({ length: runs }, () => measure(argv).costS));
   // Received as the agent receives (onread into a reused buffer, cheaper than curl), less Node's start.
-  const receive = (name: string) => ['node', '--import', 'tsx', `${root}/bench/receive.ts`, name === 'noop' ? 'noop' : nginx.url(name)];
+  const receive = (name: string) => ['node', '--conditions=@ingot/source', '--import', 'tsx', `${root}/bench/receive.ts`, name === 'noop' ? 'noop' : nginx.url(name)];
   const startS = cost(receive('noop'));
   const receiveRawS = cost(receive('image.raw')) - startS;
   const receiveZstS = cost(receive('image.raw.zst')) - startS;

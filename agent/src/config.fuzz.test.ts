@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { fuzz } from '../../test/support/fuzz.ts';
 import { oddString, parsesOrRefuses, secret, timed } from '../../test/support/fuzz-inputs.ts';
-import { parseFlags } from './cli-flags.ts';
+import { EXIT } from '@ingot/protocol/cli';
+import { parseAgentArgv } from './cli-flags.ts';
 import { flagName, parseKernelCmdline, resolveConfig, settings, type SettingName } from './config.ts';
 
 const names = Object.keys(settings) as SettingName[];
@@ -55,17 +56,28 @@ it('resolves any kernel parameters and flags into a well-typed configuration or 
   ));
 });
 
-it('turns any argv into flags or a refusal naming the flag, as INGOT_CONFIG_INVALID', async () => {
-  await fuzz('parseFlags on any argv', 150, fc.property(
+it('parses any argv into a command line resolveConfig takes value by value, or refuses it with one line and exit 2, never a crash', async () => {
+  await fuzz('ingot-agent argv', 150, fc.asyncProperty(
     fc.array(fc.oneof(
       oddString,
       fc.constantFrom(...names).map((name) => `--${flagName(name)}`),
       fc.tuple(fc.constantFrom(...names), value).map(([name, v]) => `--${flagName(name)}=${v}`),
-      fc.constantFrom('--help', '-h', '--', '-', '--=x', '--no-insecure', '---x'),
+      value,
+      fc.constantFrom('--help', '-h', '-V', '-v', '--verbose', '--', '-', '--=x', '--no-insecure', '---x', '-vv'),
     ), { maxLength: 6 }),
-    (argv) => {
-      parsesOrRefuses(() => parseFlags(argv), ['INGOT_CONFIG_INVALID'], /option|argument|flag/i);
+    async (argv) => {
+      const { status, commandLine, err } = await parseAgentArgv(argv);
+      expect([EXIT.ok, EXIT.usage]).toContain(status);
+      if (status === EXIT.usage) {
+        expect(commandLine).toBeUndefined();
+        expect(err).toMatch(/^ingot-agent: [^\n]*(option|argument)[^\n]*\nRun ingot-agent --help for usage\.\n$/);
+        return;
+      }
+      expect(err).toBe('');
+      if (commandLine === undefined) return; // --help or --version
+      // Every value was checked as it was parsed: what resolveConfig may still refuse is a combination of flags, never one flag's value.
+      const outcome = parsesOrRefuses(() => resolveConfig({ flags: commandLine.flags }), ['INGOT_CONFIG_INVALID'], /ingot-|--tls/);
+      if ('error' in outcome) expect(outcome.error.message).not.toMatch(/flag --/);
     },
   ));
 });
-

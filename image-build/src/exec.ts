@@ -7,6 +7,8 @@ export interface ExecOptions {
   input?: string | Buffer;
   /** Where stdout goes: captured (default) or a file descriptor. */
   stdoutFd?: number;
+  /** Kills the program (SIGTERM) when aborted; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export class CommandError extends Error {
@@ -25,12 +27,13 @@ export function run(argv: readonly string[], options: ExecOptions = {}): Promise
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', options.stdoutFd ?? 'pipe', 'pipe'],
+      signal: options.signal,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', (error) => reject(new CommandError(argv, null, error.message)));
+    child.on('error', (error) => reject(options.signal?.aborted ? options.signal.reason : new CommandError(argv, null, error.message)));
     child.on('close', (code) => {
       if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
       else reject(new CommandError(argv, code, Buffer.concat(err).toString('utf8')));

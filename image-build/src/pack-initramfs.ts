@@ -41,8 +41,10 @@ export async function packInitramfs(options: {
   compression: Compression;
   sourceDateEpoch: number;
   note: (message: string) => void;
+  /** Kills cpio and zstd when aborted (Ctrl-C). */
+  signal?: AbortSignal;
 }): Promise<Record<Component, ComponentSize>> {
-  const { staging, output, compression, sourceDateEpoch, note } = options;
+  const { staging, output, compression, sourceDateEpoch, note, signal } = options;
   const entries = await walk(staging);
   // touch -h: symlinks keep their own fixed mtime too. One call for all paths.
   await run(['xargs', '-0', 'touch', '-h', '-d', `@${sourceDateEpoch}`], { cwd: staging, input: `${entries.map((entry) => entry.path).join('\0')}\0` });
@@ -62,7 +64,7 @@ export async function packInitramfs(options: {
       if (list.length === 0) continue;
       const before = (await out.stat()).size;
       const began = performance.now();
-      await compressSegment(staging, list.map((entry) => entry.path), COMPRESSION_LEVELS[compression], out.fd, sizes[component].rawBytes, (read, written) => {
+      await compressSegment(staging, list.map((entry) => entry.path), COMPRESSION_LEVELS[compression], out.fd, sizes[component].rawBytes, signal, (read, written) => {
         note(`compress ${component}: ${formatMiB(read)} of ${formatMiB(sizes[component].rawBytes)} read, ${formatMiB(written)} written, ${((performance.now() - began) / 1000).toFixed(0)} s`);
       });
       sizes[component].compressedBytes = (await out.stat()).size - before;
@@ -75,9 +77,10 @@ export async function packInitramfs(options: {
 }
 
 /** cpio | zstd for one segment, appended to fd; reports the bytes read and written every five seconds. */
-async function compressSegment(cwd: string, paths: string[], level: number, fd: number, rawBytes: number, report: (read: number, written: number) => void): Promise<void> {
-  const cpio = spawn('cpio', ['-o', '-H', 'newc', '-R', '0:0', '--reproducible', '--quiet'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  const zstd = spawn('zstd', [`-${level}`, '-T0', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+async function compressSegment(cwd: string, paths: string[], level: number, fd: number, rawBytes: number, signal: AbortSignal | undefined, report: (read: number, written: number) => void): Promise<void> {
+  signal?.throwIfAborted();
+  const cpio = spawn('cpio', ['-o', '-H', 'newc', '-R', '0:0', '--reproducible', '--quiet'], { cwd, stdio: ['pipe', 'pipe', 'pipe'], signal });
+  const zstd = spawn('zstd', [`-${level}`, '-T0', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'], signal });
   const file = createWriteStream('', { fd, autoClose: false });
   let done = 0;
   let written = 0;
@@ -86,6 +89,9 @@ async function compressSegment(cwd: string, paths: string[], level: number, fd: 
   zstd.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString(); });
   cpio.stdout.on('data', (chunk: Buffer) => { done += chunk.length; });
   zstd.stdout.on('data', (chunk: Buffer) => { written += chunk.length; });
+  // A tool killed by the signal (or failing) closes its stdin: its exit status reports it, not an EPIPE event.
+  cpio.stdin.on('error', () => {});
+  zstd.stdin.on('error', () => {});
   cpio.stdout.pipe(zstd.stdin);
   const timer = rawBytes > 16 * 1024 * 1024 ? setInterval(() => report(done, written), 5000) : undefined;
   cpio.stdin.end(`${paths.join('\n')}\n`);

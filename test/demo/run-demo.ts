@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createProgressBar, type ProgressBar } from '@ingot/conductor-client/progress-bar';
 import { createReferenceConductor } from '@ingot/conductor-client/reference-conductor';
+import { buildAgentBundle } from '../support/agent-bundle.ts';
 import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
 import { createDemoImage } from './disk-image.ts';
 import { deployedImageDigest } from '../support/whole-disk-image.ts';
@@ -144,12 +145,13 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   cleanups.push({ what: 'the conductor', undo: () => conductor.close() });
   say(`conductor ${conductor.url}  (node ${uuid} enrolled by MAC, lookup allowed from 127.0.0.1 only; no root device hints)\n`);
 
+  // The agent as the ramdisk runs it: the esbuild bundle, with plain node (bundled before the clock starts);
+  // `npm run demo -- --agent-bundle <file>` runs another bundle.
+  const bundleIndex = process.argv.indexOf('--agent-bundle');
+  const entry = [bundleIndex > 0 ? resolve(process.argv[bundleIndex + 1] ?? '') : await buildAgentBundle()];
   const agentLog = join(machine.dir, 'agent.log');
   const started = Date.now();
   const at = () => seconds(Date.now() - started).padStart(8);
-  // `npm run demo -- --agent-bundle build/agent.mjs` runs a bundled agent instead of the TypeScript sources.
-  const bundleIndex = process.argv.indexOf('--agent-bundle');
-  const entry = bundleIndex > 0 ? [resolve(process.argv[bundleIndex + 1] ?? '')] : ['--import', 'tsx', join(root, 'agent/src/main.ts')];
   const agent = spawn(process.execPath, [
     ...entry,
     '--api-url', conductor.url, '--machine', machine.machineFile,
@@ -232,7 +234,7 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
     say(`  cleaning                   ${seconds(cleaningMs)}`);
     say(`  image write (write_image)  ${seconds(writeMs)}: ${rate(image.rawBytes, writeMs).toFixed(0)} MiB/s written, ${rate(image.zstBytes, writeMs).toFixed(0)} MiB/s served (${mib(image.zstBytes)} zstd -> ${mib(image.rawBytes)})`);
     say(`  host verification         ${seconds(verifyMs)}: digest OK`);
-    say(`  total, agent start to active ${seconds(Date.now() - started - verifyMs - 500)}; agent peak RSS ${peakRss.toFixed(0)} MiB (${bundleIndex > 0 ? 'bundled' : 'node + tsx, untranspiled'})`);
+    say(`  total, agent start to active ${seconds(Date.now() - started - verifyMs - 500)}; agent peak RSS ${peakRss.toFixed(0)} MiB (bundled, as in the ramdisk)`);
     process.stdout.write(`${JSON.stringify({
       demo: 'clean+deploy', first_heartbeat_s: Number((firstHeartbeatMs / 1000).toFixed(2)), cleaning_s: Number((cleaningMs / 1000).toFixed(2)),
       write_s: Number((writeMs / 1000).toFixed(2)), image_mib: image.rawBytes / MiB, served_mib: Number((image.zstBytes / MiB).toFixed(1)),

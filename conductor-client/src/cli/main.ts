@@ -1,4 +1,4 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
  * `ingot-conductor clean|deploy|rescue`: the entry point, and the only place
  * that builds real things (logger, conductor, terminal output) from the

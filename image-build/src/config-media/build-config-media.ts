@@ -29,6 +29,8 @@ export interface ConfigMediaOptions {
   extraParameters?: Record<string, string>;
   /** Fixed time for every file (seconds since the epoch); default SOURCE_DATE_EPOCH, else 1980-01-01 (FAT stores nothing earlier). */
   sourceDateEpoch?: number;
+  /** Stops the tools (Ctrl-C); the staging copy, which holds the token, and the half-written image are removed. */
+  signal?: AbortSignal;
 }
 
 /** The paths inside the image; the agent reads exactly these. */
@@ -47,6 +49,8 @@ export async function buildConfigMedia(options: ConfigMediaOptions): Promise<{ o
   const files = renderConfigFiles(options);
   const epoch = options.sourceDateEpoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? FAT_EPOCH);
   const staging = await mkdtemp(join(tmpdir(), 'ingot-config-media-'));
+  const { signal } = options;
+  let started = false;
   try {
     for (const [path, content] of Object.entries(files)) {
       await mkdir(dirname(join(staging, path)), { recursive: true });
@@ -54,10 +58,17 @@ export async function buildConfigMedia(options: ConfigMediaOptions): Promise<{ o
     }
     await fixTimes(staging, Object.keys(files), epoch);
     await mkdir(dirname(options.out), { recursive: true });
+    signal?.throwIfAborted();
     await rm(options.out, { force: true });
-    if (options.format === 'iso') await buildIso(staging, options.out, epoch);
-    else await buildVfat(staging, options.out, Object.keys(files), epoch);
+    started = true;
+    if (options.format === 'iso') await buildIso(staging, options.out, epoch, signal);
+    else await buildVfat(staging, options.out, Object.keys(files), epoch, signal);
+    signal?.throwIfAborted();
     return { out: options.out, bytes: (await stat(options.out)).size, files: Object.keys(files).sort() };
+  } catch (error) {
+    // A half-built image looks like a whole one to a BMC: none is better.
+    if (started) await rm(options.out, { force: true });
+    throw error;
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -93,28 +104,29 @@ async function fixTimes(root: string, files: string[], epoch: number): Promise<v
   for (const path of paths) await utimes(path, epoch, epoch);
 }
 
-async function buildIso(staging: string, out: string, epoch: number): Promise<void> {
+async function buildIso(staging: string, out: string, epoch: number, signal: AbortSignal | undefined): Promise<void> {
   // xorriso (>= 1.5) takes every volume date, the volume uuid and all file dates from SOURCE_DATE_EPOCH.
-  await tool('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'config-2', '-J', '-R', '-o', out, staging], { SOURCE_DATE_EPOCH: String(epoch) });
+  await tool('xorriso', ['-as', 'mkisofs', '-quiet', '-V', 'config-2', '-J', '-R', '-o', out, staging], { SOURCE_DATE_EPOCH: String(epoch) }, signal);
 }
 
-async function buildVfat(staging: string, out: string, files: string[], epoch: number): Promise<void> {
+async function buildVfat(staging: string, out: string, files: string[], epoch: number, signal: AbortSignal | undefined): Promise<void> {
   // A fixed volume id instead of a random one; mtools takes file times from the staging copy (-m).
   const volumeId = (epoch >>> 0).toString(16).padStart(8, '0');
-  await tool('mkfs.vfat', ['-C', '-n', 'CONFIG-2', '-i', volumeId, out, String(VFAT_SIZE_KIB)], { SOURCE_DATE_EPOCH: String(epoch) });
+  await tool('mkfs.vfat', ['-C', '-n', 'CONFIG-2', '-i', volumeId, out, String(VFAT_SIZE_KIB)], { SOURCE_DATE_EPOCH: String(epoch) }, signal);
   const dirs = [...new Set(files.flatMap((file) => {
     const parts = file.split('/').slice(0, -1);
     return parts.map((_, index) => parts.slice(0, index + 1).join('/'));
   }))].sort();
   const env = { MTOOLS_SKIP_CHECK: '1', SOURCE_DATE_EPOCH: String(epoch), TZ: 'UTC' };
-  for (const dir of dirs) await tool('mmd', ['-i', out, `::/${dir}`], env);
-  for (const file of [...files].sort()) await tool('mcopy', ['-m', '-i', out, join(staging, file), `::/${file}`], env);
+  for (const dir of dirs) await tool('mmd', ['-i', out, `::/${dir}`], env, signal);
+  for (const file of [...files].sort()) await tool('mcopy', ['-m', '-i', out, join(staging, file), `::/${file}`], env, signal);
 }
 
-async function tool(file: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+async function tool(file: string, args: string[], env: Record<string, string>, signal: AbortSignal | undefined): Promise<void> {
   try {
-    await run(file, args, { env: { ...process.env, LC_ALL: 'C', ...env }, timeout: 60_000 });
+    await run(file, args, { env: { ...process.env, LC_ALL: 'C', ...env }, timeout: 60_000, signal });
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     const failure = error as NodeJS.ErrnoException & { stderr?: string };
     const hint = failure.code === 'ENOENT' ? ` (is it installed? apt-get install ${file === 'xorriso' ? 'xorriso' : file === 'mkfs.vfat' ? 'dosfstools' : 'mtools'})` : '';
     throw new Error(`${file} ${args.join(' ')} failed${hint}: ${(failure.stderr ?? failure.message).trim()}`, { cause: error });

@@ -15,6 +15,6 @@ export const EXIT = {
 
 export const EXIT_STATUS_HELP = `Exit status:
   0    success
-  1    the operation failed (one line on stderr says what, where and what to try)
+  1    the operation failed (one line on stderr: what, where, what to try)
   2    usage error: a bad flag or value; nothing was done
   130  interrupted (Ctrl-C or SIGTERM); temporary files are removed first`;

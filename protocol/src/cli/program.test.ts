@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Option } from 'commander';
 import { EXIT } from './exit-codes.ts';
 import { describeFailure } from './failure.ts';
-import { addSubcommand, applyConvention, Command, createProgram, integerIn, oneOf, runProgram, UsageError } from './program.ts';
+import { addSubcommand, applyConvention, Command, createProgram, helpWidth, integerIn, oneOf, runProgram, UsageError } from './program.ts';
 
 function harness(action: (opts: Record<string, unknown>) => void | Promise<void> = () => {}) {
   const out: string[] = [];
@@ -61,6 +61,50 @@ describe('the CLI convention', () => {
     addSubcommand(program, 'clean', 'cleans').requiredOption('--mac <mac>', 'a MAC').action(() => {});
     expect(await runProgram(program, ['clean'], { name: 'tool', err: (t) => void err.push(t) })).toBe(EXIT.usage);
     expect(err.join('')).toBe("tool clean: required option '--mac <mac>' not specified\nRun tool clean --help for usage.\n");
+ 
+    const out: string[] = [];
+    program.configureOutput({ writeOut: (t) => void out.push(t) });
+    program.commands[0]!.configureOutput({ writeOut: (t) => void out.push(t) });
+    expect(await runProgram(program, ['clean', '--help'], { name: 'tool' })).toBe(EXIT.ok);
+    expect(out.join('').match(/Exit status:/g), 'the table once, not once per ancestor').toHaveLength(1);
+  });
+});
+
+describe('help that fits the terminal', () => {
+  function helpAt(width: number): string {
+    const out: string[] = [];
+    const program = applyConvention(new Command('tool'), 'tool', { out: (t) => void out.push(t), err: () => {} });
+    program.configureOutput({ getOutHelpWidth: () => width });
+    program
+      .addOption(new Option('--size <mib>', 'size in MiB of the thing to build, rounded up to a whole MiB'))
+      .addOption(new Option('--a-very-long-option-name-that-takes-most-of-the-line <value>', 'ingot-a-very-long-kernel-parameter-name-alone-on-its-line: what it does'));
+    program.outputHelp();
+    return out.join('');
+  }
+
+  it('keeps every line within the width, a flag too long for the column on a line of its own', () => {
+    for (const width of [80, 120, 200]) {
+      expect(helpAt(width).split('\n').filter((line) => line.length > width), `width ${width}`).toEqual([]);
+    }
+    expect(helpAt(80)).toMatch(/\n {2}--size <mib> +size in MiB/);
+    expect(helpAt(80)).toMatch(/\n {2}--a-very-long-option-name-that-takes-most-of-the-line <value>\n {6}ingot-a-very-long/);
+    expect(helpAt(200)).toMatch(/\n {2}--a-very-long-option-name-that-takes-most-of-the-line <value> +ingot-a-very-long/);
+  });
+
+  it('wraps to COLUMNS when it is set, else to the terminal, else to 80', () => {
+    const saved = process.env.COLUMNS;
+    try {
+      process.env.COLUMNS = '132';
+      expect(helpWidth({ isTTY: true, columns: 100 })).toBe(132);
+      delete process.env.COLUMNS;
+      expect(helpWidth({ isTTY: true, columns: 100 })).toBe(100);
+      expect(helpWidth({ isTTY: false })).toBe(80);
+      process.env.COLUMNS = 'wide';
+      expect(helpWidth({})).toBe(80);
+    } finally {
+      if (saved === undefined) delete process.env.COLUMNS;
+      else process.env.COLUMNS = saved;
+    }
   });
 });
 

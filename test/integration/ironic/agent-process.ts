@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readLogTail } from './log-tail.ts';
+import { SOURCE_NODE_ARGS } from '../../support/run-source.ts';
 
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -37,12 +38,12 @@ export interface AgentProcess {
 /**
  * Runs the agent's CLI as a child process, from source through tsx. `node
  * --import tsx` keeps it one process, so killing the PID kills the agent
- * (the tsx CLI would put a second node process in between).
+ * (the tsx CLI would put a second node process in between); the condition
+ * leads `@ingot/protocol` to its sources, as in every other dev run.
  */
 export function startAgentProcess(options: StartAgentOptions): AgentProcess {
   const argv = [
-    '--import',
-    'tsx',
+    ...SOURCE_NODE_ARGS,
     options.mainPath ?? path.join(REPO_ROOT, 'agent/src/main.ts'),
     '--api-url',
     options.apiUrl,
