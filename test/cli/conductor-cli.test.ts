@@ -15,6 +15,7 @@ import { createDemoImage, type DemoImage } from '../demo/disk-image.ts';
 import { createImageServer, type ImageServer } from '../demo/image-server.ts';
 import { startTestAgent, type Cleanups } from '../support/paired-agent.ts';
 import { prerequisite } from '../support/prerequisite.ts';
+import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
 import { createSimulatedMachine } from '../support/simulated-machine.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -34,7 +35,7 @@ interface Conductor {
 
 /** The conductor's own process, from its sources as `npm run conductor` runs them. */
 function conductor(...args: string[]): Conductor {
-  const child = spawn(process.execPath, ['--conditions=@ingot/source', '--import', 'tsx', join(root, 'conductor-client/src/cli/main.ts'), ...args], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, join(root, 'conductor-client/src/cli/main.ts'), ...args], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
   });
   children.push(child);

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prerequisite } from '../support/prerequisite.ts';
+import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const dirs: string[] = [];
@@ -34,7 +35,7 @@ interface Demo {
 function startDemo(env: Record<string, string>, args: string[] = []): Demo {
   const tmp = mkdtempSync(join(tmpdir(), 'demo-test-'));
   dirs.push(tmp);
-  const child = spawn(process.execPath, ['--conditions=@ingot/source', '--import', 'tsx', join(root, 'test/demo/run-demo.ts'), ...args], {
+  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, join(root, 'test/demo/run-demo.ts'), ...args], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp, FORCE_COLOR: '0', INGOT_DEMO_KEEP: '', ...env },
   });
   children.push(child);
@@ -114,7 +115,7 @@ tools.describe('Ctrl-C during the demo', () => {
     expect(processesUsing(demo.tmp)).toEqual([]);
   }, 60_000);
 
-  it('during the deploy: the agent is stopped, the machine\'s disks and the agent\'s state removed, exit 130', async () => {
+  it('once the agent paired (cleaning or deploying): the agent and its tools stopped, the machine\'s disks and the agent\'s state removed, exit 130', async () => {
     const demo = startDemo({ INGOT_DEMO_IMAGE_MIB: '32' });
     await waitFor(demo, /first heartbeat/, 50_000);
     const agentPid = Number(/agent {5}pid (\d+)/.exec(demo.stdout())?.[1]);

@@ -158,7 +158,7 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
     ...machine.disks.flatMap((disk) => ['--disk', disk]),
     '--listen-host', '127.0.0.1', '--listen-port', '0', '--advertise-host', '127.0.0.1',
     '--lookup-timeout', '60', '--state-dir', machine.dir,
-  ], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  ], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const logStream = createWriteStream(agentLog);
   agent.stdout.pipe(logStream);
   agent.stderr.pipe(logStream);
@@ -246,12 +246,25 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   }
 }
 
-/** SIGTERM, then SIGKILL after 3 s; the log stream is closed once the agent has written its last line. */
+/**
+ * SIGTERM to the agent, SIGKILL after 3 s, then SIGKILL to whatever is left of
+ * its process group: the agent runs in a group of its own (detached) because
+ * a tool it had started (an sgdisk on a disk file) outlived it. The log
+ * stream is closed once the agent has written its last line.
+ */
 async function stopAgent(agent: ReturnType<typeof spawn>, exited: Promise<unknown>, log: WriteStream): Promise<void> {
+  const group = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-agent.pid!, signal);
+    } catch {
+      // the group is gone
+    }
+  };
   if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGTERM');
   await Promise.race([exited, new Promise((resolveWait) => setTimeout(resolveWait, 3000))]);
   if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
   await exited;
+  group('SIGKILL');
   await new Promise((resolveClose) => log.end(resolveClose));
 }
 
@@ -291,7 +304,7 @@ const program = createProgram({
 });
 program
   .addOption(new Option('--image-mib <mib>', `size of the image in MiB, ${IMAGE_MIB.min} to ${IMAGE_MIB.max} (default: INGOT_DEMO_IMAGE_MIB, else ${IMAGE_MIB.default})`).argParser(integerIn(IMAGE_MIB.min, IMAGE_MIB.max)))
-  .addOption(new Option('--agent-bundle <file>', 'run this bundled agent (an esbuild build of agent/src/main.ts)'))
+  .addOption(new Option('--agent-bundle <file>', 'run this agent bundle instead of the one built from agent/src (an esbuild build of agent/src/main.ts)'))
   .action(async (options: { imageMib?: number }) => { process.exitCode = await runDemo(imageMiB(options.imageMib)); });
 const parsed = await runProgram(program, process.argv.slice(2), { name: 'demo' });
 if (parsed !== EXIT.ok) process.exitCode = parsed;

@@ -239,7 +239,8 @@ the password's SHA-512 crypt hash is sent, unless the agent refuses hashes
   // No command, or a word that is none: one line, as for any other usage error (commander would print the whole help).
   program.allowExcessArguments(true).action((_options: unknown, self: Command) => {
     const [word] = self.args;
-    throw new UsageError(word === undefined ? 'expected a command: clean, deploy or rescue' : `unknown command "${word}"; expected clean, deploy or rescue`);
+    // JSON-quoted: a word holding a newline must not break the one line (found by the argv fuzz).
+    throw new UsageError(word === undefined ? 'expected a command: clean, deploy or rescue' : `unknown command ${JSON.stringify(word)}; expected clean, deploy or rescue`);
   });
   return program;
 }

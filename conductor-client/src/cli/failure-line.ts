@@ -42,13 +42,12 @@ export function codesOf(error: unknown): ErrorCode[] {
  * Clean step failed) by their details alone, since the line says already that
  * something failed; the rest of the chain as describeFailure says it.
  */
-export function failureReason(error: unknown, verbose = false): string {
+export function failureReason(error: unknown): string {
   const wrapper = isIngotError(error) && (error.code === 'INGOT_DEPLOYMENT_FAILED' || error.code === 'INGOT_CLEANING_FAILED') && error.details;
-  if (!wrapper) return describeFailure(error, { verbose });
+  if (!wrapper) return describeFailure(error);
   const cause = (error as Error).cause;
   const rest = cause === undefined ? '' : describeFailure(cause);
-  const line = rest && !error.details.includes(rest) ? `${error.details}: ${rest}` : error.details;
-  return verbose && error instanceof Error && error.stack ? `${line}\n${error.stack.split('\n').slice(1).join('\n')}` : line;
+  return oneLine(rest && !error.details.includes(rest) ? `${error.details}: ${rest}` : error.details);
 }
 
 const flagHints: Partial<Record<ErrorCode, (context: FailureContext) => string>> = {
@@ -84,10 +83,14 @@ export function failureHint(error: unknown, context: FailureContext): string {
   return context.verbose ? 'see the log above' : 'run again with --verbose for the conductor\'s log';
 }
 
+/** Line breaks and control characters (from an agent's error, a path) as spaces: the line stays one line. */
+const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ').trim();
+
 /** The one line after `ingot-conductor: ` (the stack on the next lines with verbose). */
 export function failureLine(error: unknown, context: FailureContext): string {
-  const [reason, ...stack] = failureReason(error, context.verbose).split('\n');
-  return [`node ${context.nodeUuid}: ${reason}; try: ${failureHint(error, context)}`, ...stack].join('\n');
+  const reason = failureReason(error);
+  const stack = context.verbose && error instanceof Error && error.stack ? error.stack.split('\n').slice(1) : [];
+  return [oneLine(`node ${context.nodeUuid}: ${reason}; try: ${failureHint(error, context)}`), ...stack].join('\n');
 }
 
 export interface TimeoutContext extends FailureContext {
@@ -112,7 +115,7 @@ export function timeoutHint(context: TimeoutContext): string {
 }
 
 export function timeoutLine(context: TimeoutContext): string {
-  return `node ${context.nodeUuid}: timed out after ${context.timeoutSeconds} s waiting for ${context.waitingFor}; try: ${timeoutHint(context)}`;
+  return oneLine(`node ${context.nodeUuid}: timed out after ${context.timeoutSeconds} s waiting for ${context.waitingFor}; try: ${timeoutHint(context)}`);
 }
 
 /** The error as `--json` carries it: the most specific code first, every code of the chain, the line and the hint. */

@@ -134,4 +134,13 @@ describe('the message of a sample', () => {
     bar.finish();
     expect(writes).toEqual(['erasing metadata disk0 disk1\n']);
   });
+
+  it('passes no terminal escape an agent sends to the operator\'s terminal, and draws no figure it cannot read', () => {
+    const { writes, output: out } = output(true);
+    const bar = createProgressBar({ output: out, label: 'image' });
+    bar.update({ stage: 'x', done: Number.POSITIVE_INFINITY, total: Number.NaN, unit: 'bytes', message: '\x1b]0;pwned\x07\x1b[2Jdone' });
+    bar.finish();
+    const drawn = writes.join('').split('\x1b[1G').slice(1).map((part) => part.split('\x1b[0K')[0]);
+    expect(drawn).toEqual(['image ]0;pwned [2Jdone']);
+  });
 });

@@ -53,10 +53,11 @@ export function formatProgressLine(figures: ProgressFigures, width = 10): string
   } else {
     parts.push(`${amount(done, unit)}${unitLabel ? ` ${unitLabel}` : ''}`);
   }
-  if (figures.rate !== undefined && figures.rate > 0) {
+  if (figures.rate !== undefined && figures.rate > 0 && Number.isFinite(figures.rate)) {
     parts.push(isBytes(unit) ? `${(figures.rate / MiB).toFixed(figures.rate < 10 * MiB ? 1 : 0)} MiB/s` : `${figures.rate.toFixed(1)}${unitLabel ? ` ${unitLabel}` : ''}/s`);
   }
-  if (figures.etaSeconds !== undefined && total !== undefined && done < total) parts.push(`ETA ${duration(figures.etaSeconds)}`);
+  // A rate of a few bytes a second gives an ETA of years, or Infinity: not worth a figure (found by the bar's fuzz).
+  if (figures.etaSeconds !== undefined && Number.isFinite(figures.etaSeconds) && figures.etaSeconds < 100 * 3600 && total !== undefined && done < total) parts.push(`ETA ${duration(figures.etaSeconds)}`);
   return parts.join(' ');
 }
 
@@ -97,10 +98,24 @@ export function progressLine(label: string | undefined, progress: CommandProgres
   const message = messageOf(progress);
   const idle = figures !== undefined && figures.done === 0 && figures.total === undefined;
   const shown = figures === undefined || (idle && message) ? '' : formatProgressLine(message ? { done: figures.done, total: figures.total, unit: figures.unit } : figures, width);
-  return [label ?? progress.stage, shown, message].filter(Boolean).join(' ');
+  return [label === undefined ? oneLine(textOf(progress.stage)) : flat(label), shown, message].filter(Boolean).join(' ');
 }
 
-const messageOf = (progress: CommandProgress) => progress.message?.replace(/\s+/g, ' ').trim() || undefined;
+/**
+ * A sample as it arrived from an agent, kept only where it makes sense: the
+ * wire is outside input (any IPA-compatible agent), and JSON carries 1e400
+ * as Infinity. Found by the bar's fuzz: `done: NaN` was drawn as "NaN".
+ */
+function readSample(progress: CommandProgress): CommandProgress {
+  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined);
+  return { stage: textOf(progress.stage), done: count(progress.done), total: count(progress.total), unit: oneLine(textOf(progress.unit)) || undefined, message: textOf(progress.message) || undefined };
+}
+
+const textOf = (value: unknown) => (typeof value === 'string' ? value : '');
+/** Control characters (a terminal escape an agent sent) and line breaks become spaces: the bar is one line. */
+const flat = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+const oneLine = (text: string) => flat(text).replace(/\s+/g, ' ').trim();
+const messageOf = (progress: CommandProgress) => oneLine(textOf(progress.message)) || undefined;
 
 /** A message's kind: its words without its figures ("retrying 3/10 in 4 s" and "retrying 4/10 in 2 s" are one kind). */
 const kindOf = (message: string | undefined) => message?.replace(/\d+(\.\d+)?/g, '#');
@@ -163,8 +178,9 @@ export function createProgressBar(options: ProgressBarOptions): ProgressBar {
   };
 
   return {
-    update(progress) {
-      if (!progress) return;
+    update(sample) {
+      if (!sample || typeof sample !== 'object') return;
+      const progress = readSample(sample);
       const at = now();
       const complete = progress.total !== undefined && progress.done !== undefined && progress.done >= progress.total;
       // Once complete the figures stop moving: the line (and its rate) stays as first drawn.
