@@ -4,7 +4,7 @@
  * (in-process, sandbox mode, a simulated machine with 64 MiB disk files) and
  * the demo's image served from 127.0.0.1.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +16,7 @@ import { createImageServer, type ImageServer } from '../demo/image-server.ts';
 import { startTestAgent, type Cleanups } from '../support/paired-agent.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
+import { startSpawned, type Spawned } from '../support/spawned.ts';
 import { createSimulatedMachine } from '../support/simulated-machine.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -26,25 +27,13 @@ const cleanups: Cleanups = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
 afterAll(() => { for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
 
-interface Conductor {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | string | null>;
-}
+type Conductor = Spawned;
 
 /** The conductor's own process, from its sources as `npm run conductor` runs them. */
 function conductor(...args: string[]): Conductor {
-  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, join(root, 'conductor-client/src/cli/main.ts'), ...args], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { err += chunk.toString(); });
-  const exited = new Promise<number | string | null>((done) => child.once('exit', (code, signal) => done(code ?? signal)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const run = startSpawned(process.execPath, [...SOURCE_NODE_ARGS, join(root, 'conductor-client/src/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+  children.push(run.child);
+  return run;
 }
 
 async function listeningUrl(run: Conductor, where: 'stdout' | 'stderr'): Promise<string> {

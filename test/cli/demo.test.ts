@@ -6,7 +6,7 @@
  * the agent's state; the agent and the build's tools stopped) and exits 130.
  * Each run gets a TMPDIR of its own, which must hold no `ingot-*` afterwards.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prerequisite } from '../support/prerequisite.ts';
 import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
+import { startSpawned, type Spawned } from '../support/spawned.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const dirs: string[] = [];
@@ -23,28 +24,19 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Demo {
-  child: ChildProcess;
+interface Demo extends Spawned {
   tmp: string;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | string | null>;
 }
 
 /** The demo's own node process (tsx loaded in it, as `npm run demo` does), with TMPDIR a fresh directory. */
 function startDemo(env: Record<string, string>, args: string[] = []): Demo {
   const tmp = mkdtempSync(join(tmpdir(), 'demo-test-'));
   dirs.push(tmp);
-  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, join(root, 'test/demo/run-demo.ts'), ...args], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp, FORCE_COLOR: '0', INGOT_DEMO_KEEP: '', ...env },
+  const run = startSpawned(process.execPath, [...SOURCE_NODE_ARGS, join(root, 'test/demo/run-demo.ts'), ...args], {
+    cwd: root, env: { ...process.env, TMPDIR: tmp, FORCE_COLOR: '0', INGOT_DEMO_KEEP: '', ...env },
   });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { err += chunk.toString(); });
-  const exited = new Promise<number | string | null>((done) => child.once('exit', (code, signal) => done(code ?? signal)));
-  return { child, tmp, stdout: () => out, stderr: () => err, exited };
+  children.push(run.child);
+  return { ...run, tmp };
 }
 
 /** What the demo left in its TMPDIR (tsx's own cache directory aside). */
