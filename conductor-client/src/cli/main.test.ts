@@ -278,6 +278,35 @@ describe('what ingot-conductor deploy tells a person', () => {
   });
 });
 
+describe('ingot-conductor\'s end by signal and its readable log', () => {
+  it('exits 130 on an interrupt, in one line, and closes its port', async () => {
+    const io = capture();
+    const interrupt = new AbortController();
+    const run = runCli(['clean', '--mac', MAC, '--node-uuid', NODE_UUID, '--listen', '127.0.0.1:0'], io, interrupt.signal);
+    const url = await io.url();
+    interrupt.abort();
+    expect(await run).toBe(130);
+    expect(io.errors).toEqual([`ingot-conductor: interrupted; node ${NODE_UUID} was cleaning`]);
+    await expect(fetch(`${url}/v1/lookup?addresses=${MAC}`)).rejects.toThrow();
+  });
+
+  it('with --verbose on a terminal writes the log readable (pino-pretty), stacks included, not JSON', async () => {
+    const logged: string[] = [];
+    const io = { ...capture(), logIsTTY: true, logStream: new Writable({ write(chunk, _enc, done) { logged.push(String(chunk)); done(); } }) };
+    const agent = await createFakeAgentServer({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('checksum mismatch for disk.img.zst'); } } });
+    cleanups.push(() => agent.close());
+    const run = runCli(['deploy', '--verbose', '--skip-cleaning', '--collect-logs', 'never', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA], io);
+    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+    await pairing.heartbeat();
+    expect(await run).toBe(1);
+    const text = logged.join('').replace(/\x1b\[[0-9;]*m/g, '');
+    expect(text).toMatch(/ERROR.*: deploy failed/);
+    expect(text).toMatch(/\n\s+at /);
+    expect(text.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
+    expect(text).not.toContain(pairing.token);
+  });
+});
+
 describe('ingot-conductor rescue', () => {
   it('sends the hash of the password file\'s first line, waits for the agent to stop, and exits 0 without printing the password', async () => {
     const io = capture();
