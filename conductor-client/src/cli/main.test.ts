@@ -261,22 +261,28 @@ describe('what ingot-conductor deploy tells a person', () => {
   });
 
   it('with --verbose logs JSON with stacks to the log stream, and the failure line carries the stack after it', async () => {
-    const logged: string[] = [];
-    const io = { ...capture(), logStream: new Writable({ write(chunk, _enc, done) { logged.push(String(chunk)); done(); } }) };
-    const agent = await createFakeAgentServer({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('checksum mismatch for disk.img.zst'); } } });
-    cleanups.push(() => agent.close());
-    const run = runCli(['deploy', '--verbose', '--skip-cleaning', '--collect-logs', 'never', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA], io);
-    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
-    await pairing.heartbeat();
-    expect(await run).toBe(1);
+    const { io, logged, token, status } = await failingVerboseDeploy(false);
+    expect(status).toBe(1);
     const failure = logged.map((line) => JSON.parse(line) as { msg: string; err?: { message: string; stack: string } }).find((r) => r.msg === 'deploy failed');
     expect(failure?.err?.message).toBe('Deploy step failed: deploy.write_image failed on the agent: Command execution failed: checksum mismatch for disk.img.zst');
     expect(failure?.err?.stack).toMatch(/\n\s+at /);
     expect(io.errors).toHaveLength(1);
-    expect(io.errors[0]).toMatch(/^ingot-conductor: node .*checksum mismatch for disk\.img\.zst; try: run again with --verbose|see the log above\n\s+at /);
-    expect(logged.join('')).not.toContain(pairing.token);
+    expect(io.errors[0]).toMatch(/^ingot-conductor: node .*checksum mismatch for disk\.img\.zst; try: see the log above\n\s+at /);
+    expect(logged.join('')).not.toContain(token);
   });
 });
+
+/** A deploy whose write_image fails, with --verbose, its log captured as a terminal (logIsTTY) or a pipe would get it. */
+async function failingVerboseDeploy(logIsTTY: boolean) {
+  const logged: string[] = [];
+  const io = { ...capture(), logIsTTY, logStream: new Writable({ write(chunk, _enc, done) { logged.push(String(chunk)); done(); } }) };
+  const agent = await createFakeAgentServer({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('checksum mismatch for disk.img.zst'); } } });
+  cleanups.push(() => agent.close());
+  const run = runCli(['deploy', '--verbose', '--skip-cleaning', '--collect-logs', 'never', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA], io);
+  const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
+  await pairing.heartbeat();
+  return { io, logged, token: pairing.token, status: await run };
+}
 
 describe('ingot-conductor\'s end by signal and its readable log', () => {
   it('exits 130 on an interrupt, in one line, and closes its port', async () => {
@@ -291,19 +297,13 @@ describe('ingot-conductor\'s end by signal and its readable log', () => {
   });
 
   it('with --verbose on a terminal writes the log readable (pino-pretty), stacks included, not JSON', async () => {
-    const logged: string[] = [];
-    const io = { ...capture(), logIsTTY: true, logStream: new Writable({ write(chunk, _enc, done) { logged.push(String(chunk)); done(); } }) };
-    const agent = await createFakeAgentServer({ handlers: { 'deploy.execute_deploy_step': () => { throw new Error('checksum mismatch for disk.img.zst'); } } });
-    cleanups.push(() => agent.close());
-    const run = runCli(['deploy', '--verbose', '--skip-cleaning', '--collect-logs', 'never', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--image-url', IMAGE_URL, '--image-checksum', SHA], io);
-    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
-    await pairing.heartbeat();
-    expect(await run).toBe(1);
+    const { logged, token, status } = await failingVerboseDeploy(true);
+    expect(status).toBe(1);
     const text = logged.join('').replace(/\x1b\[[0-9;]*m/g, '');
     expect(text).toMatch(/ERROR.*: deploy failed/);
     expect(text).toMatch(/\n\s+at /);
     expect(text.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
-    expect(text).not.toContain(pairing.token);
+    expect(text).not.toContain(token);
   });
 });
 
@@ -340,31 +340,30 @@ describe('ingot-conductor rescue', () => {
     expect(empty.errors.join('\n')).not.toContain('secret-on-line-two');
   });
 
-  it('warns in one line, the agent\'s refusal included and no stack, when it falls back to the plain password', async () => {
+  /** A rescue through an agent that refuses hashed passwords, as agents before IPA 6.0 do. */
+  async function legacyRescue(...extra: string[]) {
     const io = capture();
     const file = join(tempDir(), 'pw');
     writeFileSync(file, 'pw\n');
     const agent = await createFakeAgentServer({ legacyRescue: true });
     cleanups.push(() => agent.close());
-    const run = runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--rescue-password-file', file], io);
+    const run = runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--rescue-password-file', file, ...extra], io);
     const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
     await pairing.heartbeat();
-    expect(await run).toBe(0);
+    return { io, status: await run };
+  }
+
+  it('warns in one line, the agent\'s refusal included and no stack, when it falls back to the plain password', async () => {
+    const { io, status } = await legacyRescue();
+    expect(status).toBe(0);
     expect(io.errors).toHaveLength(1);
     expect(io.errors[0]).toMatch(/^ingot-conductor: warning: the agent refused the hashed rescue password; sending the plain password, as Ironic does for older agents: .*hashed/);
     expect(io.errors[0]).not.toMatch(/\n|\bat /);
   });
 
   it('exits 1 when the agent refuses the hash and --require-hashed-password forbids the plain password', async () => {
-    const io = capture();
-    const file = join(tempDir(), 'pw');
-    writeFileSync(file, 'pw\n');
-    const agent = await createFakeAgentServer({ legacyRescue: true });
-    cleanups.push(() => agent.close());
-    const run = runCli(['rescue', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.01', '--rescue-password-file', file, '--require-hashed-password'], io);
-    const pairing = await pairFakeAgent({ apiUrl: await io.url(), agent, macs: [MAC] });
-    await pairing.heartbeat();
-    expect(await run).toBe(1);
+    const { io, status } = await legacyRescue('--require-hashed-password');
+    expect(status).toBe(1);
     expect(io.errors).toHaveLength(1);
     expect(io.errors[0]).toMatch(/^ingot-conductor: node [0-9a-f-]{36}: .*hashed/);
   });
