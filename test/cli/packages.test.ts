@@ -99,7 +99,7 @@ describe('the packed @ingot/* packages, installed in a throwaway project', () =>
       ].map((target) => target.replace(/^\.\//, ''));
       expect(targets.every((target) => target.startsWith('dist/'))).toBe(true);
       for (const target of targets) expect(paths, `${pkg.name} lacks ${target}`).toContain(target);
-      expect(paths.filter((path) => !path.startsWith('dist/') && !/^(package\.json|README\.md)$/.test(path))).toEqual([]);
+      expect(paths.filter((path) => !path.startsWith('dist/') && !/^(package\.json|README\.md|LICENSE)$/.test(path))).toEqual([]);
       expect(paths.filter((path) => /\.test\.|fixtures\/|tsbuildinfo|\.ts$/.test(path) && !path.endsWith('.d.ts'))).toEqual([]);
       costs.push(`${pkg.name} ${(packed[index]!.size / 1024).toFixed(0)} KiB packed`);
     }
