@@ -53,6 +53,7 @@ export const settings = {
   imageDownloadMaxDuration: { param: 'ipa-image-download-max-duration', kind: 'int', default: '0', help: 'Seconds an image write may take in all, retries included; 0 means no limit' },
   ignoreBootloaderFailure: { param: 'ipa-ignore-bootloader-failure', kind: 'bool', default: '0', help: 'Let image.install_bootloader succeed when the bootloader install fails, unless its ignore_bootloader_failure says otherwise' },
   debug: { param: 'ipa-debug', kind: 'bool', default: '0', help: 'Log at debug level' },
+  logFormat: { param: 'ingot-log-format', kind: 'string', default: 'auto', help: 'auto, json or pretty: auto is one readable line per event on a terminal, JSON elsewhere (pipes, files, the ramdisk); --log-file is always JSON' },
   bootif: { param: 'BOOTIF', kind: 'string', help: 'MAC of the interface the machine booted from (set by PXE)' },
   // Ingot extensions for runs outside the ramdisk.
   disk: { param: 'ingot-disk', kind: 'list', help: 'A disk the agent may use: a file or a loop device (repeatable). Required outside the ramdisk, where no other disk is ever touched' },
@@ -64,6 +65,10 @@ export const settings = {
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof settings;
+
+/** What ingot-log-format takes (log.ts resolveLogFormat decides what `auto` means). */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
 
 type ValueOf<K extends Kind> = K extends 'int' ? number : K extends 'bool' ? boolean : K extends 'list' ? string[] : string;
 
@@ -145,6 +150,9 @@ export function resolveConfig(input: { kernel?: Record<string, string>; flags?: 
   }
   if (result.apiBodyLimit < 1 || result.apiMaxConnections < 1) throw new IngotError('INGOT_CONFIG_INVALID', { details: 'ingot-api-body-limit and ingot-api-max-connections must be at least 1' });
   if (Boolean(result.tlsCertFile) !== Boolean(result.tlsKeyFile)) throw new IngotError('INGOT_CONFIG_INVALID', { details: '--tls-cert-file and --tls-key-file go together' });
+  if (!(LOG_FORMATS as readonly string[]).includes(result.logFormat)) {
+    throw new IngotError('INGOT_CONFIG_INVALID', { details: `ingot-log-format (--log-format) must be one of ${LOG_FORMATS.join(', ')}, got ${describeInput(result.logFormat)}` });
+  }
   return result;
 }
 

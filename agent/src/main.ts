@@ -11,7 +11,7 @@ import { createGenericManager } from './generic-manager.ts';
 import { loadManagersFromDirectory } from './hardware/load-managers.ts';
 import { createHostInventory } from './inventory/host-inventory.ts';
 import { createMachineFileInventory } from './inventory/machine-file-inventory.ts';
-import { createLogger } from './log.ts';
+import { createAgentLogging, resolveLogFormat } from './log.ts';
 import { collectSystemLogs } from './logs/collect-system-logs.ts';
 import { detectRamdisk, waitForInit } from './mode.ts';
 import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
@@ -81,12 +81,18 @@ async function main(): Promise<void> {
   const kernel = vmedia?.params ?? cmdline;
   const config: AgentConfig = resolveConfig({ kernel, flags: settingFlags });
 
-  const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
-  if (config.logFile) destinations.push({ stream: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) });
-  const logStreams = pino.multistream(destinations);
   // The session comes later (it logs through this logger); its token is hidden in every line from then on.
   let session: Session | undefined;
-  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: logStreams, secrets: () => [config.agentToken, session?.token] });
+  const logging = createAgentLogging({
+    format: resolveLogFormat(config.logFormat, { stdoutIsTty: process.stdout.isTTY === true, inRamdisk }),
+    level: config.debug ? 'debug' : 'info',
+    stacks: config.debug,
+    stdout: process.stdout,
+    file: config.logFile ? pino.destination({ dest: config.logFile, mkdir: true, sync: false }) : undefined,
+    secrets: () => [config.agentToken, session?.token],
+    noColor: Boolean(process.env.NO_COLOR),
+  });
+  const log = logging.log;
 
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
   if (inRamdisk) {
@@ -115,11 +121,7 @@ async function main(): Promise<void> {
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
     // After finalize_rescue (and on a rescued node): the ramdisk's init then sets up the rescue login.
     exit: (code) => {
-      try {
-        logStreams.flushSync(); // the log file (--log-file) writes asynchronously; its last lines say why the agent ends
-      } catch {
-        // a log file not yet open has nothing buffered
-      }
+      logging.flushSync(); // the log file (--log-file) writes asynchronously; its last lines say why the agent ends
       process.exit(code);
     },
   });
