@@ -112,15 +112,19 @@ export function streamImage(
   });
 }
 
-function describeProgress(progress: WriteImageProgress) {
+/** The command's progress: the bytes, and either the rate or, while the download waits to retry, why and when. */
+export function describeProgress(progress: WriteImageProgress) {
   const rate = `${(progress.rateBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
   const eta = progress.etaSeconds === undefined ? '' : `, about ${Math.ceil(progress.etaSeconds)} s left`;
+  const retry = progress.retry;
   return {
     // While qemu-img converts a staged qcow2, the counts are image bytes of its virtual size.
     stage: progress.phase === 'convert' ? 'converting image' : 'writing image',
     done: progress.bytesDone,
     ...(progress.bytesTotal === undefined ? {} : { total: progress.bytesTotal }),
     unit: 'bytes',
-    message: `${rate}${eta}`,
+    message: retry
+      ? `retrying ${retry.attempt}/${retry.attempts} in ${Math.ceil(retry.waitMs / 1000)} s: ${retry.reason} (${retry.url})`
+      : `${rate}${eta}`,
   };
 }

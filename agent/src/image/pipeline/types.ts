@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { System } from '../../system/system.ts';
 import type { DigestAlgorithm, ExpectedDigest } from '../request/checksums.ts';
 import type { ImageFormat } from './decode/format.ts';
+import type { DownloadRetry } from './http/fetch-served.ts';
 
 export interface BackoffOptions {
   /** First wait after a failure, in ms. */
@@ -58,6 +59,8 @@ export interface WriteImageProgress {
    * then count image bytes written of the virtual size. Otherwise served bytes.
    */
   phase?: 'download' | 'convert';
+  /** Set while the download waits to try again after a failed attempt; cleared once bytes flow. */
+  retry?: DownloadRetry;
 }
 
 export interface WriteImageRequest {

@@ -3,7 +3,7 @@ import { blockdevRereadArgv } from '../../tools/blockdev.ts';
 import { digestsMatch, parseExpectedDigest } from '../request/checksums.ts';
 import { createDigestWorker } from './digest/digest-worker.ts';
 import { checkImageFormat, isCompressed, type ImageFormat } from './decode/format.ts';
-import { createFetchState, fetchServed } from './http/fetch-served.ts';
+import { createFetchState, fetchServed, type DownloadRetry } from './http/fetch-served.ts';
 import { ImageSink } from './sink/image-sink.ts';
 import { startProgress } from './progress.ts';
 import { readBackDigest } from './digest/readback.ts';
@@ -61,6 +61,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   const skipMode = options.skipZeroBlocks ?? 'verified';
   const zeroing = skipMode === 'verified' ? await probeZeroing(given.path, system).catch(() => undefined) : undefined;
   const zeroRuns = new ZeroRuns();
+  let retry: DownloadRetry | undefined;
 
   const newRun = () => {
     void worker.reset(streams).catch(() => {}); // ordered before any update; failures surface on update
@@ -91,7 +92,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     intervalMs: options.progressIntervalMs ?? 1000,
     log,
     onProgress: request.onProgress,
-    sample: () => ({ bytesDone: run.consumer.served, bytesTotal: state.total, bytesWritten: run.sink.bytesWritten, format: run.consumer.format }),
+    sample: () => ({ bytesDone: run.consumer.served, bytesTotal: state.total, bytesWritten: run.sink.bytesWritten, format: run.consumer.format, ...(retry ? { retry } : {}) }),
   });
   try {
     if (target.direct) alignSlots(pool, (view) => target.probeAlignment(view));
@@ -106,6 +107,11 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
       log,
       state,
       onAttempt: (controller) => { attempt = controller; },
+      onRetry: (next) => {
+        if (next === retry) return;
+        retry = next;
+        progress.now();
+      },
       destination: {
         held: () => run.consumer.served,
         consumer: async () => run.consumer,

@@ -46,6 +46,24 @@ export interface FetchServedRequest {
   state: FetchState;
   /** Aborted by the destination on its own failure, to stop reading at once. */
   onAttempt?(attempt: AbortController): void;
+  /**
+   * Told at each failed attempt that will be retried, and with undefined once
+   * a server sends the image's bytes again: so a caller shows "retrying" at
+   * once instead of a download stuck at 0 bytes.
+   */
+  onRetry?(retry: DownloadRetry | undefined): void;
+}
+
+/** A download waiting to try again. */
+export interface DownloadRetry {
+  /** The attempt to come (2 after the first failure) and how many are allowed in a row (retries + 1). */
+  attempt: number;
+  attempts: number;
+  waitMs: number;
+  /** Why the last attempt failed, without the URL: `cannot connect: connect ECONNREFUSED 127.0.0.1:9`. */
+  reason: string;
+  /** The URL that failed, redacted. */
+  url: string;
 }
 
 export function createFetchState(): FetchState {
@@ -109,6 +127,7 @@ export async function fetchServed(request: FetchServedRequest): Promise<void> {
           if (plan.start > 0) state.resumes++;
         }
         log.debug({ url: redactUrl(current), from: destination.held(), total: state.total, chunked: plan.bodyLength === 'chunked' }, 'reading image body');
+        request.onRetry?.(undefined);
         await response.readBody(await destination.consumer(), plan.bodyLength);
         const held = destination.held();
         if (state.total !== undefined && held > state.total) {
@@ -138,6 +157,12 @@ export async function fetchServed(request: FetchServedRequest): Promise<void> {
       if (failuresInRow > options.retries) throw error;
       const wait = Math.min(options.backoff.maxMs, options.backoff.initialMs * options.backoff.factor ** (failuresInRow - 1));
       log.warn({ err: error, url: redactUrl(url), held: destination.held(), total: state.total, waitMs: wait }, 'image download interrupted; resuming');
+      const where = redactUrl(url);
+      const details = isIngotError(error) ? error.details : (error as Error).message;
+      request.onRetry?.({
+        attempt: failuresInRow + 1, attempts: options.retries + 1, waitMs: wait, url: where,
+        reason: details.startsWith(`${where}: `) ? details.slice(where.length + 2) : details,
+      });
       state.urlIndex = nextUsable(urls.length, state.urlIndex, refused);
       await sleep(wait, undefined, { signal: request.signal }).catch(() => {});
     }
