@@ -2,6 +2,7 @@
 import { tmpdir } from 'node:os';
 import pino from 'pino';
 import { isIngotError } from '@ingot/protocol';
+import { EXIT } from '@ingot/protocol/cli';
 import { AGENT_VERSION, createAgent } from './agent.ts';
 import { parseFlags } from './cli-flags.ts';
 import { parseKernelCmdline, renderSettingsHelp, resolveConfig, type AgentConfig } from './config.ts';
@@ -105,6 +106,8 @@ async function main(): Promise<void> {
   if (vmedia?.report) log.info({ vmedia: vmedia.report }, 'configuration taken from virtual media');
 
   const system = createRealSystem({ guard, log });
+  // Whatever ends the process (a signal, a failure, rescue), the temporary directories it made go with it.
+  process.once('exit', () => system.removeTempDirsSync());
   const devices = createBlockDevices({ system, guard });
   const inventory = config.machine
     ? createMachineFileInventory({ path: config.machine, devices, system })
@@ -113,10 +116,13 @@ async function main(): Promise<void> {
   const caPem = config.caFile ? await system.readText(config.caFile) : undefined;
   const download = readDownloadSettings(config, caPem);
   const managers = [createGenericManager({ deploy: { session, download } }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir, system) : [])];
-  const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : await system.createTempDir(tmpdir(), 'ingot-agent-'));
+  // Outside the ramdisk without --state-dir nothing is kept on disk: the TLS key stays in memory (a SIGKILL leaves no key behind).
+  const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : undefined);
+  let scratch: Promise<string> | undefined;
 
   const agent = createAgent({
     config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION,
+    scratchDir: () => (scratch ??= system.createTempDir(tmpdir(), 'ingot-agent-')),
     power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
     // After finalize_rescue (and on a rescued node): the ramdisk's init then sets up the rescue login.
@@ -125,12 +131,22 @@ async function main(): Promise<void> {
       process.exit(code);
     },
   });
+  // Interrupted (EXIT.interrupted, 130) once the API is closed; the exit handler above removes what was temporary.
+  // A second signal, or a stop that hangs, ends it at once, still through that handler.
+  let stopping = false;
   const shutdown = (signal: string) => {
+    const end = () => {
+      logging.flushSync();
+      process.exit(EXIT.interrupted);
+    };
+    if (stopping) return end();
+    stopping = true;
     log.info({ signal }, 'stopping');
-    void agent.stop().then(() => process.exit(0));
+    setTimeout(end, 5_000).unref();
+    void agent.stop().then(end, end);
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 
   await agent.start();
   await agent.done;
