@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import type { System } from '../../system/system.ts';
 import type { DigestAlgorithm, ExpectedDigest } from '../request/checksums.ts';
 import type { ImageFormat } from './decode/format.ts';
-import type { DownloadRetry } from './http/fetch-served.ts';
 
 export interface BackoffOptions {
   /** First wait after a failure, in ms. */
@@ -108,4 +107,16 @@ export interface WriteImageResult {
   /** Skipped zero bytes the target did not zero provably, written as zeros at the end instead. */
   zeroFallbackBytes: number;
   durationMs: number;
+}
+
+/** A download waiting to try again. */
+export interface DownloadRetry {
+  /** The attempt to come (2 after the first failure) and how many are allowed in a row (retries + 1). */
+  attempt: number;
+  attempts: number;
+  waitMs: number;
+  /** Why the last attempt failed, without the URL: `cannot connect: connect ECONNREFUSED 127.0.0.1:9`. */
+  reason: string;
+  /** The URL that failed, redacted. */
+  url: string;
 }

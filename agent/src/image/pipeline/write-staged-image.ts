@@ -5,11 +5,11 @@ import { blockdevRereadArgv } from '../../tools/blockdev.ts';
 import { parseQemuImgInfo, parseQemuImgProgress, qemuImgConvertArgv, qemuImgInfoArgv, type QemuImgInfo } from '../../tools/qemu-img.ts';
 import { ToolError, type System } from '../../system/system.ts';
 import { digestsMatch, parseExpectedDigest } from '../request/checksums.ts';
-import { createFetchState, fetchServed, type DownloadRetry } from './http/fetch-served.ts';
+import { createFetchState, fetchServed } from './http/fetch-served.ts';
 import { startProgress } from './progress.ts';
 import { StagingFile } from './sink/staging-file.ts';
 import { openImageFile } from './sink/target.ts';
-import type { WriteImageRequest, WriteImageResult } from './types.ts';
+import type { DownloadRetry, WriteImageRequest, WriteImageResult } from './types.ts';
 import { wipeImageRemnants } from './sink/wipe.ts';
 
 /**

@@ -4,7 +4,7 @@ import { IngotError, isIngotError, redactUrl } from '@ingot/protocol';
 import { planResponse } from './http-head.ts';
 import type { BodyConsumer } from './body-consumer.ts';
 import { openResponse, type OpenResponse } from './http-connection.ts';
-import type { WriteImageOptions } from '../types.ts';
+import type { DownloadRetry, WriteImageOptions } from '../types.ts';
 
 const MAX_REDIRECTS = 5;
 
@@ -54,17 +54,6 @@ export interface FetchServedRequest {
   onRetry?(retry: DownloadRetry | undefined): void;
 }
 
-/** A download waiting to try again. */
-export interface DownloadRetry {
-  /** The attempt to come (2 after the first failure) and how many are allowed in a row (retries + 1). */
-  attempt: number;
-  attempts: number;
-  waitMs: number;
-  /** Why the last attempt failed, without the URL: `cannot connect: connect ECONNREFUSED 127.0.0.1:9`. */
-  reason: string;
-  /** The URL that failed, redacted. */
-  url: string;
-}
 
 export function createFetchState(): FetchState {
   return { total: undefined, urlIndex: 0, attempts: 0, resumes: 0, restarts: 0 };
