@@ -58,7 +58,7 @@ export const settings = {
   // Ingot extensions for runs outside the ramdisk.
   disk: { param: 'ingot-disk', kind: 'list', help: 'A disk the agent may use: a file or a loop device (repeatable). Required outside the ramdisk, where no other disk is ever touched' },
   machine: { param: 'ingot-machine', kind: 'string', help: 'JSON file describing a simulated machine (interfaces, cpu, memory...) used instead of probing the host' },
-  stateDir: { param: 'ingot-state-dir', kind: 'string', help: 'Where the TLS key and certificate are written (default /run/ingot in the ramdisk, a temporary directory elsewhere)' },
+  stateDir: { param: 'ingot-state-dir', kind: 'string', help: 'Where the TLS key and certificate and the rescue files are written (default /run/ingot in the ramdisk; elsewhere none: the key stays in memory)' },
   logFile: { param: 'ingot-log-file', kind: 'string', help: 'Also write the log to this file (included by log.collect_system_logs)' },
   imageStagingDir: { param: 'ingot-image-staging-dir', kind: 'string', help: 'Where a qcow2 image is staged and verified before qemu-img converts it (default: the temporary directory, the tmpfs in the ramdisk)' },
   managerDir: { param: 'ingot-manager-dir', kind: 'string', help: 'Directory of custom hardware-manager modules (*.js, *.mjs) to load' },
