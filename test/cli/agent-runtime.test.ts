@@ -20,6 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { AgentClient } from '@ingot/conductor-client';
 import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
+import { freePort } from '../support/free-port.ts';
 import { startTestConductor, type Cleanups } from '../support/paired-agent.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -79,15 +80,6 @@ function expectNothingLeft(dir: string): void {
   expect(keys, 'PEM private keys in the agent\'s TMPDIR').toEqual([]);
 }
 
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
 /**
  * Serves something that starts as a qcow2 image and never ends: the agent
  * stages it under its TMPDIR (ingot-image-*) and waits for the rest.
@@ -118,15 +110,21 @@ const agentArgs = (machine: SimulatedMachine, apiUrl: string, port: number) => [
   '--api-url', apiUrl, '--machine', machine.machineFile, '--disk', machine.disks[0]!, '--listen-port', String(port), '--advertise-host', '127.0.0.1',
 ];
 
+/** A spawned agent with a TMPDIR of its own, paired with an in-process conductor: serving HTTPS (automatic TLS). */
+async function pairedAgent() {
+  const machine = machineWithDisk();
+  const tmp = agentTmpdir();
+  const conductor = await startTestConductor(machine, cleanups, log);
+  const agent = spawnAgent(agentArgs(machine, conductor.url, await freePort()), { TMPDIR: tmp });
+  const beat = await waitFor('the first heartbeat', agent, () => conductor.heartbeats[0], 60_000);
+  expect(beat.callbackUrl).toMatch(/^https:/);
+  return { machine, tmp, conductor, agent, beat };
+}
+
 describe('the agent leaves nothing in its temporary directory', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`removes the staging directory of a qcow2 image it was downloading when stopped by ${signal}, and exits 130`, async () => {
-      const machine = machineWithDisk();
-      const tmp = agentTmpdir();
-      const conductor = await startTestConductor(machine, cleanups, log);
-      const agent = spawnAgent(agentArgs(machine, conductor.url, await freePort()), { TMPDIR: tmp });
-      const beat = await waitFor('the first heartbeat', agent, () => conductor.heartbeats[0], 60_000);
-      expect(beat.callbackUrl).toMatch(/^https:/);
+      const { machine, tmp, conductor, agent, beat } = await pairedAgent();
 
       const image = await stallingQcow2Server();
       const client = new AgentClient({ url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa, log });
@@ -148,13 +146,8 @@ describe('the agent leaves nothing in its temporary directory', () => {
   }
 
   it('keeps its automatic-TLS key in memory: killed with SIGKILL while serving HTTPS, it leaves no key and no ingot-* entry', async () => {
-    const machine = machineWithDisk();
-    const tmp = agentTmpdir();
-    const conductor = await startTestConductor(machine, cleanups, log);
-    const agent = spawnAgent(agentArgs(machine, conductor.url, await freePort()), { TMPDIR: tmp });
-    const beat = await waitFor('the first heartbeat', agent, () => conductor.heartbeats[0], 60_000);
+    const { tmp, agent, beat } = await pairedAgent();
     // Evidence that a key exists: the agent serves HTTPS with the certificate it sent.
-    expect(beat.callbackUrl).toMatch(/^https:/);
     expect(beat.agentVerifyCa).toMatch(/BEGIN CERTIFICATE/);
     agent.child.kill('SIGKILL');
     expect(await agent.exited).toBe('SIGKILL');

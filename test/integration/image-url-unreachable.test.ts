@@ -6,12 +6,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { AgentClient } from '@ingot/conductor-client';
 import type { CommandProgress, NodeInfo } from '@ingot/protocol';
 import { createSimulatedMachine } from '../support/simulated-machine.ts';
+import { freePort } from '../support/free-port.ts';
 import { startTestAgent, startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
@@ -20,15 +20,6 @@ afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) awai
 
 const NODE_UUID = '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a03';
 const MiB = 1024 * 1024;
-
-/** A port nothing listens on now: the kernel's choice, bound and closed again, so it can be bound again later. */
-async function refusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('an image URL that refuses connections', () => {
   it('shows "retrying N/10 in S s: <why> (<url>)" in command_progress within seconds, updated per attempt, and clears it once bytes flow', async () => {
@@ -41,7 +32,7 @@ describe('an image URL that refuses connections', () => {
     cleanups.push(() => client.close());
 
     const image = randomBytes(4 * MiB);
-    const port = await refusedPort();
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}/img.raw`;
     const node: NodeInfo = { uuid: NODE_UUID, instance_info: { root_device: { name: machine.disks[0]! } } };
     const versions = (await client.getDeploySteps(node, [])).hardwareManagerVersion;
