@@ -65,13 +65,20 @@ export function formatEvent(event: Record<string, unknown>, messageKey: string, 
   }
   let line = parts.filter(Boolean).join(' ');
   const error = event.err as { message?: unknown; code?: unknown; stack?: unknown } | undefined;
+  let stack = '';
   if (error && typeof error === 'object') {
     const message = String(error.message ?? 'unknown error');
     // describeFailure already names a Node error's code: `disk gone (ENOENT)`.
     line += `: ${message}${error.code === undefined || message.includes(String(error.code)) ? '' : ` (${String(error.code)})`}`;
-    if (stacks && typeof error.stack === 'string') line += `\n${error.stack.split('\n').slice(1).join('\n')}`;
+    if (stacks && typeof error.stack === 'string') stack = `\n${error.stack.split('\n').slice(1).join('\n')}`;
   }
-  return line;
+  return oneLine(line) + stack;
+}
+
+/** A tool's stderr in a message must not start a line of its own: line breaks and other control characters are shown escaped. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (char) => JSON.stringify(char).slice(1, -1));
 }
 
 function formatValue(value: unknown): string | undefined {
