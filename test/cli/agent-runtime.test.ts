@@ -6,11 +6,11 @@
  *   TMPDIR holds no ingot-* entry and no PEM key;
  * - a taken port ends it with status 1 and one line, before any lookup: a
  *   small HTTP server standing in for the conductor records that none came;
- * - a failed lookup is one warning line, readable with --log-format pretty,
- *   JSON when piped.
+ * - a failed lookup is one warning line, readable with --log-format pretty
+ *   (from the sources and from the bundle the ramdisk runs), JSON when piped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { AgentClient } from '@ingot/conductor-client';
+import { bundleAgent } from '@ingot/image-build';
 import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { freePort } from '../support/free-port.ts';
 import { startTestConductor, type Cleanups } from '../support/paired-agent.ts';
@@ -43,8 +44,9 @@ function agentTmpdir(): string {
   return dir;
 }
 
-function spawnAgent(args: string[], env: Record<string, string>): RunningAgent {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'agent/src/main.ts', ...args], {
+/** The agent from its sources through tsx, or `entry` (the bundle) given as node's arguments. */
+function spawnAgent(args: string[], env: Record<string, string>, entry = ['--import', 'tsx', 'agent/src/main.ts']): RunningAgent {
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', ...env },
   });
   let out = '';
@@ -199,6 +201,23 @@ describe('a lookup that finds no conductor', () => {
     agent.child.kill('SIGINT');
     expect(await agent.exited).toBe(130);
   }, 60_000);
+
+  it('is readable in the agent bundled as the ramdisk runs it: pino-pretty works in its thread, with no transport to load', async () => {
+    // Inside the repository, so that the native addons the bundle leaves external resolve from node_modules.
+    mkdirSync(join(root, 'build'), { recursive: true });
+    const dir = mkdtempSync(join(root, 'build', 'test-bundle-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const bundle = join(dir, 'agent.mjs');
+    await bundleAgent({ entry: join(root, 'agent/src/main.ts'), outfile: bundle });
+    const machine = machineWithDisk();
+    const conductorPort = await freePort();
+    const agent = spawnAgent([...agentArgs(machine, `http://127.0.0.1:${conductorPort}`, await freePort()), '--log-format', 'pretty'], { TMPDIR: agentTmpdir() }, [bundle]);
+    await waitFor('a lookup warning', agent, () => agent.stdout().includes('WARN: lookup failed'));
+    expect(agent.stdout().split('\n').find((line) => line.includes('lookup failed'))).toMatch(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] WARN: ${lookupWarning(conductorPort).source}$`));
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(130);
+    expect(agent.stderr()).toBe('');
+  }, 120_000);
 
   it('is one JSON line per attempt when stdout is a pipe, with the URL, the reason and the next try as fields', async () => {
     const machine = machineWithDisk();
