@@ -21,8 +21,9 @@ import { bringInterfacesDown } from './halt/network-down.ts';
 import { createResponseDrain } from './halt/response-drain.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
-import { isRescued, rescuePaths } from './rescue/rescue-files.ts';
+import { isRescued, rescuePaths, type RescuePaths } from './rescue/rescue-files.ts';
 import { chooseTls } from './serving/choose-tls.ts';
+import { bindApiPort, type BoundPort } from './serving/bind-port.ts';
 import { serveApi, type ApiServer } from './serving/serve-api.ts';
 import type { AgentPhase, Session } from './session/session.ts';
 import type { System } from './system/system.ts';
@@ -44,8 +45,15 @@ export interface AgentDeps {
   download: ImageDownloadSettings;
   /** The PEM of ipa-ca-file: the conductor's certificate is verified against it instead of the system store. */
   caPem?: string;
-  /** Where the TLS key and certificate are written. */
-  stateDir: string;
+  /**
+   * Where the TLS key and certificate and the rescue files are written: in
+   * the ramdisk /run/ingot, elsewhere --state-dir. Undefined (outside the
+   * ramdisk without --state-dir): the key and certificate stay in memory and
+   * the rescue files go to a `scratchDir`.
+   */
+  stateDir?: string;
+  /** A directory removed when the process ends, made when first needed (main: under the OS temporary directory). */
+  scratchDir?(): Promise<string>;
   version: string;
   collectLogs(): Promise<{ system_logs: string }>;
   /** Extra extensions registered by the embedder (tests, custom commands). */
@@ -78,8 +86,8 @@ export const AGENT_VERSION = '0.1.0';
 /**
  * Wires the agent: the command runner and its extensions, the API server
  * (serving/), and the lookup loop (conductor/lookup-loop.ts), around one
- * Session. It looks itself up, serves the API (automatic TLS where the
- * conductor allows it) and heartbeats; when the conductor refuses its token,
+ * Session. It binds its port, looks itself up, serves the API on that port
+ * (automatic TLS where the conductor allows it) and heartbeats; when the conductor refuses its token,
  * or after a power action that cut nothing, it forgets its commands and
  * looks up again, as if freshly booted.
  */
@@ -90,14 +98,26 @@ export function createAgent(deps: AgentDeps): Agent {
   const lifetime = new AbortController();
   let runner!: CommandRunner;
   let server: ApiServer | undefined;
+  /** The API's socket, bound before the first lookup; a server takes it once the TLS choice is known. */
+  let bound: BoundPort | undefined;
   let loop: LookupLoop | undefined;
   let agentKey: Promise<AgentKeyPair> | undefined;
   let done: Promise<void> = Promise.resolve();
   let halted = false;
   let lockedDownIdle: NodeJS.Timeout | undefined;
   const inRamdisk = deps.devices.guard.mode === 'ramdisk';
+  const defaultListenHost = inRamdisk ? '::' : '127.0.0.1';
   const drain = createResponseDrain();
-  const rescue = rescuePaths({ ramdisk: inRamdisk, stateDir: deps.stateDir });
+  // Without a state directory there is no earlier rescue to find: a scratch directory is new with each process.
+  const knownRescue = inRamdisk || deps.stateDir !== undefined ? rescuePaths({ ramdisk: inRamdisk, stateDir: deps.stateDir ?? '' }) : undefined;
+  let scratchRescue: Promise<RescuePaths> | undefined;
+  const rescueAt = async (): Promise<RescuePaths> => {
+    if (knownRescue) return knownRescue;
+    if (!deps.scratchDir) throw new IngotError('INGOT_INTERNAL', { details: 'no state directory to write the rescue files in: give --state-dir' });
+    const scratchDir = deps.scratchDir;
+    scratchRescue ??= scratchDir().then((dir) => rescuePaths({ ramdisk: false, stateDir: dir }));
+    return scratchRescue;
+  };
 
   /**
    * finalize_rescue and lockdown (ipa-protocol.md 1.1, 4.2): once the reply
@@ -134,10 +154,7 @@ export function createAgent(deps: AgentDeps): Agent {
       conductorVersion: api ? () => api.discoverVersion() : undefined,
       key: () => agentKey ?? generateAgentKey(),
     });
-    server = await serveApi({
-      config, handler, advertiseHost, tls, log,
-      defaultListenHost: deps.devices.guard.mode === 'ramdisk' ? '::' : '127.0.0.1',
-    });
+    server = await serveApi({ config, handler, advertiseHost, tls, log, bound, defaultListenHost });
     session.setListening({ callbackUrl: server.callbackUrl, verifyCa: tls?.kind === 'automatic' ? tls.cert : undefined });
   };
 
@@ -169,14 +186,14 @@ export function createAgent(deps: AgentDeps): Agent {
     get phase() { return session.phase; },
     get session() { return session; },
     get runner() { return runner; },
-    get port() { return server?.port; },
+    get port() { return server?.port ?? bound?.port; },
     get done() { return done; },
     onHeartbeat(listener) { beatListeners.push(listener); },
 
     async start() {
-      if (await isRescued(deps.system, rescue)) {
+      if (knownRescue && await isRescued(deps.system, knownRescue)) {
         // IPA does not serve its API again on a rescued node: the rescue user owns it now (4.2).
-        log.warn({ marker: rescue.marker }, 'this node is rescued: not serving the API; log in as rescue');
+        log.warn({ marker: knownRescue.marker }, 'this node is rescued: not serving the API; log in as rescue');
         halted = true;
         session.setPhase('stopped');
         deps.exit?.(0);
@@ -216,10 +233,10 @@ export function createAgent(deps: AgentDeps): Agent {
         }),
         createImageExtension({ system: deps.system, devices: deps.devices, session, ignoreBootloaderFailure: config.ignoreBootloaderFailure }),
         createRescueExtension({
-          system: deps.system, paths: rescue,
-          onFinalized: () => haltAfterReply(() => {
+          system: deps.system, paths: rescueAt,
+          onFinalized: () => haltAfterReply(async () => {
             session.setPhase('stopped');
-            log.info({ passwordFile: rescue.passwordFile }, 'rescue finalized: the API is stopped; log in as rescue');
+            log.info({ passwordFile: (await rescueAt()).passwordFile }, 'rescue finalized: the API is stopped; log in as rescue');
             deps.exit?.(0);
           }),
         }),
@@ -240,6 +257,9 @@ export function createAgent(deps: AgentDeps): Agent {
       ];
       runner = createCommandRunner({ extensions, log, historyLimit: config.commandHistoryLimit });
       runner.on('async-finished', () => loop?.forceHeartbeat());
+      // Before any lookup: a port that cannot be had fails the start here, and the conductor never
+      // issues a token to an agent it could not call back (the one line main exits with says why).
+      bound = await bindApiPort({ host: config.listenHost ?? defaultListenHost, port: config.listenPort, log });
       done = run().catch((error: unknown) => {
         if (lifetime.signal.aborted) return;
         session.setPhase(isIngotError(error, 'INGOT_LOOKUP_TOKEN_REFUSED') ? 'locked-down' : 'stopped');
@@ -258,6 +278,7 @@ export function createAgent(deps: AgentDeps): Agent {
       runner?.reset();
       session.setPhase('stopped');
       await server?.close();
+      await bound?.close();
     },
   };
 }

@@ -20,6 +20,10 @@ export interface Setting<K extends Kind = Kind> {
   arg?: string;
 }
 
+/** What ingot-log-format takes (log.ts resolveLogFormat decides what `auto` means). */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormatSetting = (typeof LOG_FORMATS)[number];
+
 export const settings = {
   apiUrl: { param: 'ipa-api-url', kind: 'list', arg: 'url', help: 'Conductor API URL(s), comma-separated or repeated; tried in order with failover' },
   insecure: { param: 'ipa-insecure', kind: 'bool', default: '0', help: "Do not verify the conductor's TLS certificate (never in production)" },
@@ -57,11 +61,12 @@ export const settings = {
   imageDownloadMaxDuration: { param: 'ipa-image-download-max-duration', kind: 'int', default: '0', help: 'Seconds an image write may take in all, retries included; 0 means no limit' },
   ignoreBootloaderFailure: { param: 'ipa-ignore-bootloader-failure', kind: 'bool', default: '0', help: 'Let image.install_bootloader succeed when the bootloader install fails, unless its ignore_bootloader_failure says otherwise' },
   debug: { param: 'ipa-debug', kind: 'bool', default: '0', help: 'Log at debug level' },
+  logFormat: { param: 'ingot-log-format', kind: 'string', default: 'auto', choices: LOG_FORMATS, help: 'auto, json or pretty: auto is one readable line per event on a terminal, JSON elsewhere (pipes, files, the ramdisk); --log-file is always JSON' },
   bootif: { param: 'BOOTIF', kind: 'string', help: 'MAC of the interface the machine booted from (set by PXE)' },
   // Ingot extensions for runs outside the ramdisk.
   disk: { param: 'ingot-disk', kind: 'list', arg: 'path', help: 'A disk the agent may use: a file or a loop device (repeatable). Required outside the ramdisk, where no other disk is ever touched' },
   machine: { param: 'ingot-machine', kind: 'string', help: 'JSON file describing a simulated machine (interfaces, cpu, memory...) used instead of probing the host' },
-  stateDir: { param: 'ingot-state-dir', kind: 'string', help: 'Where the TLS key and certificate are written (default /run/ingot in the ramdisk, a temporary directory elsewhere)' },
+  stateDir: { param: 'ingot-state-dir', kind: 'string', help: 'Where the TLS key and certificate and the rescue files are written (default /run/ingot in the ramdisk; elsewhere none: the key stays in memory)' },
   logFile: { param: 'ingot-log-file', kind: 'string', help: 'Also write the log to this file (included by log.collect_system_logs)' },
   imageStagingDir: { param: 'ingot-image-staging-dir', kind: 'string', help: 'Where a qcow2 image is staged and verified before qemu-img converts it (default: the temporary directory, the tmpfs in the ramdisk)' },
   managerDir: { param: 'ingot-manager-dir', kind: 'string', help: 'Directory of custom hardware-manager modules (*.js, *.mjs) to load' },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { tmpdir } from 'node:os';
 import pino from 'pino';
-import { runProgram } from '@ingot/protocol/cli';
+import { EXIT, runProgram } from '@ingot/protocol/cli';
 import { AGENT_VERSION, createAgent } from './agent.ts';
 import { createAgentProgram, type AgentCommandLine } from './cli-flags.ts';
 import { parseKernelCmdline, resolveConfig, type AgentConfig } from './config.ts';
@@ -11,7 +11,7 @@ import { createGenericManager } from './generic-manager.ts';
 import { loadManagersFromDirectory } from './hardware/load-managers.ts';
 import { createHostInventory } from './inventory/host-inventory.ts';
 import { createMachineFileInventory } from './inventory/machine-file-inventory.ts';
-import { createLogger } from './log.ts';
+import { createAgentLogging, resolveLogFormat } from './log.ts';
 import { collectSystemLogs } from './logs/collect-system-logs.ts';
 import { detectRamdisk, waitForInit } from './mode.ts';
 import { createRamdiskPower, createSimulatedPower } from './power/power-control.ts';
@@ -57,12 +57,18 @@ async function main(commandLine: AgentCommandLine): Promise<void> {
   await checkCommandLinePaths({ config, inRamdisk, system: probe });
   verbose ||= config.debug;
 
-  const destinations: pino.StreamEntry[] = [{ stream: process.stdout }];
-  if (config.logFile) destinations.push({ stream: pino.destination({ dest: config.logFile, mkdir: true, sync: false }) });
-  const logStreams = pino.multistream(destinations);
   // The session comes later (it logs through this logger); its token is hidden in every line from then on.
   let session: Session | undefined;
-  const log = createLogger({ level: config.debug ? 'debug' : 'info', destination: logStreams, secrets: () => [config.agentToken, session?.token] });
+  const logging = createAgentLogging({
+    format: resolveLogFormat(config.logFormat, { stdoutIsTty: process.stdout.isTTY === true, inRamdisk }),
+    level: config.debug ? 'debug' : 'info',
+    stacks: config.debug,
+    stdout: process.stdout,
+    file: config.logFile ? pino.destination({ dest: config.logFile, mkdir: true, sync: false }) : undefined,
+    secrets: () => [config.agentToken, session?.token],
+    noColor: Boolean(process.env.NO_COLOR),
+  });
+  const log = logging.log;
 
   const guard = inRamdisk ? createDeviceGuard({ mode: 'ramdisk' }) : createDeviceGuard({ mode: 'sandbox', disks: config.disk ?? [] });
   if (inRamdisk) {
@@ -75,6 +81,8 @@ async function main(commandLine: AgentCommandLine): Promise<void> {
   if (vmedia?.report) log.info({ vmedia: vmedia.report }, 'configuration taken from virtual media');
 
   const system = createRealSystem({ guard, log });
+  // Whatever ends the process (a signal, a failure, rescue), the temporary directories it made go with it.
+  process.once('exit', () => system.removeTempDirsSync());
   const devices = createBlockDevices({ system, guard });
   const inventory = config.machine
     ? createMachineFileInventory({ path: config.machine, devices, system })
@@ -83,28 +91,37 @@ async function main(commandLine: AgentCommandLine): Promise<void> {
   const caPem = config.caFile ? await system.readText(config.caFile) : undefined;
   const download = readDownloadSettings(config, caPem);
   const managers = [createGenericManager({ deploy: { session, download } }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir, system) : [])];
-  const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : await system.createTempDir(tmpdir(), 'ingot-agent-'));
+  // Outside the ramdisk without --state-dir nothing is kept on disk: the TLS key stays in memory (a SIGKILL leaves no key behind).
+  const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : undefined);
+  let scratch: Promise<string> | undefined;
 
   const agent = createAgent({
     config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION,
+    scratchDir: () => (scratch ??= system.createTempDir(tmpdir(), 'ingot-agent-')),
     power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),
     // After finalize_rescue (and on a rescued node): the ramdisk's init then sets up the rescue login.
     exit: (code) => {
-      try {
-        logStreams.flushSync(); // the log file (--log-file) writes asynchronously; its last lines say why the agent ends
-      } catch {
-        // a log file not yet open has nothing buffered
-      }
+      logging.flushSync(); // the log file (--log-file) writes asynchronously; its last lines say why the agent ends
       process.exit(code);
     },
   });
+  // Interrupted (EXIT.interrupted, 130) once the API is closed; the exit handler above removes what was temporary.
+  // A second signal, or a stop that hangs, ends it at once, still through that handler.
+  let stopping = false;
   const shutdown = (signal: string) => {
+    const end = () => {
+      logging.flushSync();
+      process.exit(EXIT.interrupted);
+    };
+    if (stopping) return end();
+    stopping = true;
     log.info({ signal }, 'stopping');
-    void agent.stop().then(() => process.exit(0));
+    setTimeout(end, 5_000).unref();
+    void agent.stop().then(end, end);
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 
   await agent.start();
   await agent.done;

@@ -58,6 +58,8 @@ async function newDisk(sizeMiB: number, loop: boolean): Promise<string> {
   return device;
 }
 
+const GPT_DISK_GUID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+
 const imageInfo = (name: string) => ({
   id: name, urls: [`${server.base}/${name}`], os_hash_algo: 'sha256', os_hash_value: sha256(images[`/${name}`]!),
   disk_format: 'raw', stream_raw_images: true, image_type: 'whole-disk',
@@ -66,7 +68,7 @@ const imageInfo = (name: string) => ({
 loopDevices.describe('whole-disk images with a config drive', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'ingot-configdrive-'));
-    await makeImage('gpt.img', (f) => sh('sgdisk', ['--new=1:2048:+8M', '--typecode=1:8300', '--change-name=1:root', f]));
+    await makeImage('gpt.img', (f) => sh('sgdisk', ['--new=1:2048:+8M', '--typecode=1:8300', '--change-name=1:root', `--disk-guid=${GPT_DISK_GUID}`, f]));
     await makeImage('gpt-config2.img', (f) => sh('sgdisk', ['--new=1:2048:+8M', '--new=2:0:+2M', '--change-name=2:config-2', f]));
     await makeImage('mbr.img', (f) => sfdisk(f, 'label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=16384, type=83, bootable\n'));
     await makeImage('mbr-full.img', (f) => sfdisk(f, 'label: dos\nstart=2048, size=4096, type=83\nstart=6144, size=4096\nstart=10240, size=4096\nstart=14336, size=4096\n'));
@@ -96,7 +98,7 @@ loopDevices.describe('whole-disk images with a config drive', () => {
       expect(added.start + added.size).toBeGreaterThan(128 * MiB - MiB);
       expect(sha256(await readBytes(disk, added.start, drive.length))).toBe(sha256(drive));
       if (loop) expect(sha256(await readBytes(`${disk}p2`, 0, drive.length))).toBe(sha256(drive));
-      expect(result.partitionUuids).toEqual({ 'root uuid': '0x00000000' });
+      expect(result.partitionUuids).toEqual({ 'root uuid': '0x00000000', partition_table: 'gpt', disk_guid: GPT_DISK_GUID });
     });
   }
 
@@ -124,7 +126,7 @@ loopDevices.describe('whole-disk images with a config drive', () => {
     const bytes = vfat?.kind === 'inline' ? vfat.image : Buffer.alloc(0);
     expect(sha256(await readBytes(`${disk}p2`, 0, bytes.length))).toBe(sha256(bytes));
     expect((await sh('blkid', ['-p', '-o', 'value', '-s', 'LABEL', `${disk}p2`])).stdout.trim()).toBe('CONFIG-2');
-    expect(result.partitionUuids).toEqual({ 'root uuid': '0x1234abcd' });
+    expect(result.partitionUuids).toEqual({ 'root uuid': '0x1234abcd', partition_table: 'msdos', disk_guid: null });
   });
 
   it('reuses a partition the image already labels config-2 instead of adding one', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { compress as zstdCompress } from 'zstd-napi';
+import { Compressor, compress as zstdCompress } from 'zstd-napi';
 import { isIngotError } from '@ingot/protocol';
 import { createLogger, type System } from '@ingot/agent';
 // Relative import: the agent package does not export the pipeline yet.
@@ -52,6 +52,19 @@ async function expectFailure(promise: Promise<unknown>, code: string): Promise<E
   expect(error, `expected ${code}`).toBeDefined();
   expect(isIngotError(error) ? error.code : String(error)).toBe(code);
   return error!;
+}
+
+/** The image as one zstd frame that does not record its size. */
+function sizelessZstd(bytes: Buffer): Buffer {
+  const compressor = new Compressor();
+  compressor.setParameters({ contentSizeFlag: false });
+  return compressor.compress(bytes);
+}
+
+/** A disk file of `size` bytes of random data: any write to it changes its digest. */
+async function diskWithData(path: string, size: number): Promise<string> {
+  await writeFile(path, randomBytes(size));
+  return path;
 }
 
 async function expectWiped(path: string, size: number): Promise<void> {
@@ -183,10 +196,25 @@ describe('writing an image in one streaming pass', () => {
     expect((await readBytes(target, 0, 16)).every((b) => b === 0)).toBe(true);
   });
 
-  it('stops a compressed image that inflates past the end of the target without writing past it', async () => {
-    server.routes.set('/big.zst', { body: bodies.zstd });
-    await expectFailure(writeImage(request([server.url('/big.zst')], sha256(bodies.zstd), {}, target, 8 * MiB)), 'INGOT_IMAGE_TOO_LARGE');
+  it('stops a compressed image with no declared size that inflates past the end of the target without writing past it', async () => {
+    // A zstd frame without Frame_Content_Size (as `zstd` writes from a pipe): only the sink can stop it.
+    const body = sizelessZstd(image);
+    server.routes.set('/big.zst', { body });
+    await expectFailure(writeImage(request([server.url('/big.zst')], sha256(body), {}, target, 8 * MiB)), 'INGOT_IMAGE_TOO_LARGE');
     expect((await readBytes(target, 8 * MiB, 4 * MiB)).every((b) => b === 0)).toBe(true);
+  });
+
+  it.each([
+    ['a zstd image whose frame header declares more than the disk holds', 'zstd', 'decompressed, as its zstd frame header says'],
+    ['a raw image whose Content-Length is more than the disk holds', 'raw', 'as the raw image\'s Content-Length says'],
+  ] as const)('refuses %s before the first write, naming both sizes, the disk untouched', async (_what, format, source) => {
+    const small = 8 * MiB;
+    const disk = await diskWithData(join(work, `untouched-${format}.img`), small);
+    const before = sha256(await readFile(disk));
+    server.routes.set(`/big.${format}`, { body: bodies[format] });
+    const error = await expectFailure(writeImage(request([server.url(`/big.${format}`)], sha256(bodies[format]), {}, disk, small)), 'INGOT_IMAGE_TOO_LARGE');
+    expect(error.message).toContain(`the image is ${image.length} bytes (12.0 MiB), ${source}, and ${disk} holds ${small} bytes (8.0 MiB); nothing was written`);
+    expect(sha256(await readFile(disk))).toBe(before);
   });
 
   it('fails with a clear error on a corrupt zstd stream', async () => {
@@ -316,6 +344,22 @@ loopDevices.describe('writing an image to a loop device', () => {
       expect(sha256(await readBytes(device, 0, image.length))).toBe(sha256(image));
       await expectFailure(writeImage({ ...good, expectedDigest: { algorithm: 'sha256', value: '0'.repeat(64) } }), 'INGOT_IMAGE_CHECKSUM');
       await expectWiped(device, TARGET_SIZE);
+    } finally {
+      await detachLoop(device);
+    }
+  });
+
+  it('refuses a zstd image declaring more than the device holds before the first write: the device reads back as before', async () => {
+    const small = 8 * MiB;
+    const backing = await diskWithData(join(work, 'loop-untouched.img'), small);
+    const device = await attachLoop(backing, 512);
+    try {
+      const before = sha256(await readBytes(device, 0, small));
+      server.routes.set('/big.zst', { body: bodies.zstd });
+      const error = await expectFailure(writeImage(request([server.url('/big.zst')], sha256(bodies.zstd), {}, device, small)), 'INGOT_IMAGE_TOO_LARGE');
+      expect(error.message).toContain(`the image is ${image.length} bytes (12.0 MiB), decompressed, as its zstd frame header says, and ${device} holds ${small} bytes (8.0 MiB)`);
+      await sh('blockdev', ['--flushbufs', device]);
+      expect(sha256(await readBytes(device, 0, small))).toBe(before);
     } finally {
       await detachLoop(device);
     }

@@ -32,6 +32,7 @@ function createRawImage(): { bytes: Buffer; diskIdentifier: string } {
   const bytes = randomBytes(4 * MiB);
   bytes.writeUInt32LE(0x5eed1234, 440);
   bytes.writeUInt16LE(0, 444);
+  bytes.fill(0, 446, 510); // an msdos table with no partition: get_partition_uuids says partition_table msdos
   bytes[510] = 0x55;
   bytes[511] = 0xaa;
   return { bytes, diskIdentifier: '0x5eed1234' };
@@ -84,7 +85,7 @@ describe('standby.cache_image on a disk file, through the real image pipeline', 
     await client.prepareImage(imageInfo);
     const prepared = await client.waitForCommand('prepare_image', { intervalMs: 100, timeoutMs: 60_000 });
     expect(prepared.command_result).toEqual({ result: `prepare_image: image (disk.img) already present on device ${disk} root_uuid=${image.diskIdentifier}` });
-    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier, partition_table: 'msdos', disk_guid: null });
 
     const step = { interface: 'deploy', step: 'write_image', args: { image_info: imageInfo, configdrive: null } };
     await client.executeDeployStep(step, node, [], versions);

@@ -131,7 +131,9 @@ describe('an agent and conductor-client over HTTPS on 127.0.0.1', () => {
     // this conductor that failed on its certificate. The second one shows it
     // did not find another way in after the first refusal (plain http, or TLS
     // without verification), which would have reached the conductor by then.
-    const refused = () => agentLog.matching('lookup not answered yet; retrying', (record) => String(record.reason).includes(`cannot reach ${conductor.url}/v1/lookup`) && /certificate/.test(String(record.reason)));
+    const refused = () => agentLog.records.filter((record) => record.msg.startsWith('lookup failed (attempt ')
+      && String((record.lookup as { reason?: unknown } | undefined)?.reason).includes(`cannot reach the conductor at ${conductor.url}`)
+      && /certificate/.test(String((record.lookup as { reason?: unknown }).reason)));
     await until('two lookups refused for the conductor\'s certificate (or one that got through)', () => refused().length >= 2 || conductor.lookups.length > 0);
     expect(untrusting.phase).toBe('looking-up');
     expect(conductor.lookups).toEqual([]);

@@ -34,6 +34,7 @@ function createRawImage(): { bytes: Buffer; diskIdentifier: string } {
   const bytes = randomBytes(8 * MiB);
   bytes.writeUInt32LE(0x1234abcd, 440);
   bytes.writeUInt16LE(0, 444);
+  bytes.fill(0, 446, 510); // an msdos table with no partition: get_partition_uuids says partition_table msdos
   bytes[510] = 0x55;
   bytes[511] = 0xaa;
   return { bytes, diskIdentifier: '0x1234abcd' };
@@ -88,7 +89,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
       deploy_step: step,
     });
     expect(readFileSync(disk).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
-    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier, partition_table: 'msdos', disk_guid: null });
   });
 
   it('writes a zstd-compressed image whose digest is that of the file as served', async () => {
@@ -107,7 +108,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
 
     expect(done.command_status).toBe('SUCCEEDED');
     expect(readFileSync(disk).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
-    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier, partition_table: 'msdos', disk_guid: null });
   });
 
   qemuImg.it('writes a qcow2 image declared qcow2 through qemu-img, after verifying the digest of the qcow2 file as served', async () => {
@@ -130,7 +131,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
 
     expect(done.command_status).toBe('SUCCEEDED');
     expect(readFileSync(disk).subarray(0, image.bytes.length).equals(image.bytes)).toBe(true);
-    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier });
+    expect(await client.getPartitionUuids()).toEqual({ 'root uuid': image.diskIdentifier, partition_table: 'msdos', disk_guid: null });
   });
 
   it('downloads an https image trusting the CA of --ca-file (ipa-ca-file, as IPA\'s cafile)', async () => {
@@ -175,7 +176,7 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     const file = join(dir, 'disk.img');
     writeFileSync(file, '');
     truncateSync(file, 16 * MiB);
-    execFileSync('sgdisk', ['--new=1:2048:+8M', '--typecode=1:EF00', file], { stdio: 'ignore' });
+    execFileSync('sgdisk', ['--new=1:2048:+8M', '--typecode=1:EF00', '--disk-guid=5d3f2e1a-7b6c-4d8e-9f0a-1b2c3d4e5f60', file], { stdio: 'ignore' });
     const imageBytes = readFileSync(file);
     const base = await serveImages({ '/disk.img': imageBytes });
     const { client } = await startPairedAgent(machine);
@@ -191,7 +192,8 @@ describe('whole-disk image deployment through IPA\'s write_image step and standb
     expect(done.command_status).toBe('SUCCEEDED');
 
     const uuids = await client.getPartitionUuids();
-    expect(uuids).toEqual({ 'root uuid': '0x00000000' });
+    // IPA's root uuid stays the (empty) MBR disk signature, which Ironic stores; Ingot's keys say it is GPT and which disk.
+    expect(uuids).toEqual({ 'root uuid': '0x00000000', partition_table: 'gpt', disk_guid: '5d3f2e1a-7b6c-4d8e-9f0a-1b2c3d4e5f60' });
     const bootloader = await client.installBootloader({ rootUuid: uuids['root uuid'] as string, efiSystemPartUuid: null, prepBootPartUuid: null, targetBootMode: 'uefi' }, { intervalMs: 200, timeoutMs: 60_000 });
     expect(bootloader.command_status).toBe('SUCCEEDED');
     expect(bootloader.command_result).toBeNull();

@@ -141,7 +141,7 @@ ironicAndNginx.describe('Debian Ironic 21.4 cleaning, deploying and undeploying 
       const agentLog = readJsonLines(await readFile(rig.agent!.logPath, 'utf8'));
       const startedOver = agentLog.findIndex((record) => record.msg === 'starting over as freshly booted: forgetting commands and looking up again');
       expect(startedOver, 'the agent started over').toBeGreaterThanOrEqual(0);
-      expect(agentLog.slice(startedOver).some((record) => record.msg === 'lookup not answered yet; retrying' && /\b404\b/.test(String(record.reason))), 'the agent retrying after a 404').toBe(true);
+      expect(agentLog.slice(startedOver).some((record) => String(record.msg).startsWith('lookup failed (attempt ') && (record.lookup as { status?: unknown } | undefined)?.status === 404), 'the agent retrying after a 404').toBe(true);
     }, { timeout: HEARTBEAT_TIMEOUT_S * 1000 + 20_000, interval: 500 });
     expect(rig.agent!.exitStatus()).toBeUndefined();
   }, 60_000);

@@ -6,7 +6,8 @@ import { defineExtension, type Extension } from './command.ts';
 
 export interface RescueExtensionDeps {
   system: System;
-  paths: RescuePaths;
+  /** Where the files go; asked when finalize_rescue runs (outside the ramdisk the directory may be made then). */
+  paths(): Promise<RescuePaths>;
   /** The files are written and the reply is on its way: stop the API once it is sent, then end the process. */
   onFinalized(): void;
 }
@@ -25,8 +26,9 @@ export function createRescueExtension(deps: RescueExtensionDeps): Extension {
     async run(params, ctx) {
       const { rescuePassword, hashed } = parseFinalizeRescueParams(params);
       const hash = hashed ? rescuePassword : cryptSha512(rescuePassword);
-      await writeRescueFiles(deps.system, deps.paths, hash);
-      ctx.log.info({ passwordFile: deps.paths.passwordFile, marker: deps.paths.marker, hashedByConductor: hashed }, 'rescue password written');
+      const paths = await deps.paths();
+      await writeRescueFiles(deps.system, paths, hash);
+      ctx.log.info({ passwordFile: paths.passwordFile, marker: paths.marker, hashedByConductor: hashed }, 'rescue password written');
       deps.onFinalized();
       return null;
     },

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import {
-  API_VERSION_HEADER, apiVersions, compareApiVersions, describeInput, IngotError, minApiVersion,
+  API_VERSION_HEADER, apiVersions, compareApiVersions, describeInput, IngotError, minApiVersion, redactUrl,
   type HeartbeatRequest, type LookupResponse,
 } from '@ingot/protocol';
 import { parseLookupReply } from './lookup-reply.ts';
@@ -38,8 +38,10 @@ export function createConductorApi(options: ConductorApiOptions): ConductorApi {
   if (urls.length === 0) throw new IngotError('INGOT_CONFIG_INVALID', { details: 'no conductor URL: set ipa-api-url (or --api-url)' });
   let discovered: string | undefined = options.apiVersion;
 
+  // A conductor that cannot be reached is said once per call, by the caller (one warning per lookup attempt):
+  // passing to the next URL is a debug line.
   const send = async (request: Omit<JsonRequest, 'url' | 'timeoutMs'> & { path: string }): Promise<JsonResponse> => {
-    let lastError: unknown;
+    const failures: ConnectionError[] = [];
     for (const base of [...urls]) {
       try {
         const headers = { ...request.headers, ...(options.globalRequestId ? { 'X-OpenStack-Request-ID': options.globalRequestId } : {}) };
@@ -48,34 +50,49 @@ export function createConductorApi(options: ConductorApiOptions): ConductorApi {
         return response;
       } catch (error) {
         if (!(error instanceof ConnectionError)) throw error;
-        options.log.warn({ url: base, err: error }, 'conductor unreachable; trying the next URL');
-        lastError = error;
+        failures.push(error);
+        if (failures.length < urls.length) options.log.debug({ url: redactUrl(base), reason: error.reason }, 'conductor unreachable; trying the next URL');
       }
     }
-    throw lastError;
+    throw new ConductorUnreachableError(urls.map(redactUrl), failures);
+  };
+
+  /** The conductor's version; throws ConductorUnreachableError when no URL answers. */
+  const discover = async (): Promise<string> => {
+    if (discovered) return discovered;
+    const response = await send({ method: 'GET', path: '/' });
+    const version = (response.body as { default_version?: { version?: unknown } } | null)?.default_version?.version;
+    if (typeof version === 'string' && compareApiVersions(version, '0.0') > 0) {
+      discovered = version;
+      return version;
+    }
+    options.log.warn({ status: response.status }, 'conductor did not report its API version; assuming 1.31');
+    return apiVersions.min;
   };
 
   return {
     currentUrl: () => urls[0]!,
 
     async discoverVersion() {
-      if (discovered) return discovered;
       try {
-        const response = await send({ method: 'GET', path: '/' });
-        const version = (response.body as { default_version?: { version?: unknown } } | null)?.default_version?.version;
-        if (typeof version === 'string' && compareApiVersions(version, '0.0') > 0) {
-          discovered = version;
-          return version;
-        }
-        options.log.warn({ status: response.status }, 'conductor did not report its API version; assuming 1.31');
+        return await discover();
       } catch (error) {
         options.log.warn({ err: error }, 'API version discovery failed; assuming 1.31');
+        return apiVersions.min;
       }
-      return apiVersions.min;
     },
 
     async lookup({ macs, nodeUuid }) {
-      const version = minApiVersion(await this.discoverVersion(), apiVersions.agentToken);
+      let discoveredVersion: string;
+      try {
+        discoveredVersion = await discover();
+      } catch (error) {
+        // Unreachable a moment ago: a lookup now would most likely fail the same way, and one that
+        // got through at 1.31 would come back without a token. This attempt fails; the caller retries.
+        if (error instanceof ConductorUnreachableError) throw new IngotError('INGOT_LOOKUP_FAILED', { details: error.message, cause: error });
+        throw error;
+      }
+      const version = minApiVersion(discoveredVersion, apiVersions.agentToken);
       const query = new URLSearchParams({ addresses: macs.join(',') });
       if (nodeUuid) query.set('node_uuid', nodeUuid);
       let response: JsonResponse;
@@ -114,6 +131,21 @@ export function createConductorApi(options: ConductorApiOptions): ConductorApi {
       throw new IngotError('INGOT_HEARTBEAT_FAILED', { status: response.status, details: `${response.status}: ${fault}` });
     },
   };
+}
+
+/**
+ * No conductor URL answered: `cannot reach the conductor at <url>: <why>`, or
+ * with several URLs each with its reason. The URLs are shown without secrets
+ * and without the request's query.
+ */
+export class ConductorUnreachableError extends Error {
+  constructor(readonly urls: readonly string[], readonly failures: readonly ConnectionError[]) {
+    const reasons = failures.map((failure) => failure.reason);
+    super(urls.length === 1
+      ? `cannot reach the conductor at ${urls[0]}: ${reasons[0] ?? 'no answer'}`
+      : `cannot reach any conductor URL: ${urls.map((url, index) => `${url}: ${reasons[index] ?? 'no answer'}`).join('; ')}`, { cause: failures.at(-1) });
+    this.name = 'ConductorUnreachableError';
+  }
 }
 
 /** Ironic wraps its error JSON in a string: {"error_message": "{\"faultstring\": ...}"}. */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { IngotError, isIngotError, type LookupResponse } from '@ingot/protocol';
+import { IngotError, isIngotError, redactUrl, type LookupResponse } from '@ingot/protocol';
 import type { ConductorApi } from './conductor-api.ts';
 
 /** Extra waits after a 409 (node locked): 5 s, 10 s, then 30 s (2.3). */
@@ -55,7 +55,13 @@ export async function lookupNode(options: LookupOptions): Promise<LookupResponse
           cause: error,
         });
       }
-      log.info({ attempt, waitSeconds: Number(waitSeconds.toFixed(1)), reason: error.details }, 'lookup not answered yet; retrying');
+      const retryInSeconds = Number(waitSeconds.toFixed(1));
+      const retryAt = new Date(now() + waitSeconds * 1000);
+      // One line per attempt, whole in its message (the readable form shows no nested fields): what, why, when next.
+      log.warn(
+        { lookup: { attempt, url: redactUrl(api.currentUrl()), reason: error.details, ...(error.status === 500 ? {} : { status: error.status }), retryInSeconds, retryAt: retryAt.toISOString() } },
+        `lookup failed (attempt ${attempt}): ${error.details}; next try in ${retryInSeconds} s, at ${retryAt.toTimeString().slice(0, 8)}`,
+      );
       await sleep(waitSeconds * 1000, signal);
     }
   }

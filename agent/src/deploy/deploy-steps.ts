@@ -1,12 +1,11 @@
 import { IngotError } from '@ingot/protocol';
-import { diskIdentifierFromMbr, partitionUuidsResult } from '../disks/partition-layout.ts';
 import { rootDeviceHintsOf, selectRootDevice } from '../disks/root-device-hints.ts';
 import type { StepContext, StepDefinition } from '../hardware/manager.ts';
 import type { Session } from '../session/session.ts';
 import { loadConfigDrive, writeWholeDiskConfigDrive } from './config-drive-writer.ts';
 import { deployImage, parseDeployRequest, type DeployRequest } from './deploy-image.ts';
 import type { ImageDownloadSettings } from './download-settings.ts';
-import type { DeployContext } from './write-whole-disk.ts';
+import { readWholeDiskUuids, type DeployContext } from './write-whole-disk.ts';
 
 /** What an image deployment needs beyond the hardware: the session's lookup facts and where the UUIDs go, and the download settings. */
 export interface ImageDeployDeps {
@@ -120,8 +119,9 @@ async function useCachedImage(ctx: DeployContext, request: DeployRequest, disk: 
     deps.session.recordCachedImage(undefined);
     await writeWholeDiskConfigDrive({ system: ctx.system, devices: ctx.devices, log }, disk, drive);
   }
-  const rootUuid = diskIdentifierFromMbr(await ctx.system.readRange(disk.name, 0, 512));
-  deps.session.recordPartitionUuids(partitionUuidsResult({ imageType: 'whole-disk', diskIdentifier: rootUuid }));
+  const partitionUuids = await readWholeDiskUuids(ctx.system, disk);
+  const rootUuid = partitionUuids['root uuid'];
+  deps.session.recordPartitionUuids(partitionUuids);
   log.info({ rootUuid, configDrive: request.configDrive !== null }, 'image already cached on the disk: not written again');
   return `image (${request.info.id}) already present on device ${disk.name} root_uuid=${rootUuid}`;
 }

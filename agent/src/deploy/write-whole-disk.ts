@@ -4,6 +4,7 @@ import type { System } from '../system/system.ts';
 import type { ChecksumOptions } from '../image/request/checksums.ts';
 import type { ConfigDriveImage } from '../image/request/config-drive.ts';
 import type { ImageInfo } from '../image/request/image-info.ts';
+import { readTableFound } from '../disks/table-found.ts';
 import { diskIdentifierFromMbr, partitionUuidsResult, type PartitionUuids } from '../disks/partition-layout.ts';
 import type { Logger } from 'pino';
 import { writeImage, type WriteImageOptions, type WriteImageProgress, type WriteImageResult } from '../image/pipeline/index.ts';
@@ -81,12 +82,25 @@ export async function deployWholeDiskImage(ctx: DeployContext, info: ImageInfo, 
   // 9.5 steps 5-7: the backup GPT moved to the disk's end, partitions visible, then the config drive.
   await settlePartitionTable(ctx.system, disk, log);
   if (configDrive) await writeWholeDiskConfigDrive({ system: ctx.system, devices: ctx.devices, log }, disk, configDrive);
-  const rootUuid = diskIdentifierFromMbr(await ctx.system.readRange(disk.name, 0, 512));
-  log.info({ format: written.format, bytes: written.imageBytes, digest: written.digest.value, rootUuid, durationMs: written.durationMs }, 'whole-disk image written and verified');
+  const partitionUuids = await readWholeDiskUuids(ctx.system, disk);
+  const rootUuid = partitionUuids['root uuid'];
+  log.info({ format: written.format, bytes: written.imageBytes, digest: written.digest.value, rootUuid, partitionTable: partitionUuids.partition_table, diskGuid: partitionUuids.disk_guid, durationMs: written.durationMs }, 'whole-disk image written and verified');
   return {
     result: `prepare_image: image (${info.id}) written to device ${disk.name} root_uuid=${rootUuid}`,
-    partitionUuids: partitionUuidsResult({ imageType: 'whole-disk', diskIdentifier: rootUuid }),
+    partitionUuids,
   };
+}
+
+/**
+ * What `get_partition_uuids` answers for a whole-disk image, read from the
+ * disk's first two logical sectors: IPA's `root uuid` (the MBR disk
+ * signature, kept as Ironic stores it) and Ingot's `partition_table` and
+ * `disk_guid` (disks/table-found.ts).
+ */
+export async function readWholeDiskUuids(system: System, disk: { name: string; logicalSectorSize: number }): Promise<PartitionUuids> {
+  const sectorSize = disk.logicalSectorSize > 0 ? disk.logicalSectorSize : 512;
+  const head = await system.readRange(disk.name, 0, 2 * sectorSize);
+  return partitionUuidsResult({ imageType: 'whole-disk', diskIdentifier: diskIdentifierFromMbr(head), table: readTableFound(head, sectorSize) });
 }
 
 /**
@@ -112,15 +126,19 @@ export function streamImage(
   });
 }
 
-function describeProgress(progress: WriteImageProgress) {
+/** The command's progress: the bytes, and either the rate or, while the download waits to retry, why and when. */
+export function describeProgress(progress: WriteImageProgress) {
   const rate = `${(progress.rateBytesPerSecond / 2 ** 20).toFixed(1)} MiB/s`;
   const eta = progress.etaSeconds === undefined ? '' : `, about ${Math.ceil(progress.etaSeconds)} s left`;
+  const retry = progress.retry;
   return {
     // While qemu-img converts a staged qcow2, the counts are image bytes of its virtual size.
     stage: progress.phase === 'convert' ? 'converting image' : 'writing image',
     done: progress.bytesDone,
     ...(progress.bytesTotal === undefined ? {} : { total: progress.bytesTotal }),
     unit: 'bytes',
-    message: `${rate}${eta}`,
+    message: retry
+      ? `retrying ${retry.attempt}/${retry.attempts} in ${Math.ceil(retry.waitMs / 1000)} s: ${retry.reason} (${retry.url})`
+      : `${rate}${eta}`,
   };
 }

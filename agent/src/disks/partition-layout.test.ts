@@ -106,7 +106,7 @@ describe('partitionUuidsResult', () => {
   });
 
   it('gives the disk identifier as root uuid for a whole-disk image, and nothing when it could not be read', () => {
-    expect(partitionUuidsResult({ imageType: 'whole-disk', diskIdentifier: '0x1a2b3c4d' })).toEqual({ 'root uuid': '0x1a2b3c4d' });
+    expect(partitionUuidsResult({ imageType: 'whole-disk', diskIdentifier: '0x1a2b3c4d' })).toEqual({ 'root uuid': '0x1a2b3c4d', partition_table: null, disk_guid: null });
     expect(partitionUuidsResult({ imageType: 'whole-disk', diskIdentifier: null })).toEqual({});
   });
 

@@ -1,4 +1,5 @@
 import { IngotError } from '@ingot/protocol';
+import type { TableFound } from './table-found.ts';
 
 /**
  * IPA's layout for partition images (ipa-protocol.md 9.7, ironic-lib's
@@ -152,13 +153,20 @@ export interface PartitionUuids {
   'efi system partition uuid'?: string | null;
   'PReP Boot partition uuid'?: string | null;
   partitions?: Partial<Record<PartitionRole | 'PReP Boot partition', string>>;
+  /** Ingot extension, whole-disk images: the table the image brought (table-found.ts). */
+  partition_table?: DiskLabel | null;
+  /** Ingot extension, whole-disk images: the GPT disk GUID, null without GPT. */
+  disk_guid?: string | null;
 }
 
 export type PartitionUuidsInput =
   /** Before prepare_image has run: IPA answers `{}`. */
   | { imageType: null }
-  /** Whole-disk: only the disk identifier (the MBR signature), when it could be read (9.5 step 8). */
-  | { imageType: 'whole-disk'; diskIdentifier: string | null }
+  /**
+   * Whole-disk: the disk identifier (the MBR signature), when it could be read
+   * (9.5 step 8), as IPA answers it; and what the table is (Ingot's keys).
+   */
+  | { imageType: 'whole-disk'; diskIdentifier: string | null; table?: TableFound }
   | {
     imageType: 'partition';
     partitions: Partial<Record<PartitionRole | 'PReP Boot partition', string>>;
@@ -171,7 +179,11 @@ export type PartitionUuidsInput =
 
 export function partitionUuidsResult(input: PartitionUuidsInput): PartitionUuids {
   if (input.imageType === null) return {};
-  if (input.imageType === 'whole-disk') return input.diskIdentifier === null ? {} : { 'root uuid': input.diskIdentifier };
+  if (input.imageType === 'whole-disk') {
+    if (input.diskIdentifier === null) return {};
+    const table = input.table ?? { partitionTable: null, diskGuid: null };
+    return { 'root uuid': input.diskIdentifier, partition_table: table.partitionTable, disk_guid: table.diskGuid };
+  }
   const result: PartitionUuids = {
     partitions: { ...input.partitions },
     'root uuid': input.rootUuid,

@@ -22,10 +22,24 @@ export interface JsonRequest {
 
 /** A failure to reach the server at all (connection, TLS, timeout), as opposed to an HTTP error status. */
 export class ConnectionError extends Error {
+  /** The URL, as redactUrl shows it. */
+  readonly url: string;
+  /** Why, in Node's words with its code: `connect ECONNREFUSED 127.0.0.1:9`, `self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)`. */
+  readonly reason: string;
+
   constructor(url: string, cause: unknown) {
-    super(`cannot reach ${redactUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const reason = reasonOf(cause);
+    super(`cannot reach ${redactUrl(url)}: ${reason}`, { cause });
     this.name = 'ConnectionError';
+    this.url = redactUrl(url);
+    this.reason = reason;
   }
+}
+
+function reasonOf(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const code = (cause as NodeJS.ErrnoException).code;
+  return code && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
 }
 
 /** One JSON request over http or https, with a hard timeout; a body that is not JSON is kept as text. */

@@ -20,8 +20,13 @@ export interface ChooseTlsOptions {
   advertiseHost: string;
   /** The key; the agent starts generating it ahead, as it takes seconds on slow CPUs (self-signed.ts). */
   key(): Promise<AgentKeyPair>;
-  /** Where the generated key and certificate are written (mode 0700). */
-  stateDir: string;
+  /**
+   * Where the generated key and certificate are written (mode 0700), for
+   * whoever debugs the ramdisk or gave --state-dir. Undefined: they stay in
+   * memory, so no key of the agent's is ever left on the disk (a run
+   * outside the ramdisk, even one killed with SIGKILL).
+   */
+  stateDir: string | undefined;
   /** Reads the configured certificate and key, writes the generated ones. */
   system: Pick<System, 'readText' | 'writeText' | 'makeDir'>;
   log: Logger;
@@ -44,8 +49,10 @@ export async function chooseTls(options: ChooseTlsOptions): Promise<ServedTls | 
     return undefined;
   }
   const generated = createSelfSignedCertificate({ ip: options.advertiseHost, commonName: hostname(), key: await options.key() });
-  await system.makeDir(options.stateDir, { mode: 0o700 });
-  await system.writeText(join(options.stateDir, 'agent.key'), generated.keyPem, { mode: 0o600 });
-  await system.writeText(join(options.stateDir, 'agent.crt'), generated.certPem, { mode: 0o644 });
+  if (options.stateDir) {
+    await system.makeDir(options.stateDir, { mode: 0o700 });
+    await system.writeText(join(options.stateDir, 'agent.key'), generated.keyPem, { mode: 0o600 });
+    await system.writeText(join(options.stateDir, 'agent.crt'), generated.certPem, { mode: 0o644 });
+  }
   return { kind: 'automatic', cert: generated.certPem, key: generated.keyPem };
 }

@@ -1,9 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { IngotError } from '@ingot/protocol';
 import type { AgentConfig } from '../config.ts';
+import { bindApiPort, type BoundPort } from './bind-port.ts';
 import type { ServedTls } from './choose-tls.ts';
 import { applyServerLimits, serverLimitsFrom, serverOptions, type ServerLimits } from './server-limits.ts';
 
@@ -27,13 +26,16 @@ export interface ServeApiOptions {
   log: Logger;
   /** Overrides the limits derived from the config (tests use short timeouts). */
   limits?: Partial<ServerLimits>;
+  /** The socket bound ahead (bind-port.ts); without it the port is bound here. */
+  bound?: BoundPort;
 }
 
 /**
  * Listens with the TLS chosen (choose-tls.ts) or plain HTTP, and names the
  * callback URL the heartbeat advertises (ipa-protocol.md 1.1, 2.4), with the
- * limits of server-limits.ts against clients that hold connections. A port
- * that cannot be bound is INGOT_CONFIG_INVALID naming the address.
+ * limits of server-limits.ts against clients that hold connections, on the
+ * socket bound ahead (bind-port.ts; a port that cannot be bound is
+ * INGOT_CONFIG_INVALID naming the address and what to do).
  */
 export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
   const { config, tls, log } = options;
@@ -43,13 +45,10 @@ export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
   const server = tls
     ? https.createServer({ ...serverOptions(limits), cert: tls.cert, key: tls.key, minVersion, handshakeTimeout: limits.headersTimeoutMs }, options.handler)
     : http.createServer(serverOptions(limits), options.handler);
-  const listenHost = config.listenHost ?? options.defaultListenHost;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new IngotError('INGOT_CONFIG_INVALID', { details: `cannot listen on ${listenHost}:${config.listenPort}: ${error.message}`, cause: error })));
-    server.listen(config.listenPort, listenHost, resolve);
-  });
+  const bound = options.bound ?? await bindApiPort({ host: config.listenHost ?? options.defaultListenHost, port: config.listenPort, log });
+  await bound.handTo(server);
   applyServerLimits(server, limits, log);
-  const port = (server.address() as AddressInfo).port;
+  const { port, host: listenHost } = bound;
   const protocol = tls ? 'https' : config.advertiseProtocol;
   const host = options.advertiseHost.includes(':') ? `[${options.advertiseHost}]` : options.advertiseHost;
   const callbackUrl = `${protocol}://${host}:${config.advertisePort ?? port}`;

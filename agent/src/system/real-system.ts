@@ -1,5 +1,5 @@
 import { spawn as spawnProcess } from 'node:child_process';
-import { constants as fsConstants, readlinkSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { constants as fsConstants, readlinkSync, readSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import { access, mkdir, mkdtemp, open, readdir, readFile, rm, stat as statPath, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -28,7 +28,17 @@ export interface RealSystemOptions {
  * no code path can reach a disk the agent was not given, whatever a step asks
  * for and whatever name (a /dev/disk/by-* link, a link in /tmp) it uses.
  */
-export function createRealSystem({ guard, log }: RealSystemOptions): System {
+/** The real host, and what only the process that owns it may do. */
+export interface RealSystem extends System {
+  /**
+   * Removes every directory createTempDir made and removeTempDir has not,
+   * synchronously: main calls it from the process's `exit` event, after a
+   * signal or a failure, when no asynchronous work runs any more.
+   */
+  removeTempDirsSync(): void;
+}
+
+export function createRealSystem({ guard, log }: RealSystemOptions): RealSystem {
   const tempDirs = new Set<string>();
 
   /**
@@ -216,6 +226,17 @@ export function createRealSystem({ guard, log }: RealSystemOptions): System {
       if (!tempDirs.has(path)) throw new Error(`removeTempDir(${path}): not a directory this System created`);
       await rm(approve(path, 'write', 'remove'), { recursive: true, force: true });
       tempDirs.delete(path);
+    },
+
+    removeTempDirsSync() {
+      for (const dir of tempDirs) {
+        try {
+          rmSync(approve(dir, 'write', 'remove'), { recursive: true, force: true });
+          tempDirs.delete(dir);
+        } catch {
+          // The process is ending: nothing is left to report to; what could not go stays.
+        }
+      }
     },
 
     async freeSpace(dir) {

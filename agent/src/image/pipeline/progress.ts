@@ -6,6 +6,8 @@ import type { WriteImageProgress } from './types.ts';
  * samples the counters, so the hot path only increments numbers.
  */
 export interface ProgressReporter {
+  /** Emits a sample now, off the interval: something a watcher should see at once (a retry) changed. */
+  now(): void;
   /** Emits one last sample and stops the timer. */
   stop(): void;
 }
@@ -26,6 +28,7 @@ export function startProgress(options: {
   const timer = setInterval(emit, options.intervalMs);
   timer.unref();
   return {
+    now: emit,
     stop() {
       clearInterval(timer);
       emit();

@@ -6,6 +6,7 @@ import type { BodyConsumer } from './http/body-consumer.ts';
 import type { ImageSink } from './sink/image-sink.ts';
 import type { System } from '../../system/system.ts';
 import { createZstdDecoder } from './decode/zstd-decoder.ts';
+import { readZstdContentSize } from './decode/zstd-frame-header.ts';
 
 /**
  * Reused socket read buffer for reads with no better place to land (the
@@ -66,8 +67,12 @@ export class ServedConsumer implements BodyConsumer {
     private readonly worker: DigestWorker,
     /** Runs the xz tool for xz images. */
     private readonly system: System,
-    /** Called once the format is known, before any byte reaches the sink; may throw (e.g. qcow2, too large). */
-    private readonly onFormat: (format: ImageFormat) => void,
+    /**
+     * Called once the format is known, with the stream's first bytes (a zstd
+     * frame's whole header among them), before any byte reaches the sink; may
+     * throw (e.g. qcow2, too large).
+     */
+    private readonly onFormat: (format: ImageFormat, head: Uint8Array) => void,
   ) {
     sink.onSpace(() => this.drain());
     sink.onFailure(() => {
@@ -111,8 +116,10 @@ export class ServedConsumer implements BodyConsumer {
       this.headBytes = Buffer.concat([this.headBytes, view]);
       const format = detectImageFormatSoFar(this.headBytes);
       if (format === undefined) return true;
+      // A zstd frame's header says how large the image is: it is read whole before anything is written.
+      if (format === 'zstd' && readZstdContentSize(this.headBytes).state === 'incomplete') return true;
       try {
-        this.startFormat(format);
+        this.startFormat(format, this.headBytes);
       } catch (error) {
         this.sink.fail(error);
         return false;
@@ -173,7 +180,7 @@ export class ServedConsumer implements BodyConsumer {
   /** All served bytes are in: flushes the parked bytes or the staging, the decoder and the last slot. */
   async finish(): Promise<void> {
     if (this.format === undefined) {
-      this.startFormat(detectImageFormat(this.headBytes));
+      this.startFormat(detectImageFormat(this.headBytes), this.headBytes);
       const head = this.headBytes;
       this.headBytes = Buffer.alloc(0);
       if (this.decoder) this.stage(head);
@@ -204,8 +211,8 @@ export class ServedConsumer implements BodyConsumer {
     await this.decoder?.close();
   }
 
-  private startFormat(format: ImageFormat): void {
-    this.onFormat(format);
+  private startFormat(format: ImageFormat, head: Uint8Array): void {
+    this.onFormat(format, head);
     this.format = format;
     if (format === 'zstd') this.decoder = createZstdDecoder(this.sink);
     else if (format === 'gzip') this.decoder = createGzipDecoder(this.sink);

@@ -58,6 +58,8 @@ export interface WriteImageProgress {
    * then count image bytes written of the virtual size. Otherwise served bytes.
    */
   phase?: 'download' | 'convert';
+  /** Set while the download waits to try again after a failed attempt; cleared once bytes flow. */
+  retry?: DownloadRetry;
 }
 
 export interface WriteImageRequest {
@@ -105,4 +107,16 @@ export interface WriteImageResult {
   /** Skipped zero bytes the target did not zero provably, written as zeros at the end instead. */
   zeroFallbackBytes: number;
   durationMs: number;
+}
+
+/** A download waiting to try again. */
+export interface DownloadRetry {
+  /** The attempt to come (2 after the first failure) and how many are allowed in a row (retries + 1). */
+  attempt: number;
+  attempts: number;
+  waitMs: number;
+  /** Why the last attempt failed, without the URL: `cannot connect: connect ECONNREFUSED 127.0.0.1:9`. */
+  reason: string;
+  /** The URL that failed, redacted. */
+  url: string;
 }

@@ -3,6 +3,7 @@ import { blockdevRereadArgv } from '../../tools/blockdev.ts';
 import { digestsMatch, parseExpectedDigest } from '../request/checksums.ts';
 import { createDigestWorker } from './digest/digest-worker.ts';
 import { checkImageFormat, isCompressed, type ImageFormat } from './decode/format.ts';
+import { readZstdContentSize } from './decode/zstd-frame-header.ts';
 import { createFetchState, fetchServed } from './http/fetch-served.ts';
 import { ImageSink } from './sink/image-sink.ts';
 import { startProgress } from './progress.ts';
@@ -10,10 +11,29 @@ import { readBackDigest } from './digest/readback.ts';
 import { ServedConsumer } from './served-consumer.ts';
 import { alignSlots, createSlotPool } from './sink/slot-pool.ts';
 import { openImageTarget } from './sink/target.ts';
-import type { WriteImageRequest, WriteImageResult } from './types.ts';
+import type { DownloadRetry, WriteImageRequest, WriteImageResult } from './types.ts';
 import { wipeImageRemnants } from './sink/wipe.ts';
 import { writeStagedImage } from './write-staged-image.ts';
 import { probeZeroing, zeroSkippedRanges, ZeroRuns } from './sink/zero-runs.ts';
+
+/**
+ * The image's size as its server or its own header states it, before a byte
+ * is written: a raw image's Content-Length (or Content-Range total), a zstd
+ * frame's Frame_Content_Size (a lower bound when more frames follow). A
+ * gzip or xz stream, or a zstd one without the size, is stopped by the sink
+ * at the disk's end instead (after writing up to it, then wiped).
+ */
+function declaredImageSize(format: ImageFormat, head: Uint8Array, servedTotal: number | undefined): { bytes: bigint; source: string } | undefined {
+  if (format === 'raw' && servedTotal !== undefined) return { bytes: BigInt(servedTotal), source: 'as the raw image\'s Content-Length says' };
+  if (format !== 'zstd') return undefined;
+  const header = readZstdContentSize(head);
+  return header.state === 'known' ? { bytes: header.bytes, source: 'decompressed, as its zstd frame header says' } : undefined;
+}
+
+/** `12582912 bytes (12.0 MiB)`: exact for a script, readable for a person. */
+function describeBytes(bytes: bigint): string {
+  return `${bytes} bytes (${(Number(bytes) / 2 ** 20).toFixed(1)} MiB)`;
+}
 
 /** Thrown by the format check to leave the streaming path: the image must be staged and converted. */
 class ConvertInstead extends Error {}
@@ -61,20 +81,24 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   const skipMode = options.skipZeroBlocks ?? 'verified';
   const zeroing = skipMode === 'verified' ? await probeZeroing(given.path, system).catch(() => undefined) : undefined;
   const zeroRuns = new ZeroRuns();
+  let retry: DownloadRetry | undefined;
 
   const newRun = () => {
     void worker.reset(streams).catch(() => {}); // ordered before any update; failures surface on update
     const sink = new ImageSink({
       pool, target, worker, skipZeroSlots: skipMode === 'if-device-reads-zero' || zeroing !== undefined, zeroRuns: zeroing ? zeroRuns : undefined,
     });
-    const consumer = new ServedConsumer(sink, worker, system, (format) => checkFormat(format, sink));
+    const consumer = new ServedConsumer(sink, worker, system, (format, head) => checkFormat(format, sink, head));
     sink.onFailure((error) => attempt?.abort(error));
     return { sink, consumer };
   };
-  const checkFormat = (format: ImageFormat, sink: ImageSink) => {
+  const checkFormat = (format: ImageFormat, sink: ImageSink, head: Uint8Array) => {
     if (checkImageFormat(format, request.declaredFormat) === 'convert') throw new ConvertInstead();
-    if (format === 'raw' && state.total !== undefined && state.total > given.size) {
-      throw new IngotError('INGOT_IMAGE_TOO_LARGE', { details: `the raw image has ${state.total} bytes, ${given.path} only ${given.size}; nothing was written` });
+    const declared = declaredImageSize(format, head, state.total);
+    if (declared !== undefined && declared.bytes > BigInt(given.size)) {
+      throw new IngotError('INGOT_IMAGE_TOO_LARGE', {
+        details: `the image is ${describeBytes(declared.bytes)}, ${declared.source}, and ${given.path} holds ${describeBytes(BigInt(given.size))}; nothing was written. Use a larger disk (root device hints) or a smaller image`,
+      });
     }
     sink.hashWith(format === 'raw' ? 'served' : options.verifyReadback ? 'image' : undefined);
     log.info({ format }, 'image format detected');
@@ -91,7 +115,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     intervalMs: options.progressIntervalMs ?? 1000,
     log,
     onProgress: request.onProgress,
-    sample: () => ({ bytesDone: run.consumer.served, bytesTotal: state.total, bytesWritten: run.sink.bytesWritten, format: run.consumer.format }),
+    sample: () => ({ bytesDone: run.consumer.served, bytesTotal: state.total, bytesWritten: run.sink.bytesWritten, format: run.consumer.format, ...(retry ? { retry } : {}) }),
   });
   try {
     if (target.direct) alignSlots(pool, (view) => target.probeAlignment(view));
@@ -106,6 +130,11 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
       log,
       state,
       onAttempt: (controller) => { attempt = controller; },
+      onRetry: (next) => {
+        if (next === retry) return;
+        retry = next;
+        progress.now();
+      },
       destination: {
         held: () => run.consumer.served,
         consumer: async () => run.consumer,

@@ -9,7 +9,7 @@ import { createFetchState, fetchServed } from './http/fetch-served.ts';
 import { startProgress } from './progress.ts';
 import { StagingFile } from './sink/staging-file.ts';
 import { openImageFile } from './sink/target.ts';
-import type { WriteImageRequest, WriteImageResult } from './types.ts';
+import type { DownloadRetry, WriteImageRequest, WriteImageResult } from './types.ts';
 import { wipeImageRemnants } from './sink/wipe.ts';
 
 /**
@@ -45,9 +45,10 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
   let converted = 0;
   let info: QemuImgInfo | undefined;
   const progressOptions = { intervalMs: options.progressIntervalMs ?? 1000, log, onProgress: request.onProgress };
+  let retry: DownloadRetry | undefined;
   let progress = startProgress({
     ...progressOptions,
-    sample: () => ({ bytesDone: staging?.held() ?? 0, bytesTotal: state.total, bytesWritten: 0, format: 'qcow2' as const, phase: 'download' as const }),
+    sample: () => ({ bytesDone: staging?.held() ?? 0, bytesTotal: state.total, bytesWritten: 0, format: 'qcow2' as const, phase: 'download' as const, ...(retry ? { retry } : {}) }),
   });
   try {
     staging = await StagingFile.create(system, join(dir, 'image.qcow2'), expected.algorithm, () => state.total);
@@ -57,6 +58,11 @@ export async function writeStagedImage(request: WriteImageRequest): Promise<Writ
       urls, caPem: request.caPem, proxy: request.proxy, options, signal: overall, timeout, cancel: request.signal, log, state,
       destination: staging,
       onAttempt: (controller) => { attempt = controller; },
+      onRetry: (next) => {
+        if (next === retry) return;
+        retry = next;
+        progress.now();
+      },
     });
     const servedBytes = staging.held();
     const actual = staging.digest();

@@ -4,7 +4,7 @@ import { IngotError, isIngotError, redactUrl } from '@ingot/protocol';
 import { planResponse } from './http-head.ts';
 import type { BodyConsumer } from './body-consumer.ts';
 import { openResponse, type OpenResponse } from './http-connection.ts';
-import type { WriteImageOptions } from '../types.ts';
+import type { DownloadRetry, WriteImageOptions } from '../types.ts';
 
 const MAX_REDIRECTS = 5;
 
@@ -46,7 +46,14 @@ export interface FetchServedRequest {
   state: FetchState;
   /** Aborted by the destination on its own failure, to stop reading at once. */
   onAttempt?(attempt: AbortController): void;
+  /**
+   * Told at each failed attempt that will be retried, and with undefined once
+   * a server sends the image's bytes again: so a caller shows "retrying" at
+   * once instead of a download stuck at 0 bytes.
+   */
+  onRetry?(retry: DownloadRetry | undefined): void;
 }
+
 
 export function createFetchState(): FetchState {
   return { total: undefined, urlIndex: 0, attempts: 0, resumes: 0, restarts: 0 };
@@ -109,6 +116,7 @@ export async function fetchServed(request: FetchServedRequest): Promise<void> {
           if (plan.start > 0) state.resumes++;
         }
         log.debug({ url: redactUrl(current), from: destination.held(), total: state.total, chunked: plan.bodyLength === 'chunked' }, 'reading image body');
+        request.onRetry?.(undefined);
         await response.readBody(await destination.consumer(), plan.bodyLength);
         const held = destination.held();
         if (state.total !== undefined && held > state.total) {
@@ -138,6 +146,12 @@ export async function fetchServed(request: FetchServedRequest): Promise<void> {
       if (failuresInRow > options.retries) throw error;
       const wait = Math.min(options.backoff.maxMs, options.backoff.initialMs * options.backoff.factor ** (failuresInRow - 1));
       log.warn({ err: error, url: redactUrl(url), held: destination.held(), total: state.total, waitMs: wait }, 'image download interrupted; resuming');
+      const where = redactUrl(url);
+      const details = isIngotError(error) ? error.details : (error as Error).message;
+      request.onRetry?.({
+        attempt: failuresInRow + 1, attempts: options.retries + 1, waitMs: wait, url: where,
+        reason: details.startsWith(`${where}: `) ? details.slice(where.length + 2) : details,
+      });
       state.urlIndex = nextUsable(urls.length, state.urlIndex, refused);
       await sleep(wait, undefined, { signal: request.signal }).catch(() => {});
     }
