@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleAgent } from '@ingot/image-build';
 import { attachTarget, IMAGE_BYTES, prepareImage, prepareSparseImage, startNginx } from './bench-env.ts';
 import { machineBusyS, serviceCpuS } from './cpu-accounting.ts';
+import { SOURCE_NODE_ARGS } from '../test/support/run-source.ts';
 
 const dir = process.env.BENCH_DIR ?? '/var/tmp/ingot-bench';
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -83,10 +84,10 @@ const nginx = await startNginx(dir, port);
 const target = attachTarget(dir);
 try {
   // Component costs for the limit, measured now. The in-process ones time only the work itself.
-  const components = JSON.parse(measure(['node', '--conditions=@ingot/source', '--import', 'tsx', `${root}/bench/components.ts`, image.raw, image.zst]).stdout) as { sha256RawS: number; sha256ZstS: number; decompressS: number; decompressedBytes: number };
+  const components = JSON.parse(measure(['node', ...SOURCE_NODE_ARGS, `${root}/bench/components.ts`, image.raw, image.zst]).stdout) as { sha256RawS: number; sha256ZstS: number; decompressS: number; decompressedBytes: number };
   const cost = (argv: string[]) => median(Array.from({ length: runs }, () => measure(argv).costS));
   // Received as the agent receives (onread into a reused buffer, cheaper than curl), less Node's start.
-  const receive = (name: string) => ['node', '--conditions=@ingot/source', '--import', 'tsx', `${root}/bench/receive.ts`, name === 'noop' ? 'noop' : nginx.url(name)];
+  const receive = (name: string) => ['node', ...SOURCE_NODE_ARGS, `${root}/bench/receive.ts`, name === 'noop' ? 'noop' : nginx.url(name)];
   const startS = cost(receive('noop'));
   const receiveRawS = cost(receive('image.raw')) - startS;
   const receiveZstS = cost(receive('image.raw.zst')) - startS;

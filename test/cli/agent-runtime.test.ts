@@ -23,6 +23,7 @@ import { bundleAgent } from '@ingot/image-build';
 import { createSimulatedMachine, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { freePort } from '../support/free-port.ts';
 import { startTestConductor, type Cleanups } from '../support/paired-agent.ts';
+import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
@@ -45,7 +46,7 @@ function agentTmpdir(): string {
 }
 
 /** The agent from its sources through tsx, or `entry` (the bundle) given as node's arguments. */
-function spawnAgent(args: string[], env: Record<string, string>, entry = ['--import', 'tsx', 'agent/src/main.ts']): RunningAgent {
+function spawnAgent(args: string[], env: Record<string, string>, entry = [...SOURCE_NODE_ARGS, 'agent/src/main.ts']): RunningAgent {
   const child = spawn(process.execPath, [...entry, ...args], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', ...env },
   });
