@@ -67,12 +67,12 @@ async function waitFor(demo: Demo, pattern: RegExp, ms: number): Promise<void> {
 describe('the demo checks its input before it creates anything', () => {
   it('refuses each bad INGOT_DEMO_IMAGE_MIB, and a bad --image-mib, with one line naming it and the range, exit 2', async () => {
     const cases = [
-      [{ INGOT_DEMO_IMAGE_MIB: 'abc' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected a whole number, got "abc" \(MiB of the image, which must fit the 4 GiB simulated disk\)$/],
-      [{ INGOT_DEMO_IMAGE_MIB: '0' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected 16 to 3072, got 0 /],
-      [{ INGOT_DEMO_IMAGE_MIB: '-5' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected 16 to 3072, got -5 /],
-      [{ INGOT_DEMO_IMAGE_MIB: '1.5' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected a whole number, got "1\.5" /],
-      [{ INGOT_DEMO_IMAGE_MIB: '99999' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected 16 to 3072, got 99999 /],
-      [{}, ['--image-mib', '8'], /^demo: option '--image-mib <mib>' argument '8' is invalid\. expected 16 to 3072, got 8$/],
+      [{ INGOT_DEMO_IMAGE_MIB: 'abc' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected a whole number from 16 to 3072, got "abc" \(MiB of the image, which must fit the 4 GiB simulated disk\)$/],
+      [{ INGOT_DEMO_IMAGE_MIB: '0' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected a whole number from 16 to 3072, got "0" /],
+      [{ INGOT_DEMO_IMAGE_MIB: '-5' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected a whole number from 16 to 3072, got "-5" /],
+      [{ INGOT_DEMO_IMAGE_MIB: '1.5' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected a whole number from 16 to 3072, got "1\.5" /],
+      [{ INGOT_DEMO_IMAGE_MIB: '99999' }, [], /^demo: INGOT_DEMO_IMAGE_MIB: expected a whole number from 16 to 3072, got "99999" /],
+      [{}, ['--image-mib', '8'], /^demo: option '--image-mib <mib>' argument '8' is invalid\. expected a whole number from 16 to 3072, got "8"$/],
     ] as const;
     const runs = cases.map(([env, args]) => startDemo({ ...env }, [...args]));
     for (const [index, demo] of runs.entries()) {

@@ -31,9 +31,9 @@ describe('the CLI convention', () => {
 
   it('refuses a bad value with one line naming the flag, the value and what is accepted, exit 2', async () => {
     for (const [argv, pattern] of [
-      [['--size', 'abc'], /^tool: option '--size <mib>' argument 'abc' is invalid\. expected a whole number, got "abc"\nRun tool --help for usage\.\n$/],
-      [['--size', '0'], /argument '0' is invalid\. expected 1 to 1024, got 0/],
-      [['--size', '-5'], /argument '-5' is invalid\. expected 1 to 1024, got -5/],
+      [['--size', 'abc'], /^tool: option '--size <mib>' argument 'abc' is invalid\. expected a whole number from 1 to 1024, got "abc"\nRun tool --help for usage\.\n$/],
+      [['--size', '0'], /argument '0' is invalid\. expected a whole number from 1 to 1024, got "0"/],
+      [['--size', '-5'], /argument '-5' is invalid\. expected a whole number from 1 to 1024, got "-5"/],
       [['--mode', 'c'], /argument 'c' is invalid\. expected one of a, b, got "c"/],
       [['--sise', '3'], /^tool: unknown option '--sise' \(Did you mean --size\?\)\nRun tool --help/],
       [['--size'], /^tool: option '--size <mib>' argument missing/],

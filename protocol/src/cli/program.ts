@@ -111,10 +111,10 @@ export function valueParser<T>(parse: (value: string) => T): (value: string) => 
 
 /** Whole number within [min, max]: "abc", "1.5", "-5", "0x10" and "" are refused. */
 export function integerIn(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
   return valueParser((value) => {
     const number = /^\s*-?\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-    if (!Number.isSafeInteger(number)) throw new Error(`expected a whole number, got "${value}"`);
-    if (number < min || number > max) throw new Error(`expected ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min} to ${max}`}, got ${number}`);
+    if (!Number.isSafeInteger(number) || number < min || number > max) throw new Error(`expected a whole number ${range}, got ${JSON.stringify(value)}`);
     return number;
   });
 }
