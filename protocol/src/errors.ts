@@ -67,6 +67,8 @@ export const errorCodes = {
   INGOT_CALLBACK_URL_INVALID: { type: 'InvalidCallbackUrl', status: 400, retryable: false, message: 'Invalid callback_url' },
   // The reference conductor's --timeout: no lookup, heartbeat or end of the run in time.
   INGOT_CONDUCTOR_TIMEOUT: { type: 'ConductorTimeout', status: 504, retryable: true, message: 'Timed out' },
+  // The agent cannot bind its API's address (taken port, address not on this machine); it exits before any lookup.
+  INGOT_LISTEN_FAILED: { type: 'ListenFailed', status: 503, retryable: true, message: 'Cannot serve the agent API' },
 } as const satisfies Record<string, { type: string; status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

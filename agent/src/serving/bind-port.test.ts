@@ -33,8 +33,8 @@ describe('bindApiPort', () => {
   it('refuses a port in use with one message naming the address, EADDRINUSE and --listen-port', async () => {
     const port = await occupiedPort();
     const error = await bindApiPort({ host: '127.0.0.1', port, log }).then(() => undefined, (e: unknown) => e);
-    expect(isIngotError(error, 'INGOT_CONFIG_INVALID')).toBe(true);
-    expect((error as Error).message).toBe(`Invalid configuration: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE); stop what listens there or choose another port with --listen-port (ipa-listen-port)`);
+    expect(isIngotError(error, 'INGOT_LISTEN_FAILED')).toBe(true);
+    expect((error as Error).message).toBe(`Cannot serve the agent API: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE); stop what listens there or choose another port with --listen-port (ipa-listen-port)`);
     expect((error as Error).cause).toBeUndefined();
   });
 

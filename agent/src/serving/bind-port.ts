@@ -67,5 +67,5 @@ function listenError(host: string, port: number, error: NodeJS.ErrnoException): 
         ? `${host} is not an address of this machine (EADDRNOTAVAIL); choose another with --listen-host (ipa-listen-host)`
         : `${error.message}; check --listen-host and --listen-port (ipa-listen-host, ipa-listen-port)`;
   // No cause: Node's own text ("listen EADDRINUSE: address already in use ...") would repeat the line's reason.
-  return new IngotError('INGOT_CONFIG_INVALID', { details: `cannot listen on ${where}: ${what}` });
+  return new IngotError('INGOT_LISTEN_FAILED', { details: `cannot listen on ${where}: ${what}` });
 }

@@ -35,7 +35,7 @@ export interface ServeApiOptions {
  * callback URL the heartbeat advertises (ipa-protocol.md 1.1, 2.4), with the
  * limits of server-limits.ts against clients that hold connections, on the
  * socket bound ahead (bind-port.ts; a port that cannot be bound is
- * INGOT_CONFIG_INVALID naming the address and what to do).
+ * INGOT_LISTEN_FAILED naming the address and what to do).
  */
 export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
   const { config, tls, log } = options;
