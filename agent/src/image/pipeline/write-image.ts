@@ -97,7 +97,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     const declared = declaredImageSize(format, head, state.total);
     if (declared !== undefined && declared.bytes > BigInt(given.size)) {
       throw new IngotError('INGOT_IMAGE_TOO_LARGE', {
-        details: `the image is ${describeBytes(declared.bytes)}, ${declared.source}, and ${given.path} holds ${describeBytes(BigInt(given.size))}; nothing was written. Use a larger disk (root device hints) or a smaller image`,
+        details: `the image is ${describeBytes(declared.bytes)}, ${declared.source}, and ${given.path} holds ${describeBytes(BigInt(given.size))}; nothing was written`,
       });
     }
     sink.hashWith(format === 'raw' ? 'served' : options.verifyReadback ? 'image' : undefined);
