@@ -66,6 +66,7 @@ const stable: Record<ErrorCode, readonly [type: string, status: number, retryabl
   INGOT_HEARTBEAT_TOKEN_INVALID:  ['InvalidToken', 400, false],
   INGOT_CALLBACK_URL_INVALID:     ['InvalidCallbackUrl', 400, false],
   INGOT_CONDUCTOR_TIMEOUT:        ['ConductorTimeout', 504, true],
+  INGOT_RAID_CONFIG_INVALID:      ['InvalidCommandParamsError', 400, false],
   INGOT_LISTEN_FAILED:            ['ListenFailed', 503, true],
 };
 

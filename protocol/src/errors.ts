@@ -68,6 +68,8 @@ export const errorCodes = {
   // The reference conductor's --timeout: no lookup, heartbeat or end of the run in time.
   INGOT_CONDUCTOR_TIMEOUT: { type: 'ConductorTimeout', status: 504, retryable: true, message: 'Timed out' },
   // The agent cannot bind its API's address (taken port, address not on this machine); it exits before any lookup.
+  // A target_raid_config the agent refuses before touching any disk (agent/src/raid/); the details name the volume and the reason.
+  INGOT_RAID_CONFIG_INVALID: { type: 'InvalidCommandParamsError', status: 400, retryable: false, message: 'Invalid RAID configuration' },
   INGOT_LISTEN_FAILED: { type: 'ListenFailed', status: 503, retryable: true, message: 'Cannot serve the agent API' },
 } as const satisfies Record<string, { type: string; status: number; retryable: boolean; message: string }>;
 

@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { IngotError } from '@ingot/protocol';
-import type { BlockDevice } from './block-devices.ts';
 import {
   deviceMatchesHints, normalizeStringExpression, parseRootDeviceHints, pythonQuote, rootDeviceHintsOf, selectRootDevice,
-  type HintCandidate,
 } from './root-device-hints.ts';
+import { testDisk } from './test-disk.ts';
 
-const GiB = 1024 ** 3;
-
-function disk(name: string, sizeGiB: number, extra: Partial<HintCandidate> = {}): HintCandidate {
-  const device: BlockDevice = {
-    name, type: 'disk', size: sizeGiB * GiB, logicalSectorSize: 512, physicalSectorSize: 4096, rotational: false,
-    readOnly: false, model: null, vendor: null, serial: null, wwn: null, tran: null, hctl: null, byPath: null,
-  };
-  return { ...device, ...extra };
-}
+const disk = testDisk;
 
 /** A machine like those IPA's tests describe: an HDD, two SSDs, an NVMe drive and a small SATADOM. */
 const machine = [
