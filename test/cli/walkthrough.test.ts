@@ -5,12 +5,13 @@
  * each through `npm run` as a person types them. The conductor must pair,
  * clean and exit 0; the agent must stop on Ctrl-C (SIGINT).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startSpawned, type Spawned } from '../support/spawned.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 
@@ -23,33 +24,23 @@ function walkthroughCommands(): string[] {
   return block.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
 }
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  /** The exit status, or the signal's name when the process ended by it. */
-  exited: Promise<number | string | null>;
-}
-
 /** A command in its own process group, so Ctrl-C reaches npm and the node it started, as in a terminal. */
-function start(command: string): Running {
-  const child = spawn('sh', ['-c', `exec ${command}`], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
-  let text = '';
-  child.stdout!.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-  const exited = new Promise<number | string | null>((done) => child.once('exit', (code, signal) => done(code ?? signal)));
-  return { child, output: () => text, exited };
+function start(command: string): Spawned {
+  return startSpawned('sh', ['-c', `exec ${command}`], { cwd: root, detached: true, env: { ...process.env, FORCE_COLOR: '0' } });
 }
 
-async function waitFor(what: string, running: Running, pattern: RegExp, ms: number): Promise<void> {
+const output = (running: Spawned) => running.stdout() + running.stderr();
+
+async function waitFor(what: string, running: Spawned, pattern: RegExp, ms: number): Promise<void> {
   const until = Date.now() + ms;
-  while (!pattern.test(running.output())) {
-    if (Date.now() > until || running.child.exitCode !== null) throw new Error(`${what}: no ${pattern} within ${ms} ms; output:\n${running.output()}`);
+  while (!pattern.test(output(running))) {
+    if (Date.now() > until || running.child.exitCode !== null) throw new Error(`${what}: no ${pattern} within ${ms} ms; output:\n${output(running)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'ingot-walkthrough-'));
-const started: Running[] = [];
+const started: Spawned[] = [];
 afterAll(() => {
   for (const { child } of started) {
     try {
@@ -75,12 +66,12 @@ describe('README: running the agent by hand', () => {
     started.push(agent);
 
     const status = await Promise.race([conductor.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000))]);
-    expect(status, `conductor:\n${conductor.output()}\nagent:\n${agent.output()}`).toBe(0);
-    expect(conductor.output()).toMatch(/token issued[\s\S]*paired[\s\S]*erase_devices_metadata[\s\S]*cleaning done/);
+    expect(status, `conductor:\n${output(conductor)}\nagent:\n${output(agent)}`).toBe(0);
+    expect(output(conductor)).toMatch(/token issued[\s\S]*paired[\s\S]*erase_devices_metadata[\s\S]*cleaning done/);
 
     // npm re-raises the Ctrl-C it forwarded once its child is gone, so npm itself ends by SIGINT; the agent's own end is in its log.
     process.kill(-agent.child.pid!, 'SIGINT');
     expect([130, 'SIGINT']).toContain(await agent.exited); // the agent's 130 (interrupted), or npm's re-raised SIGINT
-    expect(agent.output()).toMatch(/"signal":"SIGINT".*stopping|stopping.*SIGINT/);
+    expect(output(agent)).toMatch(/"signal":"SIGINT".*stopping|stopping.*SIGINT/);
   }, 180_000);
 });
