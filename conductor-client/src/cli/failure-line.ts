@@ -5,7 +5,7 @@
  * as `--json` carries it.
  */
 import { IngotError, isIngotError, redactUrl, type ErrorCode } from '@ingot/protocol';
-import { describeFailure } from '@ingot/protocol/cli';
+import { causeChain, describeFailure } from '@ingot/protocol/cli';
 
 export interface FailureContext {
   nodeUuid: string;
@@ -22,19 +22,9 @@ export interface FailureContext {
   verbose: boolean;
 }
 
-/** Each error of the chain, outermost first. */
-function chainOf(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let current = error; current !== undefined && current !== null && !chain.includes(current); current = (current as { cause?: unknown }).cause) {
-    chain.push(current);
-    if (!(current instanceof Error)) break;
-  }
-  return chain;
-}
-
 /** The stable codes of the chain, outermost first. */
 export function codesOf(error: unknown): ErrorCode[] {
-  return chainOf(error).filter((e): e is IngotError => isIngotError(e)).map((e) => e.code);
+  return causeChain(error).filter((e): e is IngotError => isIngotError(e)).map((e) => e.code);
 }
 
 /**

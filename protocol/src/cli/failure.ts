@@ -8,16 +8,23 @@ import { isIngotError } from '../errors.ts';
  */
 export function describeFailure(error: unknown, options: { verbose?: boolean } = {}): string {
   const parts: string[] = [];
-  const seen = new Set<unknown>();
-  for (let current: unknown = error; current !== undefined && current !== null && !seen.has(current); current = (current as { cause?: unknown }).cause) {
-    seen.add(current);
+  for (const current of causeChain(error)) {
     const text = messageOf(current).replace(/\s+/g, ' ').trim();
     if (text && !parts.some((part) => part.includes(text))) parts.push(text);
-    if (!(current instanceof Error)) break;
   }
   const line = parts.join(': ') || 'unknown error';
   if (!options.verbose || !(error instanceof Error) || !error.stack) return line;
   return `${line}\n${error.stack.split('\n').slice(1).join('\n')}`;
+}
+
+/** An error and its causes, outermost first; a cause that is not an Error ends it, and a cycle is followed once. */
+export function causeChain(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let current = error; current !== undefined && current !== null && !chain.includes(current); current = (current as { cause?: unknown }).cause) {
+    chain.push(current);
+    if (!(current instanceof Error)) break;
+  }
+  return chain;
 }
 
 function messageOf(value: unknown): string {
