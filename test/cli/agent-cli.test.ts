@@ -4,7 +4,6 @@
  * printed. Nothing here gets as far as starting the agent: every case ends
  * at --help, --version or a refusal.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,26 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_VERSION } from '../../agent/src/agent.ts';
 import { flagName, settings, type SettingName } from '../../agent/src/config.ts';
 import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
+import { ranToEnd, startSpawned, type Ran } from '../support/spawned.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const main = join(root, 'agent/src/main.ts');
 
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function runAgent(argv: readonly string[], env: Record<string, string> = {}): Promise<Ran> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, main, ...argv], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    child.once('error', fail);
-    child.once('close', (status) => done({ status, stdout, stderr }));
-  });
+  return ranToEnd(startSpawned(process.execPath, [...SOURCE_NODE_ARGS, main, ...argv], { cwd: root, env: { ...process.env, ...env } }));
 }
 
 /** One error line, then the convention's pointer to --help; nothing on stdout. */

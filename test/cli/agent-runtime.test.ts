@@ -9,7 +9,6 @@
  * - a failed lookup is one warning line, readable with --log-format pretty
  *   (from the sources and from the bundle the ramdisk runs), JSON when piped.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -24,19 +23,14 @@ import { createSimulatedMachine, type SimulatedMachine } from '../support/simula
 import { freePort } from '../support/free-port.ts';
 import { startTestConductor, type Cleanups } from '../support/paired-agent.ts';
 import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
+import { startSpawned, type Spawned } from '../support/spawned.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 const cleanups: Cleanups = [];
 afterEach(async () => { for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); });
 
-interface RunningAgent {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** The exit status, or the signal's name. */
-  exited: Promise<number | string>;
-}
+type RunningAgent = Spawned;
 
 /** A directory that is the agent's TMPDIR and nothing else's. */
 function agentTmpdir(): string {
@@ -47,16 +41,9 @@ function agentTmpdir(): string {
 
 /** The agent from its sources through tsx, or `entry` (the bundle) given as node's arguments. */
 function spawnAgent(args: string[], env: Record<string, string>, entry = [...SOURCE_NODE_ARGS, 'agent/src/main.ts']): RunningAgent {
-  const child = spawn(process.execPath, [...entry, ...args], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', ...env },
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { err += chunk.toString(); });
-  const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? -1)));
-  cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const agent = startSpawned(process.execPath, [...entry, ...args], { cwd: root, env: { ...process.env, FORCE_COLOR: '0', ...env } });
+  cleanups.push(() => { if (agent.child.exitCode === null && agent.child.signalCode === null) agent.child.kill('SIGKILL'); });
+  return agent;
 }
 
 async function waitFor<T>(what: string, agent: RunningAgent, probe: () => T | undefined | false, ms = 30_000): Promise<T> {

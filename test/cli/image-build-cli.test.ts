@@ -5,7 +5,7 @@
  * SIGINT, which must exit 130 leaving no partial output and the previous
  * build's files untouched.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCacheDir } from '../../image-build/src/build-ramdisk.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
+import { ranToEnd, startSpawned, type Ran } from '../support/spawned.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const cli = join(root, 'image-build/src/cli.ts');
@@ -28,25 +29,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 interface Running {
   pid: number;
   stderr: () => string;
-  done: Promise<{ status: number | null; stdout: string; stderr: string }>;
+  done: Promise<Ran>;
 }
 
 function start(argv: readonly string[]): Running {
-  const child = spawn(process.execPath, [...SOURCE_NODE_ARGS, cli, ...argv], { cwd: root, env: { ...process.env, TMPDIR: tmp, COLUMNS: '80' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((settle, fail) => {
-    child.once('error', fail);
-    child.once('close', (status) => settle({ status, stdout, stderr }));
-  });
-  return { pid: child.pid!, stderr: () => stderr, done };
+  const spawned = startSpawned(process.execPath, [...SOURCE_NODE_ARGS, cli, ...argv], { cwd: root, env: { ...process.env, TMPDIR: tmp, COLUMNS: '80' } });
+  return { pid: spawned.child.pid!, stderr: spawned.stderr, done: ranToEnd(spawned) };
 }
 
 const run = (...argv: string[]) => start(argv).done;
 
-function expectUsageError(ran: { status: number | null; stdout: string; stderr: string }, line: string): void {
+function expectUsageError(ran: Ran, line: string): void {
   expect(ran.status, ran.stderr).toBe(2);
   expect(ran.stdout).toBe('');
   const [first, hint, ...rest] = ran.stderr.trimEnd().split('\n');
