@@ -3,7 +3,7 @@
  * (ironic-conductor.md §1, "The agent's reply, as Ironic reads it").
  */
 import {
-  IngotError, commandStatuses, parseCommandError, parseFault,
+  IngotError, commandStatuses, errorCodes, parseCommandError, parseFault,
   type CommandResult, type IngotErrorOptions, type StepDescription,
 } from '@ingot/protocol';
 
@@ -68,7 +68,10 @@ export function httpError(status: number, body: unknown, where: string): IngotEr
     return new AgentBusyError({ details: typeof faultstring === 'string' ? faultstring : where, status });
   }
   const fault = parseFault(status, body);
-  return new IngotError(fault.code, { details: `${where}: ${fault.details}`, status });
+  // Ingot's agent renders a fault as "<the code's message>: <details>"; the error built here says that message again first, so it is said once.
+  const prefix = `${errorCodes[fault.code].message}: `;
+  const details = fault.details.startsWith(prefix) ? fault.details.slice(prefix.length) : fault.details;
+  return new IngotError(fault.code, { details: `${where}: ${details}`, status });
 }
 
 /** What get_clean_steps / get_deploy_steps / get_service_steps answer. */
