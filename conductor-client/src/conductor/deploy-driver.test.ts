@@ -5,7 +5,9 @@ import { IngotError, isIngotError } from '@ingot/protocol';
 import { AgentClient } from '../index.ts';
 import { FAKE_DISK_IDENTIFIER } from '../testing/fake-agent-handlers.ts';
 import { createFakeAgentServer, type FakeAgentOptions, type FakeAgentServer } from '../testing/fake-agent-server.ts';
-import { driveDeployment, type DeployProgress } from './deploy-driver.ts';
+import { driveDeployment, type DeployProgress, type DriveDeploymentOptions } from './deploy-driver.ts';
+import { fakeRaidAgentOptions } from './fixtures/fake-raid-agent.ts';
+import type { TargetRaidConfig } from './raid-config-file.ts';
 import type { DeployImage } from './image-info.ts';
 
 const TOKEN = 'k'.repeat(43);
@@ -18,7 +20,7 @@ afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
 const names = (requests: Array<{ method: string; body: unknown; query: Record<string, string> }>) =>
   requests.filter((r) => r.method === 'POST').map((r) => [(r.body as { name: string }).name, r.query.wait]);
 
-async function deploy(agentOptions: FakeAgentOptions, image: DeployImage = IMAGE, beforeTearDown?: (agent: FakeAgentServer) => Promise<void>) {
+async function deploy(agentOptions: FakeAgentOptions, image: DeployImage = IMAGE, beforeTearDown?: (agent: FakeAgentServer) => Promise<void>, more: Partial<DriveDeploymentOptions> = {}) {
   const agent = await createFakeAgentServer({ token: TOKEN, stepDurationMs: 80, imageBytes: 100 * 1024 * 1024, imageChunks: 8, ...agentOptions });
   const client = new AgentClient({ url: agent.url, token: TOKEN });
   cleanups.push(() => agent.close(), () => client.close());
@@ -26,6 +28,7 @@ async function deploy(agentOptions: FakeAgentOptions, image: DeployImage = IMAGE
   const outcome = await driveDeployment({
     client, node: NODE, ports: [], image, log, pollIntervalMs: 5, onProgress: (e) => events.push(e),
     ...(beforeTearDown ? { beforeTearDown: () => beforeTearDown(agent) } : {}),
+    ...more,
   })
     .then((report) => ({ report, error: undefined as unknown }), (error: unknown) => ({ report: undefined, error }));
   return { agent, events, ...outcome };
@@ -66,7 +69,9 @@ describe('driveDeployment', () => {
       if (index > 0) expect(sample.done).toBeGreaterThanOrEqual(samples[index - 1]!.done!);
     }
     expect(report?.lastProgress).toMatchObject({ done: 100 * 1024 * 1024 });
-    expect(events.map((e) => e.type).filter((t) => t !== 'progress')).toEqual(['steps', 'write-start', 'written', 'partition-uuids', 'powered-off']);
+    expect(events.map((e) => e.type).filter((t) => t !== 'progress')).toEqual(['steps', 'step-start', 'step-done', 'partition-uuids', 'powered-off']);
+    expect(events.find((e) => e.type === 'step-start')).toMatchObject({ step: { interface: 'deploy', step: 'write_image' }, index: 0, total: 1 });
+    expect(report?.raid).toBeUndefined();
   });
 
   it('fails as deploy failed with the agent\'s error named, and neither asks for partition uuids nor powers off', async () => {
@@ -124,5 +129,108 @@ describe('driveDeployment', () => {
     const { agent, report } = await deploy({ handlers: { 'standby.power_off': undefined as never } });
     expect(report).toMatchObject({ rootUuid: FAKE_DISK_IDENTIFIER, poweredOff: false });
     expect(names(agent.requests).at(-1)).toEqual(['standby.power_off', 'false']);
+  });
+});
+
+/** A mixed chassis: RAID 1 root on two SSDs by name, RAID 1+0 data on the rotational disks. */
+const RAID: TargetRaidConfig = {
+  logical_disks: [
+    { volume_name: 'root', is_root_volume: true, raid_level: '1', size_gb: 8, controller: 'software', physical_disks: [{ name: '/dev/vda' }, { name: '/dev/vdb' }] },
+    { volume_name: 'data', raid_level: '1+0', size_gb: 'MAX', controller: 'software', physical_disks: [{ rotational: true }, { rotational: true }, { rotational: true }, { rotational: true }] },
+  ],
+};
+const RAID_NODE = { uuid: NODE.uuid, target_raid_config: RAID };
+const stepsSent = (agent: FakeAgentServer) => agent.requests.filter((r) => (r.body as { name?: string } | undefined)?.name === 'deploy.execute_deploy_step')
+  .map((r) => (r.body as { params: { step: { interface: string; step: string; args: Record<string, unknown> }; node: unknown } }).params);
+
+describe('driveDeployment with a RAID configuration', () => {
+  it('runs raid.apply_configuration with the configuration and delete_existing before write_image, and reports what the agent built', async () => {
+    const { agent, events, report, error } = await deploy(fakeRaidAgentOptions({ stepDurationMs: 80 }), IMAGE, undefined, { node: RAID_NODE, raidConfig: RAID });
+    expect(error).toBeUndefined();
+    expect(names(agent.requests).map(([name]) => name)).toEqual([
+      'deploy.get_deploy_steps', 'deploy.execute_deploy_step', 'deploy.execute_deploy_step', 'standby.get_partition_uuids', 'standby.power_off',
+    ]);
+    const [apply, write] = stepsSent(agent);
+    expect(apply!.step).toEqual({ interface: 'raid', step: 'apply_configuration', args: { raid_config: RAID, delete_existing: true } });
+    expect(write!.step).toMatchObject({ interface: 'deploy', step: 'write_image' });
+    // Ironic's node carries target_raid_config on every command; no root device hint unless one was given.
+    for (const params of [apply!, write!]) expect(params.node).toEqual(RAID_NODE);
+    // The result is the agent's, as it returned it: the root volume's hint included.
+    const applied = agent.commands.find((c) => (c.command_result as { deploy_step?: { step?: string } } | null)?.deploy_step?.step === 'apply_configuration');
+    const agentResult = (applied?.command_result as { deploy_result: { logical_disks: Array<{ root_device_hint?: { name: string } }> } }).deploy_result;
+    expect(report?.raid?.result).toEqual(agentResult);
+    expect(report?.raid?.durationMs).toBeGreaterThan(0);
+    const root = agentResult.logical_disks.find((disk) => disk.root_device_hint)!.root_device_hint!.name;
+    expect(report?.device).toBe(root);
+    expect(events.filter((e) => e.type === 'step-start' || e.type === 'step-done').map((e) => [e.type, (e as { step: { step: string } }).step.step, (e as { index: number }).index, (e as { total: number }).total]))
+      .toEqual([['step-start', 'apply_configuration', 0, 2], ['step-done', 'apply_configuration', 0, 2], ['step-start', 'write_image', 1, 2], ['step-done', 'write_image', 1, 2]]);
+  });
+
+  it('passes on the resync progress the agent reports while apply_configuration runs, and keeps lastProgress for the image', async () => {
+    const { events, report } = await deploy(fakeRaidAgentOptions({ stepDurationMs: 200, resyncSamples: 4 }), IMAGE, undefined, { node: RAID_NODE, raidConfig: RAID });
+    const messages = events.flatMap((e) => (e.type === 'progress' && e.step.step === 'apply_configuration' && e.progress?.message ? [e.progress.message] : []));
+    expect(messages.some((m) => /^md0 resync \d+%$/.test(m))).toBe(true);
+    expect(messages.some((m) => /^md1 resync \d+%$/.test(m))).toBe(true);
+    expect(messages.at(-1)).toBe('md1 resync 100%');
+    // The image's last sample, not the RAID build's: what the CLI reads the served bytes from.
+    expect(report?.lastProgress).toMatchObject({ stage: 'writing image', unit: 'bytes' });
+    expect(report?.lastProgress?.done).toBe(report?.lastProgress?.total);
+  });
+
+  it('fails before anything is written when the agent offers no apply_configuration, naming the step and what it lists', async () => {
+    const { agent, error } = await deploy({}, IMAGE, undefined, { node: RAID_NODE, raidConfig: RAID });
+    expect(isIngotError(error, 'INGOT_DEPLOYMENT_FAILED')).toBe(true);
+    expect(isIngotError((error as Error).cause, 'INGOT_STEP_NOT_FOUND')).toBe(true);
+    expect(describeFailure(error)).toMatch(/raid\.apply_configuration: .*the agent offers no raid\.apply_configuration deploy step \(it lists deploy\.write_image, deploy\.erase_devices_metadata\): it cannot build software RAID; nothing was written/);
+    expect(names(agent.requests).map(([name]) => name)).toEqual(['deploy.get_deploy_steps']);
+  });
+
+  it('fails with the agent\'s 400 naming the volume when it refuses the configuration, and never sends write_image', async () => {
+    const tooFew = { logical_disks: [RAID.logical_disks[0], { ...(RAID.logical_disks[1] as object), raid_level: '5', physical_disks: [{ name: '/dev/vdc' }, { name: '/dev/vdd' }] }] };
+    const { agent, error } = await deploy(fakeRaidAgentOptions(), IMAGE, undefined, { node: { uuid: NODE.uuid, target_raid_config: tooFew }, raidConfig: tooFew });
+    expect(isIngotError(error, 'INGOT_DEPLOYMENT_FAILED')).toBe(true);
+    expect(isIngotError((error as Error).cause, 'INGOT_RAID_CONFIG_INVALID')).toBe(true);
+    expect(describeFailure(error)).toMatch(/^Deploy step failed: raid\.apply_configuration could not be started on the agent: .*logical_disks\[1\] \("data"\): RAID 5 needs at least 3 member disks, physical_disks lists 2$/);
+    expect(stepsSent(agent).map((params) => params.step.step)).toEqual(['apply_configuration']);
+  });
+
+  it('stops at apply_configuration when it fails on the agent, the agent\'s error as the cause', async () => {
+    const options = fakeRaidAgentOptions();
+    const { agent, error } = await deploy({
+      ...options,
+      handlers: {
+        'deploy.execute_deploy_step': (params, context) => {
+          if ((params.step as { step: string }).step === 'apply_configuration') throw new IngotError('INGOT_COMMAND_FAILED', { details: 'mdadm: cannot open /dev/vdb1: Device or resource busy' });
+          return options.handlers!['deploy.execute_deploy_step']!(params, context);
+        },
+      },
+    }, IMAGE, undefined, { node: RAID_NODE, raidConfig: RAID });
+    expect(describeFailure(error)).toBe('Deploy step failed: raid.apply_configuration failed on the agent: Command execution failed: mdadm: cannot open /dev/vdb1: Device or resource busy');
+    expect(stepsSent(agent).map((params) => params.step.step)).toEqual(['apply_configuration']);
+    expect(names(agent.requests).map(([name]) => name)).not.toContain('standby.power_off');
+  });
+
+  it('re-fetches the deploy steps after a version mismatch of apply_configuration and runs it again, then write_image', async () => {
+    let calls = 0;
+    const options = fakeRaidAgentOptions();
+    const { agent, report } = await deploy({
+      ...options,
+      handlers: {
+        ...options.handlers,
+        'deploy.get_deploy_steps': () => ({ deploy_steps: { FakeHardwareManager: options.deploySteps }, hardware_manager_version: { FakeHardwareManager: calls++ === 0 ? '0.9' : '1.0' } }),
+      },
+    }, IMAGE, undefined, { node: RAID_NODE, raidConfig: RAID });
+    expect(report?.raid).toBeDefined();
+    expect(names(agent.requests).map(([name]) => name).filter((n) => n?.startsWith('deploy.'))).toEqual([
+      'deploy.get_deploy_steps', 'deploy.execute_deploy_step', 'deploy.get_deploy_steps', 'deploy.execute_deploy_step', 'deploy.execute_deploy_step',
+    ]);
+    expect(stepsSent(agent).map((params) => params.step.step)).toEqual(['apply_configuration', 'apply_configuration', 'write_image']);
+  });
+
+  it('leaves a root device hint to the agent: it is sent as given and the image goes where the agent says', async () => {
+    const node = { ...RAID_NODE, instance_info: { root_device: { name: '/dev/vde' } } };
+    const { agent, report } = await deploy(fakeRaidAgentOptions(), IMAGE, undefined, { node, raidConfig: RAID });
+    expect(stepsSent(agent).every((params) => JSON.stringify(params.node) === JSON.stringify(node))).toBe(true);
+    expect(report?.device).toBe('/dev/fake0');
   });
 });

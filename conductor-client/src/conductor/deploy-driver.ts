@@ -4,7 +4,10 @@
  * the out-of-band `write_image` step sent as `deploy.execute_deploy_step`
  * with Ironic's `image_info`, polled to completion, then
  * `standby.get_partition_uuids` and `standby.power_off` (tear_down_agent).
- * Built only on the package's public API.
+ * With a RAID configuration, the in-band `raid.apply_configuration` deploy
+ * step runs first, as a deploy template puts it before write_image; the agent
+ * then writes the image onto the root volume it built. Built only on the
+ * package's public API.
  *
  * What it leaves out, on purpose: `image.install_bootloader` (Ironic calls it
  * for whole-disk images only in UEFI mode with manage_agent_boot; this
@@ -14,15 +17,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { IngotError, isIngotError, type CommandProgress, type CommandResult, type NodeInfo, type StepRequest } from '@ingot/protocol';
-import { commandError, type AgentClient } from '../index.ts';
+import { commandError, type AgentClient, type StepsReply } from '../index.ts';
 import { buildImageInfo, type DeployImage } from './image-info.ts';
+import type { TargetRaidConfig } from './raid-config-file.ts';
+import { APPLY_CONFIGURATION, applyConfigurationStep } from './raid-step.ts';
 import { deployedDevice, readRootDisk, type RootDisk } from './root-disk.ts';
 
+/** A deploy step's events carry its place in the deploy's list: `raid.apply_configuration` (with a RAID configuration), then `deploy.write_image`. */
 export type DeployProgress =
   | { type: 'steps'; inBand: string[] }
-  | { type: 'write-start'; step: StepRequest }
+  | { type: 'step-start'; step: StepRequest; index: number; total: number }
   | { type: 'progress'; step: StepRequest; progress: CommandProgress | null | undefined }
-  | { type: 'written'; step: StepRequest; durationMs: number; result: unknown }
+  | { type: 'step-done'; step: StepRequest; index: number; total: number; durationMs: number; result: unknown }
   | { type: 'partition-uuids'; uuids: Record<string, unknown> }
   | { type: 'powered-off' };
 
@@ -33,12 +39,19 @@ export interface DriveDeploymentOptions {
   image: DeployImage;
   /** `args.configdrive` of write_image. Default null (none). */
   configdrive?: unknown;
+  /**
+   * Ironic's target_raid_config: build it with `raid.apply_configuration`
+   * (`delete_existing: true`) before the image is written. The node should
+   * carry the same as `target_raid_config`, as Ironic's does; without
+   * root device hints the agent then writes onto the root volume it built.
+   */
+  raidConfig?: TargetRaidConfig;
   log: Logger;
   onProgress?: (event: DeployProgress) => void;
   signal?: AbortSignal;
   /** Between polls of the running write; Ironic's command_wait_interval is 6 s. Default 2000. */
   pollIntervalMs?: number;
-  /** Longest the image write may run. Default 3 hours (a large image over a slow link). */
+  /** Longest each deploy step (the RAID build, the image write) may run. Default 3 hours (a large image over a slow link). */
   stepTimeoutMs?: number;
   /** Send `standby.power_off` at the end (Ironic's tear_down_agent). Default true. */
   powerOff?: boolean;
@@ -51,6 +64,13 @@ export interface DriveDeploymentOptions {
   beforeTearDown?: () => Promise<void>;
 }
 
+/** What `raid.apply_configuration` did, as the agent reported it. */
+export interface RaidReport {
+  /** Its `command_result.deploy_result`: the logical disks, the root one with `root_device_hint` (Ironic's shape). */
+  result: unknown;
+  durationMs: number;
+}
+
 export interface DeploymentReport extends RootDisk {
   /** `command_result.deploy_result` of write_image, e.g. `{result: "prepare_image: image (…) written to device …"}`. */
   deployResult: unknown;
@@ -60,9 +80,11 @@ export interface DeploymentReport extends RootDisk {
   partitionUuids: Record<string, unknown>;
   /** Time the write_image step took on the agent, as seen by polling. */
   writeDurationMs: number;
-  /** The last command_progress seen (done/total of the served image). */
+  /** The last command_progress of write_image seen (done/total of the served image). */
   lastProgress: CommandProgress | null;
   poweredOff: boolean;
+  /** With a RAID configuration, what apply_configuration reported; else absent. */
+  raid?: RaidReport;
 }
 
 /**
@@ -78,36 +100,66 @@ export function writeImageStep(image: DeployImage, nodeUuid: string, configdrive
   return { interface: 'deploy', step: 'write_image', args: { image_info: buildImageInfo(image, nodeUuid), configdrive } };
 }
 
+/** The in-band steps the agent lists, as `interface.step`. */
+const offered = (listed: StepsReply) => Object.values(listed.steps).flat().map((s) => `${s.interface}.${s.step}`);
+
 /**
- * Writes the image and tears the agent down; throws INGOT_DEPLOYMENT_FAILED
- * naming the command that failed, with the agent's error as `cause`.
+ * Builds the RAID configuration if there is one, writes the image and tears
+ * the agent down; throws INGOT_DEPLOYMENT_FAILED naming the command that
+ * failed, with the agent's error as `cause`.
  */
 export async function driveDeployment(options: DriveDeploymentOptions): Promise<DeploymentReport> {
   const { client, node, ports, log } = options;
-  const step = writeImageStep(options.image, node.uuid, options.configdrive ?? null);
-  let lastProgress: CommandProgress | null = null;
-  let written: { result: CommandResult; durationMs: number } | undefined;
-  // A version mismatch makes Ironic re-fetch the steps and re-run the step (deploy is not restarted), once here.
-  for (let round = 1; !written; round++) {
+  const write = writeImageStep(options.image, node.uuid, options.configdrive ?? null);
+  const steps = [...(options.raidConfig ? [applyConfigurationStep(options.raidConfig)] : []), write];
+  const fetchSteps = async () => {
     const listed = await client.getDeploySteps(node, ports).catch((error: unknown) => { throw failed('deploy.get_deploy_steps', error); });
-    const inBand = Object.values(listed.steps).flat().map((s) => `${s.interface}.${s.step}`);
+    const inBand = offered(listed);
     options.onProgress?.({ type: 'steps', inBand });
     // The conductor's out-of-band write_image shadows the agent's in-band one; an agent without it cannot write images.
     if (!inBand.includes('deploy.write_image')) log.warn({ inBand }, 'the agent lists no write_image deploy step; sending it anyway, as Ironic does');
-    options.onProgress?.({ type: 'write-start', step });
-    log.info({ image: (step.args as { image_info: { id: string } }).image_info.id, url: options.image.url }, 'writing the image');
-    const started = Date.now();
-    const final = await runWriteImage(options, step, listed.hardwareManagerVersion, (progress) => { lastProgress = progress ?? lastProgress; });
-    if (isMismatch(final)) {
-      if (round >= 2) throw failed(`hardware manager versions changed again while deploying (${final.command_status})`, commandError(final));
-      log.warn('hardware manager version mismatch; fetching the deploy steps again');
-      continue;
+    // Ironic refuses a deploy template's step the agent does not offer before running any; so does this, before any disk is touched.
+    if (options.raidConfig && !inBand.includes(APPLY_CONFIGURATION)) {
+      throw failed(APPLY_CONFIGURATION, new IngotError('INGOT_STEP_NOT_FOUND', {
+        details: `the agent offers no ${APPLY_CONFIGURATION} deploy step (it lists ${inBand.join(', ') || 'none'}): it cannot build software RAID; nothing was written`,
+      }));
     }
-    written = { result: final, durationMs: Date.now() - started };
+    return listed;
+  };
+
+  let listed = await fetchSteps();
+  let lastProgress: CommandProgress | null = null;
+  const results: Array<{ deployResult: unknown; durationMs: number }> = [];
+  for (const [index, step] of steps.entries()) {
+    const name = `${step.interface}.${step.step}`;
+    options.onProgress?.({ type: 'step-start', step, index, total: steps.length });
+    if (step === write) log.info({ image: (step.args as { image_info: { id: string } }).image_info.id, url: options.image.url }, 'writing the image');
+    else log.info({ step: name }, 'running the deploy step');
+    let final: CommandResult | undefined;
+    let started = Date.now();
+    // A version mismatch makes Ironic re-fetch the steps and re-run the step (deploy is not restarted), once here.
+    for (let round = 1; !final; round++) {
+      started = Date.now();
+      const ended = await runDeployStep(options, step, listed.hardwareManagerVersion, (progress) => {
+        if (step === write) lastProgress = progress ?? lastProgress;
+      });
+      if (!isMismatch(ended)) {
+        final = ended;
+        break;
+      }
+      if (round >= 2) throw failed(`hardware manager versions changed again while deploying (${ended.command_status})`, commandError(ended));
+      log.warn({ step: name }, 'hardware manager version mismatch; fetching the deploy steps again');
+      listed = await fetchSteps();
+    }
+    const durationMs = Date.now() - started;
+    const deployResult = (final.command_result as { deploy_result?: unknown } | null)?.deploy_result ?? null;
+    results.push({ deployResult, durationMs });
+    options.onProgress?.({ type: 'step-done', step, index, total: steps.length, durationMs, result: deployResult });
+    log.info({ step: name, durationMs, result: deployResult }, step === write ? 'image written' : 'deploy step done');
   }
-  const deployResult = (written.result.command_result as { deploy_result?: unknown } | null)?.deploy_result ?? null;
-  options.onProgress?.({ type: 'written', step, durationMs: written.durationMs, result: deployResult });
-  log.info({ durationMs: written.durationMs, result: deployResult }, 'image written');
+  // write_image is the last step; apply_configuration, when there is one, the first.
+  const { deployResult, durationMs: writeDurationMs } = results.at(-1)!;
+  const raid = options.raidConfig ? { result: results[0]!.deployResult, durationMs: results[0]!.durationMs } : undefined;
 
   // prepare_instance_boot: the root uuid Ironic stores as root_uuid_or_disk_id (ironic-conductor.md §4).
   const partitionUuids = await client.getPartitionUuids().catch((error: unknown) => { throw failed('standby.get_partition_uuids', error); });
@@ -125,13 +177,18 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
       log.warn({ err: error }, 'standby.power_off failed; power the node off out of band');
     }
   }
-  return { deployResult, device: deployedDevice(deployResult), partitionUuids, ...readRootDisk(partitionUuids), writeDurationMs: written.durationMs, lastProgress, poweredOff };
+  return {
+    deployResult, device: deployedDevice(deployResult), partitionUuids, ...readRootDisk(partitionUuids), writeDurationMs, lastProgress, poweredOff,
+    ...(raid ? { raid } : {}),
+  };
 }
 
-async function runWriteImage(
+/** Runs one deploy step through `deploy.execute_deploy_step` and polls it to its end; a version mismatch is returned for the caller to retry. */
+async function runDeployStep(
   options: DriveDeploymentOptions, step: StepRequest, version: Record<string, string>, onSample: (p: CommandProgress | null | undefined) => void,
 ): Promise<CommandResult> {
   const { client, node, ports, signal, log } = options;
+  const name = `${step.interface}.${step.step}`;
   const intervalMs = options.pollIntervalMs ?? 2000;
   const progress = (result: CommandResult | undefined) => {
     onSample(result?.command_progress);
@@ -143,26 +200,26 @@ async function runWriteImage(
     try {
       started = await client.executeDeployStep(step, node, ports, version);
     } catch (error) {
-      if (!isIngotError(error, 'INGOT_AGENT_BUSY') || attempt >= 30) throw failed('deploy.write_image could not be started on the agent', error);
-      log.info('agent busy; sending write_image again shortly');
+      if (!isIngotError(error, 'INGOT_AGENT_BUSY') || attempt >= 30) throw failed(`${name} could not be started on the agent`, error);
+      log.info({ step: name }, 'agent busy; sending the step again shortly');
       await sleep(intervalMs, undefined, { signal });
     }
   }
   const final = started.command_status === 'RUNNING'
     ? await client.waitForCommand('execute_deploy_step', {
       id: started.id || undefined, intervalMs, timeoutMs: options.stepTimeoutMs ?? 3 * 3600_000, signal, onProgress: progress,
-    }).catch((error: unknown) => { throw failed('deploy.write_image, while polling its status', error); })
+    }).catch((error: unknown) => { throw failed(`${name}, while polling its status`, error); })
     : started;
   progress(final);
   if (isMismatch(final)) return final;
   if (final.command_status !== 'SUCCEEDED') {
     const agentError = commandError(final);
-    throw failed(`deploy.write_image failed on the agent${agentError ? '' : ` (${final.command_status})`}`, agentError);
+    throw failed(`${name} failed on the agent${agentError ? '' : ` (${final.command_status})`}`, agentError);
   }
   // The agent must echo the step it ran (ironic-conductor.md §2, process_next_step).
   const echoed = (final.command_result as { deploy_step?: StepRequest } | null)?.deploy_step;
   if (!echoed || echoed.step !== step.step || (echoed.interface ?? step.interface) !== step.interface) {
-    throw failed(`deploy.write_image: the agent's result does not echo the step (got ${echoed ? `${echoed.interface}.${echoed.step}` : 'nothing'})`);
+    throw failed(`${name}: the agent's result does not echo the step (got ${echoed ? `${echoed.interface}.${echoed.step}` : 'nothing'})`);
   }
   return final;
 }

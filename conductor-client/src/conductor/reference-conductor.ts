@@ -25,9 +25,13 @@ import { driveCleaning, type CleaningReport } from './clean-driver.ts';
 import { driveDeployment, type DeploymentReport } from './deploy-driver.ts';
 import { driveRescue, type RescueReport } from './rescue-driver.ts';
 import type { DeployImage } from './image-info.ts';
+import type { TargetRaidConfig } from './raid-config-file.ts';
 import { collectRamdiskLogs, shouldCollectLogs, type CollectLogsPolicy, type RamdiskLogs, type RunOutcome } from './ramdisk-logs.ts';
 
 export type { CollectLogsPolicy, RamdiskLogs } from './ramdisk-logs.ts';
+export type { RaidReport } from './deploy-driver.ts';
+export { readRaidConfigFile, type RaidConfigFile, type TargetRaidConfig } from './raid-config-file.ts';
+export { describeRaidResult } from './raid-step.ts';
 export { driveRescue, type RescueOptions, type RescueReport } from './rescue-driver.ts';
 export { readRescuePassword } from './rescue-password.ts';
 export { describeRootDisk, readRootDisk, type PartitionTable, type RootDisk } from './root-disk.ts';
@@ -55,6 +59,13 @@ export interface ReferenceNodeSpec {
   deploy?: { image: DeployImage; configdrive?: unknown };
   /** Root device hints, sent as `instance_info.root_device` (ipa-protocol.md §9.10), e.g. `{ name: '/dev/sda' }`. */
   rootDevice?: Record<string, unknown>;
+  /**
+   * Ironic's target_raid_config (`{logical_disks: [...]}`, ipa-protocol.md
+   * §8.1), sent as the node's `target_raid_config` with every command; a
+   * deploy then builds it with `raid.apply_configuration` before writing the
+   * image, which goes onto the root volume unless `rootDevice` says otherwise.
+   */
+  raidConfig?: TargetRaidConfig;
   /**
    * Rescue the node instead of cleaning it (the state defaults to 'rescue
    * wait'): its agent's first heartbeat gets finalize_rescue with this
@@ -105,10 +116,11 @@ export interface ReferenceConductorEvents {
   heartbeat: [{ uuid: string; callbackUrl: string; agentVersion: string; first: boolean }];
   /** Every provision state change. */
   state: [{ uuid: string; state: ReferenceNodeState; previous: ReferenceNodeState | undefined }];
-  /** A clean step, or the deploy's write_image step, started. */
+  /** A clean step, or a deploy step (raid.apply_configuration with a RAID configuration, then write_image), started. */
   'step-start': [{ uuid: string; phase: ReferencePhase; step: StepRequest; index: number; total: number }];
   progress: [{ uuid: string; phase: ReferencePhase; step: StepRequest; progress: CommandProgress | null | undefined }];
-  'step-done': [{ uuid: string; phase: ReferencePhase; step: StepRequest; index: number; total: number; durationMs: number }];
+  /** `result`: a deploy step's `deploy_result` (apply_configuration's logical disks, write_image's device). */
+  'step-done': [{ uuid: string; phase: ReferencePhase; step: StepRequest; index: number; total: number; durationMs: number; result?: unknown }];
   /** The ramdisk's logs were collected; always before the token is wiped. */
   logs: [{ uuid: string; logs: RamdiskLogs }];
   /** `log.collect_system_logs` failed; cleaning or the deploy carries on regardless. */
@@ -138,12 +150,13 @@ export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvent
   close(): Promise<void>;
 }
 
-function agentNode(record: NodeRecord, provisionState: ReferenceNodeState): NodeInfo {
+function agentNode(record: NodeRecord, provisionState: ReferenceNodeState, spec: ReferenceNodeSpec | undefined): NodeInfo {
   // The node as Ironic sends it to the agent: secrets masked (ironic-conductor.md §1).
   return {
     uuid: record.uuid, name: record.name ?? null, provision_state: provisionState, driver_info: {},
     properties: record.properties, instance_info: record.instance_info,
     driver_internal_info: { ...record.driver_internal_info, agent_secret_token: REDACTED_TOKEN, agent_url: record.agentUrl },
+    ...(spec?.raidConfig ? { target_raid_config: spec.raidConfig } : {}),
   };
 }
 
@@ -256,12 +269,12 @@ export async function createReferenceConductor(options: ReferenceConductorOption
         let cleaned: CleaningReport;
         try {
           cleaned = await driveCleaning({
-            client, node: agentNode(event.node, 'cleaning'), ports: agentPorts(event.node), log: nodeLog, signal: stop.signal,
+            client, node: agentNode(event.node, 'cleaning', spec), ports: agentPorts(event.node), log: nodeLog, signal: stop.signal,
             pollIntervalMs: options.pollIntervalMs,
             onProgress: (progress) => {
               if (progress.type === 'step-start') emitter.emit('step-start', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total });
               if (progress.type === 'progress') emitter.emit('progress', { uuid, phase: 'clean', step: progress.step, progress: progress.progress });
-              if (progress.type === 'step-done') emitter.emit('step-done', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total, durationMs: progress.durationMs });
+              if (progress.type === 'step-done') emitter.emit('step-done', { uuid, phase: 'clean', step: progress.step, index: progress.index, total: progress.total, durationMs: progress.durationMs, result: progress.result });
             },
           });
         } catch (error) {
@@ -289,12 +302,13 @@ export async function createReferenceConductor(options: ReferenceConductorOption
       try {
         let logs: RamdiskLogs | undefined;
         const deployed = await driveDeployment({
-          client, node: agentNode(node, 'deploying'), ports: agentPorts(node), image: spec.deploy.image, configdrive: spec.deploy.configdrive,
+          client, node: agentNode(node, 'deploying', spec), ports: agentPorts(node), image: spec.deploy.image, configdrive: spec.deploy.configdrive,
+          ...(spec.raidConfig ? { raidConfig: spec.raidConfig } : {}),
           log: nodeLog, signal: stop.signal, pollIntervalMs: options.pollIntervalMs,
           onProgress: (progress) => {
-            if (progress.type === 'write-start') emitter.emit('step-start', { uuid, phase: 'deploy', step: progress.step, index: 0, total: 1 });
+            if (progress.type === 'step-start') emitter.emit('step-start', { uuid, phase: 'deploy', step: progress.step, index: progress.index, total: progress.total });
             if (progress.type === 'progress') emitter.emit('progress', { uuid, phase: 'deploy', step: progress.step, progress: progress.progress });
-            if (progress.type === 'written') emitter.emit('step-done', { uuid, phase: 'deploy', step: progress.step, index: 0, total: 1, durationMs: progress.durationMs });
+            if (progress.type === 'step-done') emitter.emit('step-done', { uuid, phase: 'deploy', step: progress.step, index: progress.index, total: progress.total, durationMs: progress.durationMs, result: progress.result });
           },
           // Ironic's tear_down_agent: the logs while the agent is still up, then power_off.
           beforeTearDown: async () => { logs = await collectLogs(uuid, client, 'deploy', 'success', nodeLog); },
