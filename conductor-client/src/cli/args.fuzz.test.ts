@@ -4,6 +4,8 @@
  * 2; never a crash, never another status, and never a value echoed for
  * --rescue-password-file's neighbours that looks like a password.
  */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { EXIT, runProgram } from '@ingot/protocol/cli';
@@ -11,13 +13,18 @@ import { fuzz } from '../../../test/support/fuzz.ts';
 import { oddString } from '../../../test/support/fuzz-inputs.ts';
 import { createConductorProgram, type CliCommand } from './args.ts';
 
+const EXAMPLE = resolve(fileURLToPath(import.meta.url), '../../../../examples/raid-two-volumes.json');
+const MACHINE = join(dirname(EXAMPLE), 'machine.json');
+
 const flags = ['--mac', '--node-uuid', '--allow', '--listen', '--timeout', '--poll-interval', '--require-tls', '--collect-logs', '--logs-dir', '--json', '--verbose', '-v',
-  '--image-url', '--image-checksum', '--disk-format', '--root-device', '--skip-cleaning', '--rescue-password-file', '--require-hashed-password', '--help', '-h', '--version', '-V', '--', '-'];
+  '--image-url', '--image-checksum', '--disk-format', '--root-device', '--skip-cleaning', '--raid-config', '--rescue-password-file', '--require-hashed-password', '--help', '-h', '--version', '-V', '--', '-'];
 const value = fc.oneof(
   oddString,
   fc.constantFrom('', ' ', '52:54:00:12:34:56', '52-54-00-AA-BB-CC', 'nope', '127.0.0.1:0', '[::1]:6385', ':70000', 'localhost', '0', '-1', '0.5', '1e3', 'NaN', 'Infinity',
     'on-failure', 'always', 'sometimes', 'raw', 'qcow2', 'vmdk', `sha256:${'a'.repeat(64)}`, 'sha256:xyz', 'http://192.0.2.1/i.img', 'file:///i', 'name=/dev/sda', 'size=8',
-    'colour=red', '10.0.0.0/8', '10.0.0.0/40', '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01'),
+    'colour=red', '10.0.0.0/8', '10.0.0.0/40', '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01',
+    // --raid-config: a good file, a JSON file of another shape, a directory, a device, a missing file.
+    EXAMPLE, MACHINE, dirname(EXAMPLE), '/dev/null', `${EXAMPLE}.missing`),
 );
 const option = fc.tuple(fc.constantFrom(...flags), value, fc.constantFrom('separate', 'joined', 'alone')).map(([flag, v, form]) => (form === 'separate' ? [flag, v] : form === 'joined' ? [`${flag}=${v}`] : [flag]));
 const argvs = fc.tuple(fc.oneof(fc.constantFrom('clean', 'deploy', 'rescue', 'help', 'inspect'), oddString), fc.array(option, { maxLength: 6 }), fc.boolean())
@@ -56,6 +63,7 @@ it('parses any argv into a command the conductor can use, or refuses it with one
     if (parsed.kind === 'deploy') {
       expect(parsed.image.url).toMatch(/^https?:\/\/[^/]/i);
       expect(['raw', 'qcow2', 'unknown']).toContain(parsed.image.diskFormat);
+      if (parsed.raidConfig) expect(parsed.raidConfig.config.logical_disks.length).toBeGreaterThan(0);
     }
     if (parsed.kind === 'rescue') expect(parsed.rescuePasswordFile).toBeTypeOf('string');
   }));

@@ -1,14 +1,27 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT, runProgram } from '@ingot/protocol/cli';
-import { createConductorProgram, parseCliArgs, parseListen, parseRootDeviceHints } from './args.ts';
+import { createConductorProgram, parseCliArgs, parseListen, parseRootDeviceHints, type CliCommand } from './args.ts';
 
-/** Runs the program as the command line does, capturing what it prints. */
-async function run(...argv: string[]): Promise<{ status: number; out: string; err: string }> {
+/** Runs the program as the command line does, capturing what it prints and whether a command was started. */
+async function run(...argv: string[]): Promise<{ status: number; out: string; err: string; started: CliCommand[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const program = createConductorProgram({ version: '9.8.7', run: async () => {}, write: { out: (t) => void out.push(t), err: (t) => void err.push(t) } });
+  const started: CliCommand[] = [];
+  const program = createConductorProgram({ version: '9.8.7', run: async (command) => { started.push(command); }, write: { out: (t) => void out.push(t), err: (t) => void err.push(t) } });
   const status = await runProgram(program, argv, { name: 'ingot-conductor', err: (t) => void err.push(t) });
-  return { status, out: out.join(''), err: err.join('') };
+  return { status, out: out.join(''), err: err.join(''), started };
+}
+
+const EXAMPLE = resolve(fileURLToPath(import.meta.url), '../../../../examples/raid-two-volumes.json');
+const dir = mkdtempSync(join(tmpdir(), 'ingot-cli-raid-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+function file(name: string, text: string): string {
+  writeFileSync(join(dir, name), text);
+  return join(dir, name);
 }
 
 const MAC = '52:54:00:aa:bb:cc';
@@ -46,6 +59,12 @@ describe('parseCliArgs', () => {
     });
   });
 
+  it('reads --raid-config\'s file as it parses the line: Ironic\'s target_raid_config, as the file holds it, and the path for hints', async () => {
+    const command = await parseCliArgs(['deploy', '--mac', MAC, '--image-url', 'http://h/i.img', '--image-checksum', SHA, '--raid-config', EXAMPLE]);
+    expect(command).toMatchObject({ kind: 'deploy', raidConfig: { path: EXAMPLE, config: JSON.parse(readFileSync(EXAMPLE, 'utf8')) }, rootDevice: undefined });
+    expect(await parseCliArgs(['deploy', '--mac', MAC, '--image-url', 'http://h/i.img', '--image-checksum', SHA])).toMatchObject({ raidConfig: undefined });
+  });
+
   it('types integer sizes and boolean rotational root device hints as IPA expects', () => {
     expect(parseRootDeviceHints(['size=8', 'rotational=False', 'serial=S3Z'])).toEqual({ size: 8, rotational: false, serial: 'S3Z' });
     expect(parseRootDeviceHints([])).toBeUndefined();
@@ -73,7 +92,7 @@ describe('the ingot-conductor command line', () => {
     for (const flag of ['--mac', '--rescue-password-file', '--require-hashed-password', '--json']) expect(rescue.out, flag).toContain(flag);
     expect(rescue.out).not.toContain('--image-url');
     expect((await run('clean', '--help')).out.replace(/\s+/g, ' ')).toContain('(default: 600)');
-    expect(await run('--version')).toEqual({ status: EXIT.ok, out: '9.8.7\n', err: '' });
+    expect(await run('--version')).toEqual({ status: EXIT.ok, out: '9.8.7\n', err: '', started: [] });
     expect((await run('-V')).out).toBe('9.8.7\n');
   });
 
@@ -96,14 +115,16 @@ describe('the ingot-conductor command line', () => {
     [['deploy', '--mac', MAC, '--image-url', 'http://h/i.img', '--image-checksum', SHA, '--root-device', 'colour=red'], /'--root-device <hint=value>' argument 'colour=red' is invalid\. expected <hint>=<value> with a hint among size, model/],
     [['deploy', '--mac', MAC, '--image-url', 'http://h/i.img', '--image-checksum', SHA, '--disk-format', 'vmdk'], /'--disk-format <format>' argument 'vmdk' is invalid\. expected one of raw, qcow2, unknown, got "vmdk"$/],
     [['clean', '--mac', MAC, '--image-url', 'http://h/i.img'], /^ingot-conductor clean: unknown option '--image-url'$/],
+    [['clean', '--mac', MAC, '--raid-config', EXAMPLE], /^ingot-conductor clean: unknown option '--raid-config'$/],
     [['clean', '--mac', MAC, '--collect-logs', 'sometimes'], /'--collect-logs <when>' argument 'sometimes' is invalid\. expected one of always, on-failure, never, got "sometimes"$/],
     [['clean', '--mac', MAC, '--logs-dir', ''], /'--logs-dir <dir>' argument '' is invalid/],
     [['rescue', '--mac', MAC], /^ingot-conductor rescue: required option '--rescue-password-file <file>' not specified$/],
     [['rescue', '--mac', MAC, '--rescue-password', 'hunter2'], /^ingot-conductor rescue: unknown option '--rescue-password'$/],
     [['rescue', '--mac', MAC, '--rescue-password-file', '/run/pw', '--image-url', 'http://x/i'], /^ingot-conductor rescue: unknown option '--image-url'$/],
   ])('refuses %j with one line naming the flag, exit 2', async (argv, message) => {
-    const { status, out, err } = await run(...argv);
+    const { status, out, err, started } = await run(...argv);
     expect(status).toBe(EXIT.usage);
+    expect(started).toEqual([]);
     expect(out).toBe('');
     const [line, pointer, ...rest] = err.trimEnd().split('\n');
     expect(line).toMatch(message);
@@ -111,5 +132,33 @@ describe('the ingot-conductor command line', () => {
     expect(rest).toEqual([]);
     // A password given on the command line is never echoed.
     expect(err).not.toContain('hunter2');
+  });
+});
+
+describe('--raid-config refusals', () => {
+  const deploy = (path: string) => ['deploy', '--mac', MAC, '--image-url', 'http://h/i.img', '--image-checksum', SHA, '--raid-config', path];
+  it.each([
+    ['a missing file', () => join(dir, 'missing.json'), /cannot read \/\S+\/missing\.json: no such file \(ENOENT\)$/],
+    ['a directory', () => dir, /is not a regular file; give the path of a JSON file$/],
+    ['invalid JSON', () => file('broken.json', '{\n  "logical_disks": [\n    {"raid_level": "1",}\n  ]\n}\n'), /broken\.json is not JSON: .* at line 3 column 24$/],
+    ['JSON that is not an object', () => file('list.json', '[]'), /list\.json: expected Ironic's target_raid_config, an object with a non-empty "logical_disks" list \(see examples\/raid-two-volumes\.json\), got a list of 0$/],
+    ['an empty logical_disks list', () => file('empty.json', '{"logical_disks": []}'), /empty\.json: expected .*, got "logical_disks": a list of 0$/],
+  ])('refuses %s in one line naming the flag and the file, exit 2, nothing started', async (_what, path, reason) => {
+    const given = path();
+    const { status, out, err, started } = await run(...deploy(given));
+    expect(status).toBe(EXIT.usage);
+    expect(started).toEqual([]);
+    expect(out).toBe('');
+    const [line, pointer, ...rest] = err.trimEnd().split('\n');
+    expect(line).toContain(`ingot-conductor deploy: option '--raid-config <file>' argument '${given}' is invalid. `);
+    expect(line).toMatch(reason);
+    expect(pointer).toBe('Run ingot-conductor deploy --help for usage.');
+    expect(rest).toEqual([]);
+  });
+
+  it('lists --raid-config on deploy --help, naming the example', async () => {
+    const help = (await run('deploy', '--help')).out.replace(/\s+/g, ' ');
+    expect(help).toContain('--raid-config <file>');
+    expect(help).toContain('examples/raid-two-volumes.json');
   });
 });

@@ -13,6 +13,7 @@ import {
 import { normaliseMac, parseAddressFilter } from '../index.ts';
 import { parseImageChecksum, type DeployImage } from '../conductor/image-info.ts';
 import { COLLECT_LOGS_POLICIES, type CollectLogsPolicy } from '../conductor/ramdisk-logs.ts';
+import { readRaidConfigFile, type RaidConfigFile } from '../conductor/raid-config-file.ts';
 
 export interface CleanCommand {
   kind: 'clean';
@@ -36,6 +37,8 @@ export interface DeployCommand extends Omit<CleanCommand, 'kind'> {
   image: DeployImage;
   rootDevice: Record<string, string | number | boolean> | undefined;
   skipCleaning: boolean;
+  /** `--raid-config`: read and shape-checked as the line is parsed, so a bad file stops the command before anything starts. */
+  raidConfig: RaidConfigFile | undefined;
 }
 
 export interface RescueCommand extends Omit<CleanCommand, 'kind'> {
@@ -158,6 +161,7 @@ interface ParsedOptions {
   diskFormat?: string;
   rootDevice?: Array<[string, string | number | boolean]>;
   skipCleaning?: boolean;
+  raidConfig?: RaidConfigFile;
   rescuePasswordFile?: string;
   requireHashedPassword?: boolean;
 }
@@ -207,7 +211,10 @@ ramdisk's logs through the agent, as Ironic does, and saves them.`), 'clean')
     });
 
   const deploy = addCommonOptions(addSubcommand(program, 'deploy', 'Cleans, then writes a whole-disk image as Ironic does (write_image, get_partition_uuids, power_off)', `A progress bar follows the agent's download (bytes as served); a retrying
-download shows the agent's reason at once. Exits 0 once the node is active.`), 'deploy');
+download shows the agent's reason at once. Exits 0 once the node is active.
+With --raid-config the agent first builds the software RAID arrays
+(raid.apply_configuration, existing arrays deleted first), its resync shown
+as it goes, then writes the image onto the root volume (/dev/md<i>).`), 'deploy');
   deploy
     .addOption(new Option('--image-url <url>', 'http(s) URL of the whole-disk image the agent downloads (raw, or zstd/gzip/xz-compressed raw; qcow2)').argParser(parseImageUrl))
     .addOption(new Option('--image-checksum <checksum>', '<algorithm>:<hex> of the file as served (compressed if it is; e.g. sha256:9f86...), <algorithm>:<checksum-file URL>, a checksum-file URL, or bare hex')
@@ -216,12 +223,15 @@ download shows the agent's reason at once. Exits 0 once the node is active.`), '
     .addOption(new Option('--root-device <hint=value>', 'root device hint (repeatable), e.g. name=/dev/sda, serial=S3Z..., size=">= 100" (GiB); default: the smallest disk of at least 4 GiB')
       .argParser(collect(checked(parseRootDeviceHint))))
     .addOption(new Option('--skip-cleaning', 'deploy at once, without cleaning first'))
+    .addOption(new Option('--raid-config <file>', 'Ironic\'s target_raid_config JSON ({"logical_disks": [...]}, e.g. examples/raid-two-volumes.json): build software RAID with raid.apply_configuration before writing the image onto its root volume')
+      .argParser(checked(readRaidConfigFile)))
     .action(async (parsed: ParsedOptions, self: Command) => {
       requireOptions(self, parsed, ['mac', 'imageUrl', 'imageChecksum']);
       await options.run({
         kind: 'deploy', ...common(parsed),
         image: { url: parsed.imageUrl!, checksum: parsed.imageChecksum!, diskFormat: parsed.diskFormat ?? 'raw' },
         rootDevice: parsed.rootDevice ? Object.fromEntries(parsed.rootDevice) : undefined, skipCleaning: parsed.skipCleaning ?? false,
+        raidConfig: parsed.raidConfig,
       });
     });
 

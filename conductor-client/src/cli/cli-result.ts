@@ -30,6 +30,12 @@ export interface CliResult {
     /** How a person reads the three above: "GPT disk ...", "MBR disk identifier 0x...". */
     root_disk: string;
     powered_off: boolean;
+    /**
+     * With --raid-config: raid.apply_configuration's time and its result as
+     * the agent returned it (the logical disks, the root one with
+     * `root_device_hint`); null without.
+     */
+    raid: { apply_configuration_s: number; result: unknown } | null;
   } | null;
   rescue: { hashed: boolean; duration_s: number } | null;
   /** Ramdisk log archives saved during the run. */
@@ -49,6 +55,7 @@ export function deployResult(imageUrl: string, report: ReferenceDeploymentReport
     served_bytes: report.lastProgress?.total ?? report.lastProgress?.done ?? null,
     device: report.device, root_uuid: report.rootUuid, partition_table: report.partitionTable, disk_guid: report.diskGuid,
     root_disk: describeRootDisk(report), powered_off: report.poweredOff,
+    raid: report.raid ? { apply_configuration_s: toSeconds(report.raid.durationMs), result: report.raid.result } : null,
   };
 }
 

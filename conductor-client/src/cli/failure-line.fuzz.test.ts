@@ -27,10 +27,10 @@ const chain = fc.array(fc.tuple(fc.constantFrom(...codes), safeText), { minLengt
   links.reduceRight<Error | undefined>((cause, [code, details]) => new IngotError(code, { details, cause }), undefined)!);
 
 it('keeps the failure line on one line and every URL secret out of it', async () => {
-  await fuzz('conductor failure line', 300, fc.property(chain, imageUrl, fc.option(safeText, { nil: undefined }), (error, url, logsPath) => {
+  await fuzz('conductor failure line', 300, fc.property(chain, imageUrl, fc.option(safeText, { nil: undefined }), fc.option(safeText, { nil: undefined }), (error, url, logsPath, raidConfigPath) => {
     const context: FailureContext = {
       nodeUuid: '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a01', macs: ['52:54:00:12:34:56'], conductorUrl: 'http://127.0.0.1:6385',
-      agentUrl: 'https://127.0.0.1:9999', image: { url, algorithm: 'sha256' }, logsPath, timeoutSeconds: 600, verbose: false,
+      agentUrl: 'https://127.0.0.1:9999', image: { url, algorithm: 'sha256' }, logsPath, raidConfigPath, timeoutSeconds: 600, verbose: false,
     };
     const line = failureLine(error, context);
     const hint = failureHint(error, context);

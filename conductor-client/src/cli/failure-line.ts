@@ -16,6 +16,8 @@ export interface FailureContext {
   agentUrl?: string;
   /** The deploy's image, when deploying. */
   image?: { url: string; algorithm?: string };
+  /** The --raid-config file, when deploying onto software RAID. */
+  raidConfigPath?: string;
   /** Where the ramdisk's logs of this failure were saved. */
   logsPath?: string;
   timeoutSeconds: number;
@@ -56,6 +58,8 @@ const flagHints: Partial<Record<ErrorCode, (context: FailureContext) => string>>
   INGOT_TOKEN_INVALID: () => 'the agent holds another token (was it paired by another conductor?): restart the agent so that it looks the node up again',
   INGOT_HEARTBEAT_TOKEN_INVALID: () => 'restart the agent so that it looks the node up again',
   INGOT_AGENT_BUSY: () => 'the agent kept running another command: wait for it, or restart the agent',
+  INGOT_RAID_CONFIG_INVALID: ({ raidConfigPath }) => `fix the logical disk named in the message in ${raidConfigPath ?? 'the target_raid_config'}; see README: Software RAID`,
+  INGOT_STEP_NOT_FOUND: ({ raidConfigPath }) => `boot a ramdisk whose agent offers the step named above${raidConfigPath ? ' (Ingot\'s agent offers raid.apply_configuration), or deploy without --raid-config' : ''}`,
 };
 
 function shownUrl(url: string | undefined): string {

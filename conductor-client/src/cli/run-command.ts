@@ -6,11 +6,12 @@
  * failed or timed out (one line on stderr: what, where, why, what to try),
  * 130 interrupted.
  */
-import { IngotError } from '@ingot/protocol';
+import { IngotError, type CommandProgress, type StepRequest } from '@ingot/protocol';
 import { createProgressBar, describeFailure, EXIT, UsageError, type ProgressBar } from '@ingot/protocol/cli';
 import type { Logger } from 'pino';
 import { createReferenceConductor, type ReferenceConductor } from '../conductor/reference-conductor.ts';
 import { describeRootDisk } from '../conductor/root-disk.ts';
+import { describeRaidResult } from '../conductor/raid-step.ts';
 import type { CliCommand } from './args.ts';
 import { cleaningResult, deployResult, rescueResult, toSeconds, type CliOutcome, type CliResult } from './cli-result.ts';
 import { failureHint, failureLine, jsonError, timeoutError, timeoutHint, timeoutLine, type FailureContext, type TimeoutContext } from './failure-line.ts';
@@ -32,6 +33,17 @@ export interface CliIo {
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const isImageWrite = (step: StepRequest) => step.interface === 'deploy' && step.step === 'write_image';
+
+/**
+ * A step's command_progress as one narrative line: `  erase_devices_metadata:
+ * 1/2 devices`, `  raid (md0 resync 12%)`. Text from the agent is kept to one
+ * line, whatever it sends.
+ */
+function progressLine(p: CommandProgress): string {
+  const figures = p.done !== undefined ? `: ${p.done}${p.total !== undefined ? `/${p.total}` : ''}${p.unit ? ` ${p.unit}` : ''}` : '';
+  return `  ${p.stage}${figures}${p.message ? ` (${p.message})` : ''}`.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+}
 const MiB = 1024 * 1024;
 
 /** Runs the command and returns the exit status; throws only what the convention maps (UsageError). */
@@ -64,6 +76,7 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
       nodes: [{
         uuid: command.nodeUuid, macs: command.macs, allowedAddresses: command.allow,
         ...(deploying ? { deploy: { image: command.image }, rootDevice: command.rootDevice, state: command.skipCleaning ? 'deploying' as const : 'cleaning' as const } : {}),
+        ...(deploying && command.raidConfig ? { raidConfig: command.raidConfig.config } : {}),
         ...(rescuing && rescuePassword !== undefined ? { rescue: { password: rescuePassword, requireHashed: command.requireHashedPassword } } : {}),
       }],
     });
@@ -77,6 +90,7 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
   const context: FailureContext = {
     nodeUuid: command.nodeUuid, macs: command.macs, conductorUrl: conductor.url, timeoutSeconds: command.timeoutSeconds, verbose: command.verbose,
     ...(deploying ? { image: { url: command.image.url, algorithm: 'algorithm' in command.image.checksum ? command.image.checksum.algorithm : undefined } } : {}),
+    ...(deploying && command.raidConfig ? { raidConfigPath: command.raidConfig.path } : {}),
   };
   const timeout: TimeoutContext = { ...context, waitingFor: 'a lookup from the agent', lookedUp: false, heartbeat: false };
   let lastProgress = '';
@@ -100,6 +114,11 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
   conductor.on('state', (e) => { if (e.state === 'deploying' && deploying) say(`node ${e.uuid} is deploying ${command.image.url}`); });
   conductor.on('step-start', (e) => {
     timeout.waitingFor = `step ${e.step.interface}.${e.step.step}`;
+    if (e.phase === 'deploy' && !isImageWrite(e.step)) {
+      // The RAID build: the agent's progress (each array's resync) as lines, like a clean step's.
+      say(`deploy step ${e.step.interface}.${e.step.step} started${command.kind === 'deploy' && command.raidConfig ? ` (${command.raidConfig.path})` : ''}`);
+      return;
+    }
     if (e.phase === 'deploy') {
       say(`deploy step ${e.step.interface}.${e.step.step} started`);
       // With --json the bar goes with the narrative, to stderr, as plain lines.
@@ -112,14 +131,17 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
     say(`step ${e.index + 1}/${e.total} ${e.step.interface}.${e.step.step} (priority ${e.step.priority}) started`);
   });
   conductor.on('progress', (e) => {
-    if (e.phase === 'deploy') return bar?.update(e.progress);
-    const p = e.progress;
-    if (!p) return;
-    const line = `  ${p.stage}${p.done !== undefined ? `: ${p.done}${p.total !== undefined ? `/${p.total}` : ''}${p.unit ? ` ${p.unit}` : ''}` : ''}${p.message ? ` (${p.message})` : ''}`;
-    if (line !== lastProgress) say(line);
+    if (e.phase === 'deploy' && isImageWrite(e.step)) return bar?.update(e.progress);
+    const line = e.progress ? progressLine(e.progress) : undefined;
+    if (line === undefined || line === lastProgress) return;
+    say(line);
     lastProgress = line;
   });
   conductor.on('step-done', (e) => {
+    if (e.phase === 'deploy' && !isImageWrite(e.step)) {
+      say(`deploy step ${e.step.interface}.${e.step.step} done in ${seconds(e.durationMs)}: ${describeRaidResult(e.result)}`);
+      return;
+    }
     if (e.phase === 'deploy') {
       endBar();
       say(`deploy step ${e.step.interface}.${e.step.step} done in ${seconds(e.durationMs)}`);
