@@ -11,9 +11,11 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFakeAgentServer, pairFakeAgent, type FakeAgentOptions } from '../testing.ts';
 import { fakeRaidAgentOptions } from '../conductor/fixtures/fake-raid-agent.ts';
+import { parseCliArgs } from './args.ts';
 import { runCli, type CliIo } from './main.ts';
 
-const EXAMPLE = resolve(fileURLToPath(import.meta.url), '../../../../examples/raid-two-volumes.json');
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const EXAMPLE = join(ROOT, 'examples/raid-two-volumes.json');
 const MAC = '52:54:00:0a:0b:0d';
 const SHA = 'ef'.repeat(32);
 const IMAGE_URL = 'http://127.0.0.1:9/images/disk.img.zst';
@@ -116,5 +118,21 @@ describe('ingot-conductor deploy --raid-config', () => {
     expect(status).toBe(1);
     expect(io.errors).toEqual([expect.stringMatching(/^ingot-conductor: node [0-9a-f-]{36}: raid\.apply_configuration: No HardwareManager found to handle method: the agent offers no raid\.apply_configuration deploy step \(it lists deploy\.write_image, deploy\.erase_devices_metadata\): it cannot build software RAID; nothing was written; try: boot a ramdisk whose agent offers the step named above \(Ingot's agent offers raid\.apply_configuration\), or deploy without --raid-config$/)]);
     expect(posted(agent).map((body) => body.name)).toEqual(['deploy.get_deploy_steps']);
+  });
+});
+
+describe('README: Software RAID', () => {
+  const section = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n## Software RAID\n')[1]!.split('\n## ')[0]!;
+
+  it('shows the example file as it is', () => {
+    const json = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(JSON.parse(json!)).toEqual(JSON.parse(readFileSync(EXAMPLE, 'utf8')));
+  });
+
+  it('gives a command the conductor accepts, from the repository\'s root', async () => {
+    const line = /```sh\n([\s\S]*?)```/.exec(section)![1]!.replace(/\\\n\s*/g, '').trim();
+    const words = line.replace(/^npm run conductor -- /, '').replace('sha256:<hex>', `sha256:${SHA}`).split(/\s+/)
+      .map((word) => (word === 'examples/raid-two-volumes.json' ? EXAMPLE : word));
+    expect(await parseCliArgs(words)).toMatchObject({ kind: 'deploy', raidConfig: { path: EXAMPLE } });
   });
 });
