@@ -213,8 +213,9 @@ ramdisk's logs through the agent, as Ironic does, and saves them.`), 'clean')
   const deploy = addCommonOptions(addSubcommand(program, 'deploy', 'Cleans, then writes a whole-disk image as Ironic does (write_image, get_partition_uuids, power_off)', `A progress bar follows the agent's download (bytes as served); a retrying
 download shows the agent's reason at once. Exits 0 once the node is active.
 With --raid-config the agent first builds the software RAID arrays
-(raid.apply_configuration, existing arrays deleted first), its resync shown
-as it goes, then writes the image onto the root volume (/dev/md<i>).`), 'deploy');
+(raid.apply_configuration, existing arrays deleted first), then writes the
+image onto the root volume; where each array's resync stands is shown once
+the image is written.`), 'deploy');
   deploy
     .addOption(new Option('--image-url <url>', 'http(s) URL of the whole-disk image the agent downloads (raw, or zstd/gzip/xz-compressed raw; qcow2)').argParser(parseImageUrl))
     .addOption(new Option('--image-checksum <checksum>', '<algorithm>:<hex> of the file as served (compressed if it is; e.g. sha256:9f86...), <algorithm>:<checksum-file URL>, a checksum-file URL, or bare hex')

@@ -2,7 +2,7 @@
  * What `ingot-conductor --json` prints: one object, a script's view of the
  * run, success or not. Durations in seconds; the image URL without secrets.
  */
-import { redactUrl, type ErrorCode } from '@ingot/protocol';
+import { redactUrl, type CommandProgress, type ErrorCode } from '@ingot/protocol';
 import type { ReferenceCleaningReport, ReferenceDeploymentReport, ReferenceNodeState } from '../conductor/reference-conductor.ts';
 import { describeRootDisk } from '../conductor/root-disk.ts';
 import type { RescueReport } from '../conductor/rescue-driver.ts';
@@ -31,11 +31,13 @@ export interface CliResult {
     root_disk: string;
     powered_off: boolean;
     /**
-     * With --raid-config: raid.apply_configuration's time and its result as
-     * the agent returned it (the logical disks, the root one with
-     * `root_device_hint`); null without.
+     * With --raid-config: raid.apply_configuration's time, its result as the
+     * agent returned it (the raid_config as given, from Ingot's agent and
+     * IPA), and the arrays' resync once the image was written (the step's
+     * command_progress, one item per array from Ingot's agent; null if none);
+     * null without --raid-config.
      */
-    raid: { apply_configuration_s: number; result: unknown } | null;
+    raid: { apply_configuration_s: number; result: unknown; resync: CommandProgress | null } | null;
   } | null;
   rescue: { hashed: boolean; duration_s: number } | null;
   /** Ramdisk log archives saved during the run. */
@@ -55,7 +57,7 @@ export function deployResult(imageUrl: string, report: ReferenceDeploymentReport
     served_bytes: report.lastProgress?.total ?? report.lastProgress?.done ?? null,
     device: report.device, root_uuid: report.rootUuid, partition_table: report.partitionTable, disk_guid: report.diskGuid,
     root_disk: describeRootDisk(report), powered_off: report.poweredOff,
-    raid: report.raid ? { apply_configuration_s: toSeconds(report.raid.durationMs), result: report.raid.result } : null,
+    raid: report.raid ? { apply_configuration_s: toSeconds(report.raid.durationMs), result: report.raid.result, resync: report.raid.resync } : null,
   };
 }
 

@@ -56,8 +56,9 @@ const posted = (agent: Awaited<ReturnType<typeof createFakeAgentServer>>) => age
   .map((r) => r.body as { name: string; params: { node?: Record<string, unknown>; step?: { interface: string; step: string; args: Record<string, unknown> } } });
 
 describe('ingot-conductor deploy --raid-config', () => {
-  it('cleans, builds the arrays with apply_configuration, narrates the resync, writes the image onto the root volume, exits 0', async () => {
-    const { io, agent, status } = await deployOntoRaid(fakeRaidAgentOptions({ stepDurationMs: 150 }), EXAMPLE);
+  it('cleans, builds the arrays with apply_configuration, writes the image onto the root volume, says where the resync stands, exits 0', async () => {
+    // A resync far slower than the deploy: it is still under way when the image is in.
+    const { io, agent, status } = await deployOntoRaid(fakeRaidAgentOptions({ stepDurationMs: 150, resyncSampleMs: 60_000 }), EXAMPLE);
     expect(status, io.errors.join('\n')).toBe(0);
     const config = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
     // Ironic's node dict carries target_raid_config on every command that carries the node, cleaning included.
@@ -75,26 +76,31 @@ describe('ingot-conductor deploy --raid-config', () => {
     const text = io.lines.join('\n');
     expect(text).toMatch(/cleaning done: 1 step/);
     expect(text).toContain(`deploy step raid.apply_configuration started (${EXAMPLE})`);
-    expect(io.lines).toContain('  raid (md0 resync 0%)');
-    expect(io.lines).toContain('  raid (md1 resync 100%)');
-    expect(text).toMatch(/deploy step raid\.apply_configuration done in [0-9.]+ s: "root" RAID 1 64 GiB, root device \/dev\/md0; "data" RAID 1\+0 MAX\n/);
-    // The resync lines come before the image's bar; the bar is the image's alone.
-    expect(io.lines.findIndex((l) => l.includes('resync'))).toBeLessThan(io.lines.indexOf('deploy step deploy.write_image started'));
+    expect(io.lines).toContain('  creating arrays: 2/4 steps (/dev/md0 "root" RAID 1)');
+    expect(io.lines).toContain('  creating arrays: 3/4 steps (/dev/md1 "data" RAID 1+0)');
+    expect(text).toMatch(/deploy step raid\.apply_configuration done in [0-9.]+ s: "root" RAID 1 64 GiB; "data" RAID 1\+0 MAX\n/);
+    // After the image, once: where the resync stood, as the agent's status held it.
+    const after = io.lines.slice(io.lines.findIndex((l) => l.startsWith('deploy step deploy.write_image done')) + 1);
+    expect(after[0]).toBe('  once the image was written: software RAID resync: 0/204800 KiB (/dev/md0 (root): resync 0%; /dev/md1 (data): resync 0%)');
+    // The bar is the image's alone.
+    expect(io.writes.length).toBeGreaterThan(0);
     expect(io.writes.every((w) => w.startsWith('  image '))).toBe(true);
     expect(text).toMatch(/deploy done: image written and verified in .*; \/dev\/md0: MBR disk identifier/);
   });
 
-  it('carries the agent\'s RAID result in --json, as the agent returned it', async () => {
-    const { io, agent, status } = await deployOntoRaid(fakeRaidAgentOptions(), EXAMPLE, '--json', '--skip-cleaning');
+  it('carries the agent\'s RAID result and the resync in --json, as the agent returned them', async () => {
+    const { io, agent, status } = await deployOntoRaid(fakeRaidAgentOptions({ resyncSampleMs: 5 }), EXAMPLE, '--json', '--skip-cleaning');
     expect(status, io.errors.join('\n')).toBe(0);
     expect(io.lines).toHaveLength(1);
     const result = JSON.parse(io.lines[0]!);
     const applied = agent.commands.find((c) => (c.command_result as { deploy_step?: { step?: string } } | null)?.deploy_step?.step === 'apply_configuration');
     expect(result.deploy.raid.result).toEqual((applied!.command_result as { deploy_result: unknown }).deploy_result);
-    expect(result.deploy.raid.result.logical_disks[0].root_device_hint).toEqual({ name: '/dev/md0' });
     expect(result.deploy.raid.apply_configuration_s).toBeGreaterThan(0);
+    // The resync as read once the image was in: the agent's progress shape, one item per logical disk.
+    expect(result.deploy.raid.resync.items).toHaveLength(result.deploy.raid.result.logical_disks.length);
+    expect(result.deploy.raid.resync.stage).toMatch(/^software RAID (resync|in sync)$/);
     expect(result.deploy.device).toBe('/dev/md0');
-    expect(io.errors.join('\n')).toContain('  raid (md1 resync 100%)');
+    expect(io.errors.join('\n')).toMatch(/deploy step deploy\.write_image done in .*\n {2}once the image was written: software RAID (resync|in sync)/);
   });
 
   it('exits 1 in one line naming the volume and the file to fix when the agent refuses the configuration, having written nothing', async () => {

@@ -37,8 +37,8 @@ const isImageWrite = (step: StepRequest) => step.interface === 'deploy' && step.
 
 /**
  * A step's command_progress as one narrative line: `  erase_devices_metadata:
- * 1/2 devices`, `  raid (md0 resync 12%)`. Text from the agent is kept to one
- * line, whatever it sends.
+ * 1/2 devices`, `  software RAID resync: 512/2048 KiB (/dev/md0 (root): resync
+ * 25%, ...)`. Text from the agent is kept to one line, whatever it sends.
  */
 function progressLine(p: CommandProgress): string {
   const figures = p.done !== undefined ? `: ${p.done}${p.total !== undefined ? `/${p.total}` : ''}${p.unit ? ` ${p.unit}` : ''}` : '';
@@ -115,7 +115,7 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
   conductor.on('step-start', (e) => {
     timeout.waitingFor = `step ${e.step.interface}.${e.step.step}`;
     if (e.phase === 'deploy' && !isImageWrite(e.step)) {
-      // The RAID build: the agent's progress (each array's resync) as lines, like a clean step's.
+      // The RAID build: the agent's progress (members partitioned, arrays created) as lines, like a clean step's; the resync comes after the image.
       say(`deploy step ${e.step.interface}.${e.step.step} started${command.kind === 'deploy' && command.raidConfig ? ` (${command.raidConfig.path})` : ''}`);
       return;
     }
@@ -130,8 +130,11 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
     }
     say(`step ${e.index + 1}/${e.total} ${e.step.interface}.${e.step.step} (priority ${e.step.priority}) started`);
   });
+  let imageWritten = false;
   conductor.on('progress', (e) => {
     if (e.phase === 'deploy' && isImageWrite(e.step)) return bar?.update(e.progress);
+    // The RAID step's status read once more after the image: the arrays' resync goes on in the background.
+    if (e.phase === 'deploy' && imageWritten && e.progress) return say(`  once the image was written: ${progressLine(e.progress).trimStart()}`);
     const line = e.progress ? progressLine(e.progress) : undefined;
     if (line === undefined || line === lastProgress) return;
     say(line);
@@ -143,6 +146,7 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
       return;
     }
     if (e.phase === 'deploy') {
+      imageWritten = true;
       endBar();
       say(`deploy step ${e.step.interface}.${e.step.step} done in ${seconds(e.durationMs)}`);
       return;

@@ -155,23 +155,34 @@ describe('driveDeployment with a RAID configuration', () => {
     expect(write!.step).toMatchObject({ interface: 'deploy', step: 'write_image' });
     // Ironic's node carries target_raid_config on every command; no root device hint unless one was given.
     for (const params of [apply!, write!]) expect(params.node).toEqual(RAID_NODE);
-    // The result is the agent's, as it returned it: the root volume's hint included.
+    // The result is the agent's, as it returned it (the raid_config as given, from Ingot's agent and IPA).
     const applied = agent.commands.find((c) => (c.command_result as { deploy_step?: { step?: string } } | null)?.deploy_step?.step === 'apply_configuration');
-    const agentResult = (applied?.command_result as { deploy_result: { logical_disks: Array<{ root_device_hint?: { name: string } }> } }).deploy_result;
-    expect(report?.raid?.result).toEqual(agentResult);
+    expect(report?.raid?.result).toEqual((applied?.command_result as { deploy_result: unknown }).deploy_result);
     expect(report?.raid?.durationMs).toBeGreaterThan(0);
-    const root = agentResult.logical_disks.find((disk) => disk.root_device_hint)!.root_device_hint!.name;
-    expect(report?.device).toBe(root);
+    // Without root device hints the agent wrote onto the volume marked is_root_volume.
+    expect(report?.device).toBe(`/dev/md${RAID.logical_disks.findIndex((disk) => (disk as { is_root_volume?: boolean }).is_root_volume)}`);
     expect(events.filter((e) => e.type === 'step-start' || e.type === 'step-done').map((e) => [e.type, (e as { step: { step: string } }).step.step, (e as { index: number }).index, (e as { total: number }).total]))
       .toEqual([['step-start', 'apply_configuration', 0, 2], ['step-done', 'apply_configuration', 0, 2], ['step-start', 'write_image', 1, 2], ['step-done', 'write_image', 1, 2]]);
   });
 
-  it('passes on the resync progress the agent reports while apply_configuration runs, and keeps lastProgress for the image', async () => {
-    const { events, report } = await deploy(fakeRaidAgentOptions({ stepDurationMs: 200, resyncSamples: 4 }), IMAGE, undefined, { node: RAID_NODE, raidConfig: RAID });
-    const messages = events.flatMap((e) => (e.type === 'progress' && e.step.step === 'apply_configuration' && e.progress?.message ? [e.progress.message] : []));
-    expect(messages.some((m) => /^md0 resync \d+%$/.test(m))).toBe(true);
-    expect(messages.some((m) => /^md1 resync \d+%$/.test(m))).toBe(true);
-    expect(messages.at(-1)).toBe('md1 resync 100%');
+  it('passes on apply_configuration\'s progress while it runs, then where the resync stands once the image is written', async () => {
+    // A resync far slower than the deploy: it is still at its first sample when the image is in.
+    const { agent, events, report } = await deploy(fakeRaidAgentOptions({ stepDurationMs: 200, resyncSampleMs: 60_000 }), IMAGE, undefined, { node: RAID_NODE, raidConfig: RAID });
+    const applyEvents = events.filter((e) => e.type === 'progress' || e.type === 'step-done');
+    const writeDone = applyEvents.findIndex((e) => e.type === 'step-done' && e.step.step === 'write_image');
+    const during = applyEvents.slice(0, applyEvents.findIndex((e) => e.type === 'step-done'))
+      .flatMap((e) => (e.type === 'progress' && e.step.step === 'apply_configuration' && e.progress ? [e.progress.stage] : []));
+    expect(during).toContain('partitioning RAID members');
+    expect(during).toContain('creating arrays');
+    const after = applyEvents.slice(writeDone + 1);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ type: 'progress', step: { step: 'apply_configuration' } });
+    // What the agent's command status held then, item for item.
+    const reader = new AgentClient({ url: agent.url, token: TOKEN });
+    cleanups.push(() => reader.close());
+    const applied = (await reader.getCommandsStatus()).find((c) => c.command_name === 'execute_deploy_step');
+    expect(report?.raid?.resync).toEqual(applied?.command_progress);
+    expect(report?.raid?.resync?.items?.map((item) => item.stage)).toEqual(['resync', 'resync']);
     // The image's last sample, not the RAID build's: what the CLI reads the served bytes from.
     expect(report?.lastProgress).toMatchObject({ stage: 'writing image', unit: 'bytes' });
     expect(report?.lastProgress?.done).toBe(report?.lastProgress?.total);

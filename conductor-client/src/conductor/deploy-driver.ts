@@ -66,9 +66,15 @@ export interface DriveDeploymentOptions {
 
 /** What `raid.apply_configuration` did, as the agent reported it. */
 export interface RaidReport {
-  /** Its `command_result.deploy_result`: the logical disks, the root one with `root_device_hint` (Ironic's shape). */
+  /** Its `command_result.deploy_result`: the raid_config as given, from Ingot's agent and IPA (Ironic stores it as the node's raid_config). */
   result: unknown;
   durationMs: number;
+  /**
+   * The step's command_progress once the image was written: the arrays'
+   * initial resync, which goes on in the background after the step (Ingot's
+   * agent: one item per array). Null when the agent reports none.
+   */
+  resync: CommandProgress | null;
 }
 
 export interface DeploymentReport extends RootDisk {
@@ -129,7 +135,7 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
 
   let listed = await fetchSteps();
   let lastProgress: CommandProgress | null = null;
-  const results: Array<{ deployResult: unknown; durationMs: number }> = [];
+  const results: Array<{ id: string; deployResult: unknown; durationMs: number }> = [];
   for (const [index, step] of steps.entries()) {
     const name = `${step.interface}.${step.step}`;
     options.onProgress?.({ type: 'step-start', step, index, total: steps.length });
@@ -153,13 +159,15 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
     }
     const durationMs = Date.now() - started;
     const deployResult = (final.command_result as { deploy_result?: unknown } | null)?.deploy_result ?? null;
-    results.push({ deployResult, durationMs });
+    results.push({ id: final.id, deployResult, durationMs });
     options.onProgress?.({ type: 'step-done', step, index, total: steps.length, durationMs, result: deployResult });
     log.info({ step: name, durationMs, result: deployResult }, step === write ? 'image written' : 'deploy step done');
   }
   // write_image is the last step; apply_configuration, when there is one, the first.
   const { deployResult, durationMs: writeDurationMs } = results.at(-1)!;
-  const raid = options.raidConfig ? { result: results[0]!.deployResult, durationMs: results[0]!.durationMs } : undefined;
+  const raid = options.raidConfig
+    ? { result: results[0]!.deployResult, durationMs: results[0]!.durationMs, resync: await readResync(options, steps[0]!, results[0]!.id) }
+    : undefined;
 
   // prepare_instance_boot: the root uuid Ironic stores as root_uuid_or_disk_id (ironic-conductor.md §4).
   const partitionUuids = await client.getPartitionUuids().catch((error: unknown) => { throw failed('standby.get_partition_uuids', error); });
@@ -181,6 +189,26 @@ export async function driveDeployment(options: DriveDeploymentOptions): Promise<
     deployResult, device: deployedDevice(deployResult), partitionUuids, ...readRootDisk(partitionUuids), writeDurationMs, lastProgress, poweredOff,
     ...(raid ? { raid } : {}),
   };
+}
+
+/**
+ * Where the arrays' resync stands once the image is written: the agent keeps
+ * updating apply_configuration's command_progress after the step ended. One
+ * read of the command list, passed on as that step's progress; a failure to
+ * read it is logged and fails nothing (the deploy is done).
+ */
+async function readResync(options: DriveDeploymentOptions, step: StepRequest, id: string): Promise<CommandProgress | null> {
+  try {
+    const commands = await options.client.getCommandsStatus({ retry: false, signal: options.signal });
+    const applied = (id ? commands.find((command) => command.id === id) : undefined)
+      ?? commands.findLast((command) => (command.command_result as { deploy_step?: { step?: unknown } } | null)?.deploy_step?.step === step.step);
+    const progress = applied?.command_progress ?? null;
+    if (progress) options.onProgress?.({ type: 'progress', step, progress });
+    return progress;
+  } catch (error) {
+    options.log.warn({ err: error }, 'could not read the software RAID resync progress; carrying on');
+    return null;
+  }
 }
 
 /** Runs one deploy step through `deploy.execute_deploy_step` and polls it to its end; a version mismatch is returned for the caller to retry. */
