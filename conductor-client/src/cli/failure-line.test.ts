@@ -35,4 +35,11 @@ describe('the failure line of a deploy onto software RAID', () => {
     const { raidConfigPath: _path, ...withoutRaid } = CONTEXT;
     expect(failureHint(error, withoutRaid)).toBe('boot a ramdisk whose agent offers the step named above');
   });
+
+  it('points at mdadm\'s output in the ramdisk logs when building the arrays failed on the agent', () => {
+    const error = new IngotError('INGOT_DEPLOYMENT_FAILED', { details: 'raid.apply_configuration failed on the agent', cause: new IngotError('INGOT_RAID_FAILED', { details: 'mdadm: cannot open /dev/sdb1' }) });
+    expect(failureHint(error, CONTEXT)).toBe(`see mdadm's output in the ramdisk logs in ${CONTEXT.logsPath}`);
+    const { logsPath: _logs, ...withoutLogs } = CONTEXT;
+    expect(failureHint(error, withoutLogs)).toBe('run again with --collect-logs on-failure for mdadm\'s output in the ramdisk logs');
+  });
 });

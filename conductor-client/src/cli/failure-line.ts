@@ -59,6 +59,7 @@ const flagHints: Partial<Record<ErrorCode, (context: FailureContext) => string>>
   INGOT_HEARTBEAT_TOKEN_INVALID: () => 'restart the agent so that it looks the node up again',
   INGOT_AGENT_BUSY: () => 'the agent kept running another command: wait for it, or restart the agent',
   INGOT_RAID_CONFIG_INVALID: ({ raidConfigPath }) => `fix the logical disk named in the message in ${raidConfigPath ?? 'the target_raid_config'}; see README: Software RAID`,
+  INGOT_RAID_FAILED: ({ logsPath }) => (logsPath ? `see mdadm's output in the ramdisk logs in ${logsPath}` : 'run again with --collect-logs on-failure for mdadm\'s output in the ramdisk logs'),
   INGOT_STEP_NOT_FOUND: ({ raidConfigPath }) => `boot a ramdisk whose agent offers the step named above${raidConfigPath ? ' (Ingot\'s agent offers raid.apply_configuration), or deploy without --raid-config' : ''}`,
 };
 
