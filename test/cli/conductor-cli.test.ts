@@ -5,7 +5,8 @@
  * the demo's image served from 127.0.0.1.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,5 +157,58 @@ tools.describe('ingot-conductor deploy against a real agent', () => {
     // A GPT image: whatever the agent reports, never a bare "0x00000000" for a person to read as a failure.
     expect(result.deploy.root_disk).toMatch(/^(GPT disk [0-9a-f-]{36}|no MBR disk identifier \(GPT image\))$/);
     expect(run.stderr()).toMatch(/deploy done: .*(GPT disk|no MBR disk identifier \(GPT image\))/);
+  }, 90_000);
+});
+
+/**
+ * deploy --raid-config against the real agent in sandbox mode (disk files):
+ * this host's kernel has no md driver, so no array is built here (QEMU does
+ * that, test/e2e); what is proven is the path through the conductor and the
+ * agent's refusals, with the disks unchanged.
+ */
+tools.describe('ingot-conductor deploy --raid-config against a real agent', () => {
+  const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+  /** Two used 128 MiB disks, the configuration written with their paths, the conductor spawned with --skip-cleaning (cleaning would change the disks). */
+  async function deployRaid(logicalDisks: (disks: string[]) => unknown[], collectLogs = 'never') {
+    const machine = createSimulatedMachine({ disks: 2, sizeMiB: 128 });
+    cleanups.push(() => machine.remove());
+    const before = machine.disks.map(sha256);
+    const file = join(machine.dir, 'raid.json');
+    writeFileSync(file, JSON.stringify({ logical_disks: logicalDisks(machine.disks) }, null, 2));
+    const run = conductor('deploy', '--mac', machine.mac, '--listen', '127.0.0.1:0', '--poll-interval', '0.2', '--timeout', '50', '--skip-cleaning',
+      '--collect-logs', collectLogs, '--logs-dir', join(machine.dir, 'logs'), '--image-url', 'http://127.0.0.1:9/never-fetched.img', '--image-checksum', `sha256:${'0'.repeat(64)}`, '--raid-config', file);
+    await startTestAgent(machine, await listeningUrl(run, 'stdout'), cleanups, log);
+    return { run, file, logsDir: join(machine.dir, 'logs'), status: await run.exited, before, after: () => machine.disks.map(sha256) };
+  }
+
+  it('exits 1 in one line naming the volume the agent refused, with the hint to fix it in the file; no disk changed', async () => {
+    // 64 GiB of RAID 1 cannot fit on 128 MiB disks: the agent's plan refuses it with a 400 before touching anything.
+    const { run, file, status, before, after } = await deployRaid((disks) => [
+      { volume_name: 'root', is_root_volume: true, raid_level: '1', size_gb: 64, controller: 'software', physical_disks: [{ name: disks[0] }, { name: disks[1] }] },
+    ]);
+    expect(status, run.stderr()).toBe(1);
+    const lines = run.stderr().trimEnd().split('\n');
+    expect(lines, run.stderr()).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ingot-conductor: node [0-9a-f-]{36}: raid\.apply_configuration could not be started on the agent: Invalid RAID configuration: deploy\.execute_deploy_step: raid_config\.logical_disks\[0\] \("root"\): 64 GiB of RAID 1 /);
+    expect(lines[0]!.endsWith(`; try: fix the logical disk named in the message in ${file}; see README: Software RAID`)).toBe(true);
+    expect(lines[0]!.match(/Invalid RAID configuration/g)).toHaveLength(1);
+    expect(run.stdout()).toContain('deploy step raid.apply_configuration started');
+    expect(run.stdout()).not.toContain('write_image');
+    expect(after()).toEqual(before);
+  }, 90_000);
+
+  it('exits 1 with the agent\'s own reason when a configuration that fits meets a machine without the md driver; no disk changed', async () => {
+    const { run, status, logsDir, before, after } = await deployRaid((disks) => [
+      { volume_name: 'root', raid_level: '1', size_gb: 'MAX', controller: 'software', physical_disks: [{ name: disks[0] }, { name: disks[1] }] },
+    ], 'on-failure');
+    expect(status, run.stderr()).toBe(1);
+    const lines = run.stderr().trimEnd().split('\n');
+    expect(lines, run.stderr()).toHaveLength(1);
+    const [archive] = readdirSync(logsDir);
+    expect(lines[0]).toMatch(/^ingot-conductor: node [0-9a-f-]{36}: raid\.apply_configuration failed on the agent: Software RAID operation failed: apply_configuration: software RAID arrays are built only inside the agent's ramdisk .*no disk was touched; try: /);
+    expect(lines[0]!.endsWith(`; try: see mdadm's output in the ramdisk logs in ${join(logsDir, archive!)}`)).toBe(true);
+    expect(run.stdout()).not.toContain('write_image');
+    expect(after()).toEqual(before);
   }, 90_000);
 });
