@@ -12,7 +12,7 @@
  * must read byte for byte. Each capture keeps its stdout, stderr, exit status
  * and command line; `captures.json` in the fixture folder lists them all.
  *
- * Run it (no npm needed; about 5 minutes on two busy cores):
+ * Run it (no npm needed; 2 to 4 minutes on two busy cores):
  *   node --conditions=@ingot/source --import tsx test/e2e/capture-mdadm.ts [--out DIR]
  * Needs: the ramdisk in build/ramdisk (`npm run ramdisk -- --compress zstd3`,
  * or INGOT_RAMDISK_DIR pointing at one), qemu-system-x86 and tar on the host.
