@@ -23,11 +23,11 @@ export interface MdSuperblock {
   name: string;
   /** MD_UUID: the array's, the same on every member. */
   uuid: string;
-  /** MD_METADATA: `1.2`, `1.0`, ... */
+  /** The superblock's version: `1.2`, `1.0`, ... */
   metadata: string;
   /** Bytes from the member's start to the array's data (`Data Offset`; 0 when mdadm does not print one, as for 1.0). */
   dataOffset: number;
-  /** `Array State` / `State` lines as mdadm prints them, for the report. */
+  /** State, Device Role, Array State and Resync Offset as mdadm prints them, for the report. */
   state: string;
   /** Every MD_* key of `--examine --export`. */
   exported: Record<string, string>;
@@ -42,10 +42,12 @@ export function parseMdExamine(exported: string, detailed: string): MdSuperblock
   }
   if (!keys.MD_UUID) return null;
   const offset = /^\s*Data Offset : (\d+) sectors/m.exec(detailed);
-  const state = [/^\s*State : (.*)$/m.exec(detailed)?.[1], /^\s*Array State : (.*)$/m.exec(detailed)?.[1]].filter(Boolean).join('; ');
+  const state = [/^\s*State : (.*)$/m, /^\s*Device Role : (.*)$/m, /^\s*Array State : (\S*)/m, /^\s*Resync Offset : (.*)$/m]
+    .map((pattern) => pattern.exec(detailed)?.[1]).filter(Boolean).join('; ');
   return {
     level: keys.MD_LEVEL ?? '', devices: Number(keys.MD_DEVICES ?? 'NaN'), name: keys.MD_NAME ?? '', uuid: keys.MD_UUID,
-    metadata: keys.MD_METADATA ?? '', dataOffset: offset ? Number(offset[1]) * 512 : 0, state, exported: keys,
+    // --examine --export leaves MD_METADATA empty (mdadm 4.2); the long form's Version line has it.
+    metadata: keys.MD_METADATA || /^\s*Version : (\S+)/m.exec(detailed)?.[1] || '', dataOffset: offset ? Number(offset[1]) * 512 : 0, state, exported: keys,
   };
 }
 
