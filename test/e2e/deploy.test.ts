@@ -299,9 +299,10 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     let cursor = vm.serialOutput().length;
     const rescue = await within('the rescue', 120_000, driveRescue({ client, password, requireHashed: true, log, stopTimeoutMs: 60_000 }), vm);
     expect(rescue.hashed).toBe(true);
-    const serial = async (pattern: RegExp, what: string, timeoutMs = 60_000) => {
-      const match = await within(what, timeoutMs, vm.waitForSerial(pattern, timeoutMs, cursor), vm);
-      cursor = match.end;
+    const rescueStart = cursor;
+    const serial = async (pattern: RegExp, what: string, timeoutMs = 60_000, from = cursor) => {
+      const match = await within(what, timeoutMs, vm.waitForSerial(pattern, timeoutMs, from), vm);
+      cursor = Math.max(cursor, match.end);
       return match;
     };
     // The agent process is gone (so are its heartbeats), with status 0, and /init did not start another.
@@ -312,7 +313,9 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     // login switches echo off only after it prints "Password: ": typing at once would show the password on the console.
     const typePassword = async (text: string) => { await new Promise((resolve) => setTimeout(resolve, 1000)); await vm.writeSerial(`${text}\n`); };
 
-    await serial(/ingot login: /, 'the login prompt');
+    // getty writes to the console itself while /init's lines pass through tee: its first prompt may come before the
+    // "rescued" line. No getty ran before the rescue, so any prompt since then is the first one.
+    await serial(/ingot login: /, 'the login prompt', 60_000, rescueStart);
     await vm.writeSerial('rescue\n');
     await serial(/Password: /, 'the password prompt');
     await typePassword(`wrong-${password}`);
