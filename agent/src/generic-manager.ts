@@ -1,6 +1,7 @@
 import { deploySteps, type ImageDeployDeps } from './deploy/deploy-steps.ts';
 import { eraseSteps } from './erase/erase-steps.ts';
 import { SupportLevel, type HardwareManager } from './hardware/manager.ts';
+import { raidSteps } from './raid/raid-steps.ts';
 
 export interface GenericManagerDeps {
   deploy: ImageDeployDeps;
@@ -8,7 +9,7 @@ export interface GenericManagerDeps {
 
 /**
  * The generic hardware manager: what any Linux machine supports, assembled
- * from the capabilities beside the framework (erase/, deploy/; raid/,
+ * from the capabilities beside the framework (erase/, raid/, deploy/;
  * snapshot/ and kexec/ are the rooms for what comes). Its steps and default
  * priorities follow IPA's (ipa-protocol.md 5.6).
  */
@@ -17,6 +18,6 @@ export function createGenericManager(deps: GenericManagerDeps): HardwareManager 
     name: 'generic_hardware_manager',
     version: '1.2',
     evaluateSupport: () => SupportLevel.GENERIC,
-    steps: [...eraseSteps(), ...deploySteps(deps.deploy)],
+    steps: [...eraseSteps(), ...raidSteps(), ...deploySteps(deps.deploy)],
   };
 }

@@ -67,6 +67,7 @@ const stable: Record<ErrorCode, readonly [type: string, status: number, retryabl
   INGOT_CALLBACK_URL_INVALID:     ['InvalidCallbackUrl', 400, false],
   INGOT_CONDUCTOR_TIMEOUT:        ['ConductorTimeout', 504, true],
   INGOT_RAID_CONFIG_INVALID:      ['InvalidCommandParamsError', 400, false],
+  INGOT_RAID_FAILED:              ['SoftwareRAIDError', 500, false],
   INGOT_LISTEN_FAILED:            ['ListenFailed', 503, true],
 };
 

@@ -70,6 +70,8 @@ export const errorCodes = {
   // The agent cannot bind its API's address (taken port, address not on this machine); it exits before any lookup.
   // A target_raid_config the agent refuses before touching any disk (agent/src/raid/); the details name the volume and the reason.
   INGOT_RAID_CONFIG_INVALID: { type: 'InvalidCommandParamsError', status: 400, retryable: false, message: 'Invalid RAID configuration' },
+  // Building or removing software RAID failed on the disks (IPA's SoftwareRAIDError); the details say what was undone.
+  INGOT_RAID_FAILED: { type: 'SoftwareRAIDError', status: 500, retryable: false, message: 'Software RAID operation failed' },
   INGOT_LISTEN_FAILED: { type: 'ListenFailed', status: 503, retryable: true, message: 'Cannot serve the agent API' },
 } as const satisfies Record<string, { type: string; status: number; retryable: boolean; message: string }>;
 

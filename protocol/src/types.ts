@@ -25,6 +25,22 @@ export interface CommandProgress {
   /** Unit of done/total, e.g. "bytes" or "devices". */
   unit?: string;
   message?: string;
+  /**
+   * Ingot's extension: one entry per thing a command follows at once, e.g.
+   * each software RAID array's resync, in the same shape.
+   */
+  items?: CommandProgressItem[];
+}
+
+/** One of several things a command's progress follows (`CommandProgress.items`). */
+export interface CommandProgressItem {
+  /** What it is: `/dev/md0 (root)`. */
+  name: string;
+  stage: string;
+  done?: number;
+  total?: number;
+  unit?: string;
+  message?: string;
 }
 
 export interface CommandRequest {

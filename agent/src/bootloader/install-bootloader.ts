@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { BlockDevices } from '../disks/block-devices.ts';
 import type { System } from '../system/system.ts';
 import type { BootMode } from '../disks/partition-layout.ts';
-import { rootDeviceHintsOf, selectRootDevice } from '../disks/root-device-hints.ts';
+import { chooseRootDevice } from '../disks/choose-root-device.ts';
 import { readRamdiskBootMode } from '../disks/boot-mode.ts';
 import { findEsp, partitionByUuid, readPartitions } from './find-partitions.ts';
 import { installGrub } from './install-grub.ts';
@@ -72,7 +72,7 @@ const DISK_IDENTIFIER = /^0x[0-9a-f]{8}$/i;
  */
 export async function installBootloader(ctx: BootloaderContext, params: InstallBootloaderParams): Promise<null> {
   const { system, log } = ctx;
-  const disk = selectRootDevice(await ctx.devices.listDisks(), rootDeviceHintsOf(ctx.node));
+  const disk = await chooseRootDevice(ctx);
   const ignore = params.ignoreBootloaderFailure ?? ctx.ignoreFailureByDefault;
   const wholeDisk = params.rootUuid === null || DISK_IDENTIFIER.test(params.rootUuid);
   try {

@@ -133,7 +133,10 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
       if (params === null || typeof params !== 'object' || Array.isArray(params)) {
         throw new IngotError('INGOT_BAD_REQUEST', { details: 'Missing or invalid name or params' });
       }
-      command.validate?.(params as Record<string, unknown>);
+      await command.validate?.(params as Record<string, unknown>);
+      // A validation that read the disks took time: another command may have started meanwhile.
+      const started = records.at(-1);
+      if (started !== last && started?.status === 'RUNNING') throw new IngotError('INGOT_AGENT_BUSY', { details: `executing command ${started.name}` });
       const record = start(command, params as Record<string, unknown>);
       if (command.mode === 'sync') {
         await record.done;

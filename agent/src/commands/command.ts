@@ -18,7 +18,7 @@ export interface CommandDefinition {
   name: string;
   mode: 'sync' | 'async';
   /** Runs in the request before anything starts; throws INGOT_INVALID_PARAMS (400). */
-  validate?(params: Record<string, unknown>): void;
+  validate?(params: Record<string, unknown>): void | Promise<void>;
   run(params: Record<string, unknown>, ctx: CommandContext): Promise<unknown>;
 }
 

@@ -33,11 +33,16 @@ export function createStepExtension(kind: StepKind, deps: StepCommandsDeps): Ext
     {
       name: `execute_${kind}_step`,
       mode: 'async',
-      validate(params) {
+      async validate(params) {
         const step = params.step;
         if (step === null || typeof step !== 'object' || typeof (step as StepRequest).step !== 'string') {
           throw new IngotError('INGOT_INVALID_PARAMS', { details: `execute_${kind}_step needs "step", an object with a "step" name` });
         }
+        const args = (step as StepRequest).args;
+        if (args !== undefined && args !== null && (typeof args !== 'object' || Array.isArray(args))) {
+          throw new IngotError('INGOT_INVALID_PARAMS', { details: `execute_${kind}_step: "step.args" must be an object, got ${describeInput(args)}` });
+        }
+        await registry.validateStep(kind, step as StepRequest, { ...hardware, node: readNode(params) ?? { uuid: 'unknown' } });
       },
       async run(params, ctx) {
         const step = params.step as StepRequest;

@@ -1,5 +1,5 @@
 import { IngotError } from '@ingot/protocol';
-import { rootDeviceHintsOf, selectRootDevice } from '../disks/root-device-hints.ts';
+import { chooseRootDevice } from '../disks/choose-root-device.ts';
 import type { StepContext, StepDefinition } from '../hardware/manager.ts';
 import type { Session } from '../session/session.ts';
 import { loadConfigDrive, writeWholeDiskConfigDrive } from './config-drive-writer.ts';
@@ -86,7 +86,7 @@ export async function runCacheImage(ctx: DeployContext, params: CacheImageParams
   const request = validateCacheImage(params, deps);
   const cachedOn = params.force === true ? undefined : await cachedDisk(ctx, request, deps);
   if (cachedOn) return useCachedImage(ctx, { ...request, configDrive: null }, cachedOn, deps);
-  const disk = selectRootDevice(await ctx.devices.listDisks(), rootDeviceHintsOf(ctx.node));
+  const disk = await chooseRootDevice(ctx);
   const deployed = await deployImage(ctx, imageOnly(params.image_info), {
     md5Allowed: deps.session.md5Allowed,
     ...deps.download,
@@ -104,7 +104,7 @@ export async function runCacheImage(ctx: DeployContext, params: CacheImageParams
 async function cachedDisk(ctx: DeployContext, request: DeployRequest, deps: ImageDeployDeps) {
   const cached = deps.session.cachedImage;
   if (!cached || cached.id !== request.info.id || request.info.imageType === 'partition') return undefined;
-  const disk = selectRootDevice(await ctx.devices.listDisks(), rootDeviceHintsOf(ctx.node));
+  const disk = await chooseRootDevice(ctx);
   if (disk.name === cached.device) return disk;
   ctx.log.info({ image: cached.id, cachedOn: cached.device, chosen: disk.name }, 'the image was cached on another disk than the one chosen now; writing it again');
   return undefined;

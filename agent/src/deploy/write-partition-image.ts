@@ -13,7 +13,7 @@ import {
   MiB, partitionPath, partitionPaths, partitionUuidsResult, planPartitionLayout,
   type PartitionLayout, type PartitionUuids, type PlannedPartition,
 } from '../disks/partition-layout.ts';
-import { rootDeviceHintsOf, selectRootDevice } from '../disks/root-device-hints.ts';
+import { chooseRootDevice } from '../disks/choose-root-device.ts';
 import { chooseBootMode, chooseDiskLabel, readRamdiskBootMode } from '../disks/boot-mode.ts';
 import { readExpectedDigest } from '../image/request/checksums.ts';
 import { targetOfPartition, writeConfigDrive } from './config-drive-writer.ts';
@@ -33,7 +33,7 @@ const LABELS = { esp: 'efi-part', swap: 'swap1', ephemeral: 'ephemeral0' } as co
  */
 export async function deployPartitionImage(ctx: DeployContext, info: ImageInfo, configDrive: ConfigDriveImage | null, options: DeployImageOptions): Promise<DeployImageResult> {
   const spec = info.partition!;
-  const disk = selectRootDevice(await ctx.devices.listDisks(), rootDeviceHintsOf(ctx.node));
+  const disk = await chooseRootDevice(ctx);
   const log = ctx.log.child({ image: info.id, device: disk.name });
   if (disk.type === 'file') {
     throw new IngotError('INGOT_DEPLOYMENT_FAILED', {

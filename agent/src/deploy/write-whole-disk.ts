@@ -9,7 +9,7 @@ import { diskIdentifierFromMbr, partitionUuidsResult, type PartitionUuids } from
 import type { Logger } from 'pino';
 import { writeImage, type WriteImageOptions, type WriteImageProgress, type WriteImageResult } from '../image/pipeline/index.ts';
 import { proxyFor } from '../image/request/proxy-for.ts';
-import { rootDeviceHintsOf, selectRootDevice } from '../disks/root-device-hints.ts';
+import { chooseRootDevice } from '../disks/choose-root-device.ts';
 import { readExpectedDigest } from '../image/request/checksums.ts';
 
 type ExpectedValue = Awaited<ReturnType<typeof readExpectedDigest>>;
@@ -70,7 +70,7 @@ export const DEFAULT_WRITE_OPTIONS: WriteImageOptions = {
  * tail zeroed (the pipeline's wipe), never a partial image that could boot.
  */
 export async function deployWholeDiskImage(ctx: DeployContext, info: ImageInfo, configDrive: ConfigDriveImage | null, options: DeployImageOptions): Promise<DeployImageResult> {
-  const disk = selectRootDevice(await ctx.devices.listDisks(), rootDeviceHintsOf(ctx.node));
+  const disk = await chooseRootDevice(ctx);
   const log = ctx.log.child({ image: info.id, device: disk.name });
   const firstUrl = info.urls[0]!;
   const expected = await readExpectedDigest(info.checksumSpec, firstUrl, options);

@@ -1,5 +1,5 @@
 import { describeInput, IngotError, parseStrictBool } from '@ingot/protocol';
-import { parseRootDeviceHints, type RootDeviceHints } from '../disks/root-device-hints.ts';
+import { parseRootDeviceHints, type RootDeviceHints } from './root-device-hints.ts';
 
 /**
  * Ironic's `target_raid_config` for software RAID (ipa-protocol.md §8.1), read
@@ -130,4 +130,61 @@ function parseLogicalDisk(entry: unknown, index: number, at: string): LogicalDis
 /** `1+0` as operators write it; the others as they are. */
 export function levelName(level: RaidLevel): string {
   return level === '10' ? '1+0' : level;
+}
+
+/**
+ * The volume a deployment writes to (ipa-protocol.md §8.3 step 7): the one
+ * marked `is_root_volume`, else the first not marked false; none when every
+ * volume is marked false.
+ */
+export function rootLogicalDisk(config: RaidConfig): LogicalDisk | undefined {
+  return config.logicalDisks.find((ld) => ld.isRoot === true) ?? config.logicalDisks.find((ld) => ld.isRoot !== false);
+}
+
+/**
+ * The node's software RAID configuration, as the agent acts on it: what
+ * Ironic's create_configuration stored for the agent in
+ * `driver_internal_info.target_raid_config` (filtered by its
+ * create_root_volume/create_nonroot_volumes), else `target_raid_config`.
+ * Null when there is none, or when no volume asks for software RAID.
+ */
+export function nodeRaidConfig(node: { target_raid_config?: unknown; driver_internal_info?: unknown }): RaidConfig | null {
+  const internal = node.driver_internal_info as Record<string, unknown> | null | undefined;
+  const filtered = internal?.target_raid_config;
+  if (hasLogicalDisks(filtered)) return parseRaidConfig(filtered, 'driver_internal_info.target_raid_config');
+  return hasLogicalDisks(node.target_raid_config) ? parseRaidConfig(node.target_raid_config) : null;
+}
+
+function hasLogicalDisks(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0;
+}
+
+/** `properties.skip_block_devices` (ipa-protocol.md §8.5): disks never to touch, and arrays to keep by `volume_name`. */
+export interface SkipList {
+  disks: RootDeviceHints[];
+  volumes: Set<string>;
+}
+
+export function parseSkipList(properties: Record<string, unknown> | undefined): SkipList {
+  const raw = properties?.skip_block_devices;
+  const skip: SkipList = { disks: [], volumes: new Set() };
+  if (raw === undefined || raw === null) return skip;
+  if (!Array.isArray(raw)) throw raidConfigError(`properties.skip_block_devices must be a list of root device hints or {"volume_name": ...} entries, got ${describeInput(raw)}`);
+  for (const [i, entry] of raw.entries()) {
+    const at = `properties.skip_block_devices[${i}]`;
+    if (entry !== null && typeof entry === 'object' && !Array.isArray(entry) && 'volume_name' in entry) {
+      const name = (entry as Record<string, unknown>).volume_name;
+      if (typeof name !== 'string' || name === '') throw raidConfigError(`${at}: volume_name must be a non-empty string, got ${describeInput(name)}`);
+      skip.volumes.add(name);
+      continue;
+    }
+    let hints: RootDeviceHints | null;
+    try {
+      hints = parseRootDeviceHints(entry);
+    } catch (error) {
+      throw raidConfigError(`${at}: ${(error as IngotError).details ?? (error as Error).message}`);
+    }
+    if (hints) skip.disks.push(hints);
+  }
+  return skip;
 }

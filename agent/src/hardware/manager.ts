@@ -13,6 +13,11 @@ export interface HardwareContext {
   log: Logger;
 }
 
+/** What a step's validation receives: the hardware and the node of the request. */
+export interface ValidateContext extends HardwareContext {
+  node: NodeInfo;
+}
+
 export interface StepContext extends HardwareContext {
   node: NodeInfo;
   ports: unknown[];
@@ -34,6 +39,12 @@ export interface StepDefinition {
   abortable: boolean;
   rebootRequested: boolean;
   argsinfo?: Record<string, { description: string; required: boolean }>;
+  /**
+   * Runs in the execute_*_step request, before the command starts: throws an
+   * InvalidCommandParamsError code (400) for arguments or a node the step
+   * cannot act on. It may read the disks; it must not change anything.
+   */
+  validate?(ctx: ValidateContext, args: Record<string, unknown>): void | Promise<void>;
   run(ctx: StepContext, args: Record<string, unknown>): Promise<StepOutcome>;
 }
 

@@ -1,5 +1,5 @@
 import { IngotError, type NodeInfo, type StepDescription, type StepKind, type StepRequest } from '@ingot/protocol';
-import { NOT_SUPPORTED, type ActiveManager, type HardwareContext, type HardwareManager, type StepContext } from './manager.ts';
+import { NOT_SUPPORTED, type ActiveManager, type HardwareContext, type HardwareManager, type StepContext, type ValidateContext } from './manager.ts';
 import { selectSteps, stepRunners } from './select-steps.ts';
 
 export interface ManagerRegistry {
@@ -8,6 +8,8 @@ export interface ManagerRegistry {
   versions(): Record<string, string>;
   steps(kind: StepKind): Record<string, StepDescription[]>;
   runStep(kind: StepKind, step: StepRequest, ctx: Omit<StepContext, 'node'> & { node: NodeInfo }): Promise<unknown>;
+  /** The validation of the step that would run first (nothing when it has none, or no manager offers the step). */
+  validateStep(kind: StepKind, step: StepRequest, ctx: ValidateContext): Promise<void>;
 }
 
 /**
@@ -35,6 +37,10 @@ export async function createManagerRegistry(managers: readonly HardwareManager[]
     active,
     versions: () => Object.fromEntries(active.map(({ manager }) => [manager.name, manager.version])),
     steps: (kind) => selectSteps(active, kind),
+    async validateStep(kind, step, validateCtx) {
+      const [first] = stepRunners(active, kind, step.step);
+      await first?.step.validate?.(validateCtx, step.args ?? {});
+    },
     async runStep(kind, step, stepCtx) {
       const args = step.args ?? {};
       for (const candidate of stepRunners(active, kind, step.step)) {

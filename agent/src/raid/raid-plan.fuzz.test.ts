@@ -4,7 +4,7 @@ import { IngotError } from '@ingot/protocol';
 import { fuzz } from '../../../test/support/fuzz.ts';
 import type { BlockDevice } from '../disks/block-devices.ts';
 import { deviceMatchesHints, type RootDeviceHints } from '../disks/root-device-hints.ts';
-import { MIN_MEMBERS, parseRaidConfig } from './raid-config.ts';
+import { MIN_MEMBERS, parseRaidConfig } from '../disks/raid-config.ts';
 import { planRaid } from './raid-plan.ts';
 
 const MiB = 1024 ** 2;

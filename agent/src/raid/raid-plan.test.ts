@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IngotError } from '@ingot/protocol';
 import type { HintCandidate } from '../disks/root-device-hints.ts';
-import { parseRaidConfig, type RaidConfig } from './raid-config.ts';
+import { parseRaidConfig, type RaidConfig } from '../disks/raid-config.ts';
 import { dataStartOf, memberBytes, planRaid, type RaidPlanOptions } from './raid-plan.ts';
 import { testDisk } from '../disks/test-disk.ts';
 
@@ -85,15 +85,24 @@ describe('planRaid', () => {
     const result = plan([
       ld({ size_gb: 100, raid_level: '1', volume_name: 'root', is_root_volume: true, physical_disks: [{ rotational: false }, { rotational: false }] }),
       ld({ size_gb: 6000, raid_level: '1+0', volume_name: 'data', physical_disks: [{ rotational: true }, { rotational: true }, { rotational: true }, { rotational: true }] }),
-      ld({ size_gb: 'MAX', raid_level: '5', volume_name: 'scratch', physical_disks: [{ model: 'HGST HUS726T4TAL' }, { serial: 'DATA-2' }, { serial: 'DATA-3' }] }),
+    ]);
+    expect(result.volumes.map((v) => v.members.map((m) => m.disk.name))).toEqual([['/dev/sda', '/dev/sdb'], ['/dev/sdc', '/dev/sdd', '/dev/sde', '/dev/sdf']]);
+    // RAID 1+0 over four: each member holds half the array.
+    expect(result.volumes[1]!.members[0]!.partition).toEqual({ number: 2, start: 551 * MiB, size: 3000 * GiB });
+    expect(result.disks.map((d) => d.disk.name)).toEqual(['/dev/sda', '/dev/sdb', '/dev/sdc', '/dev/sdd', '/dev/sde', '/dev/sdf']);
+  });
+
+  it('gives a volume without physical_disks the disks no other volume claimed, and lets such volumes share them', () => {
+    const result = plan([
+      ld({ size_gb: 100, raid_level: '1', volume_name: 'root', physical_disks: [{ rotational: false }, { rotational: false }] }),
+      ld({ size_gb: 6000, raid_level: '1+0', volume_name: 'data' }),
+      ld({ size_gb: 'MAX', raid_level: '5', volume_name: 'scratch' }),
     ]);
     expect(result.volumes.map((v) => v.members.map((m) => m.disk.name))).toEqual([
-      ['/dev/sda', '/dev/sdb'], ['/dev/sdc', '/dev/sdd', '/dev/sde', '/dev/sdf'], ['/dev/sdc', '/dev/sdd', '/dev/sde'],
+      ['/dev/sda', '/dev/sdb'], ['/dev/sdc', '/dev/sdd', '/dev/sde', '/dev/sdf'], ['/dev/sdc', '/dev/sdd', '/dev/sde', '/dev/sdf'],
     ]);
-    // RAID 1+0 over four: each member holds half the array; the MAX volume follows it on the disks they share.
-    expect(result.volumes[1]!.members[0]!.partition).toEqual({ number: 2, start: 551 * MiB, size: 3000 * GiB });
-    expect(result.volumes[2]!.members[0]!.partition.start).toBe(551 * MiB + 3000 * GiB);
-    expect(result.disks.map((d) => d.disk.name)).toEqual(['/dev/sda', '/dev/sdb', '/dev/sdc', '/dev/sdd', '/dev/sde', '/dev/sdf']);
+    // The MAX volume follows the sized one on the disks they share.
+    expect(result.volumes[2]!.members[0]!.partition).toEqual({ number: 3, start: 551 * MiB + 3000 * GiB, size: 4000 * GiB - MiB - 551 * MiB - 3000 * GiB });
   });
 
   it('gives each member the share of the array its level needs, in whole MiB', () => {
@@ -135,7 +144,9 @@ describe('planRaid', () => {
       /^target_raid_config\.logical_disks\[1\] \("b"\): size_gb is MAX, as is target_raid_config\.logical_disks\[0\] \("a"\), and both use \/dev\/sda; only one volume on a disk can take the rest/],
     ['a MAX volume with no room left', [ld({ size_gb: 5, raid_level: '1' }), ld({ size_gb: 'MAX', raid_level: '1' })], { disks: [disk('/dev/vda', 5 + 600 / 1024), disk('/dev/vdb', 5 + 600 / 1024)] },
       /^target_raid_config\.logical_disks\[1\]: size_gb is MAX but \/dev\/vda has 48 MiB left after target_raid_config\.logical_disks\[0\] \(at least 64 MiB needed\)$/],
-    ['five volumes on an msdos disk', Array.from({ length: 5 }, () => ld({ size_gb: 1, raid_level: '1', physical_disks: [{ name: '/dev/sda' }, { name: '/dev/sdb' }] })), { bootMode: 'bios', label: 'msdos' },
+    ['two volumes claiming one disk', [ld({ size_gb: 10, raid_level: '1', volume_name: 'root', physical_disks: [{ name: '/dev/sda' }, { name: '/dev/sdb' }] }), ld({ size_gb: 10, raid_level: '1', volume_name: 'data', physical_disks: [{ name: '/dev/sdb' }, { name: '/dev/sdc' }] })], {},
+      /^target_raid_config\.logical_disks\[1\] \("data"\): physical_disks\[0\] \{"name":"s== \/dev\/sdb"\} matches only \/dev\/sdb, and \/dev\/sdb is claimed by target_raid_config\.logical_disks\[0\] \("root"\); a disk chosen by physical_disks belongs to one volume/],
+    ['five volumes on an msdos disk', Array.from({ length: 5 }, () => ld({ size_gb: 1, raid_level: '1' })), { bootMode: 'bios', label: 'msdos', disks: chassis.slice(0, 2) },
       /5 volumes share \/dev\/sda, more than an msdos partition table's 4 primary partitions/],
     ['more disks asked than eligible', [ld({ size_gb: 10, raid_level: '1', number_of_physical_disks: 7 })], {},
       /logical_disks\[0\]: number_of_physical_disks is 7 but only 6 disks are eligible/],

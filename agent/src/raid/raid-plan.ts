@@ -1,6 +1,6 @@
 import { deviceMatchesHints, type HintCandidate, type RootDeviceHints } from '../disks/root-device-hints.ts';
 import type { BootMode, DiskLabel } from '../disks/partition-layout.ts';
-import { levelName, MIN_MEMBERS, raidConfigError, type LogicalDisk, type RaidConfig, type RaidLevel } from './raid-config.ts';
+import { levelName, MIN_MEMBERS, raidConfigError, type LogicalDisk, type RaidConfig, type RaidLevel } from '../disks/raid-config.ts';
 
 /**
  * Where every array of a target_raid_config goes (ipa-protocol.md §8.3, and
@@ -10,10 +10,11 @@ import { levelName, MIN_MEMBERS, raidConfigError, type LogicalDisk, type RaidCon
  * the volume and the reason) with every disk untouched.
  *
  * - Members: a logical disk with `physical_disks` takes, for each hint set,
- *   the first eligible disk matching it that the volume has not taken yet; one
- *   without takes every eligible disk (or the first `number_of_physical_disks`).
- *   Eligible: writable, not matched by the skip list. Several volumes may share
- *   a disk: each gets its own partition there.
+ *   the first eligible disk matching it that no volume has taken by hints yet:
+ *   two volumes cannot claim one disk. One without takes every eligible disk
+ *   no other volume claimed (or the first `number_of_physical_disks`), as IPA
+ *   takes every disk. Eligible: writable, not matched by the skip list.
+ *   Volumes without hints share disks: each gets its own partition there.
  * - Layout on each disk: room for the boot partitions first (UEFI: a 550 MiB
  *   ESP from 1 MiB, so data from 551 MiB; BIOS on GPT: up to 8 MiB; msdos:
  *   from 1 MiB), then the volumes in configuration order, a MAX volume last
@@ -90,7 +91,14 @@ export function planRaid<D extends HintCandidate>(options: RaidPlanOptions<D>): 
   const skipped = (disk: D) => skip.some((hints) => deviceMatchesHints(disk, hints));
   const eligible = disks.filter((disk) => !disk.readOnly && !skipped(disk));
 
-  const chosen = config.logicalDisks.map((ld) => chooseMembers(ld, disks, eligible, skipped));
+  // Disks chosen by physical_disks belong to that volume alone; volumes without hints share the rest.
+  const claimedBy = new Map<D, LogicalDisk>();
+  const chosen: D[][] = [];
+  for (const ld of config.logicalDisks.filter((ld) => ld.physicalDisks)) {
+    chosen[ld.index] = chooseMembers(ld, disks, eligible, skipped, claimedBy);
+    for (const disk of chosen[ld.index]!) claimedBy.set(disk, ld);
+  }
+  for (const ld of config.logicalDisks.filter((ld) => !ld.physicalDisks)) chosen[ld.index] = chooseMembers(ld, disks, eligible.filter((disk) => !claimedBy.has(disk)), skipped, claimedBy);
 
   const dataStart = dataStartOf(bootMode, label);
   const byDisk = new Map<D, LogicalDisk[]>();
@@ -140,21 +148,24 @@ export function planRaid<D extends HintCandidate>(options: RaidPlanOptions<D>): 
   return { volumes, disks: plannedDisks };
 }
 
-function chooseMembers<D extends HintCandidate>(ld: LogicalDisk, disks: readonly D[], eligible: readonly D[], skipped: (disk: D) => boolean): D[] {
+function chooseMembers<D extends HintCandidate>(ld: LogicalDisk, disks: readonly D[], eligible: readonly D[], skipped: (disk: D) => boolean, claimedBy: ReadonlyMap<D, LogicalDisk>): D[] {
   let members: D[];
   if (ld.physicalDisks) {
     members = [];
     for (const [i, hints] of ld.physicalDisks.entries()) {
-      const found = eligible.find((disk) => !members.includes(disk) && deviceMatchesHints(disk, hints));
+      const found = eligible.find((disk) => !members.includes(disk) && !claimedBy.has(disk) && deviceMatchesHints(disk, hints));
       if (found) {
         members.push(found);
         continue;
       }
       const matching = disks.filter((disk) => deviceMatchesHints(disk, hints));
+      const claimed = matching.filter((disk) => claimedBy.has(disk));
       const why = matching.length === 0 ? `matches no disk (the disks: ${disks.map((d) => d.name).join(', ') || 'none'})`
         : matching.every((disk) => members.includes(disk)) ? `matches only ${matching.map((d) => d.name).join(', ')}, already a member of this volume through an earlier hint`
-          : matching.some((disk) => skipped(disk)) ? `matches ${matching.map((d) => d.name).join(', ')}, on the skip list (skip_block_devices)`
-            : `matches only read-only ${matching.map((d) => d.name).join(', ')}`;
+          : claimed.length > 0 && matching.every((disk) => members.includes(disk) || claimedBy.has(disk))
+            ? `matches only ${matching.map((d) => d.name).join(', ')}, and ${claimed.map((d) => `${d.name} is claimed by ${claimedBy.get(d)!.label}`).join(', ')}; a disk chosen by physical_disks belongs to one volume (volumes without physical_disks share disks, each on its own partition)`
+            : matching.some((disk) => skipped(disk)) ? `matches ${matching.map((d) => d.name).join(', ')}, on the skip list (skip_block_devices)`
+              : `matches only read-only ${matching.map((d) => d.name).join(', ')}`;
       throw raidConfigError(`${ld.label}: physical_disks[${i}] ${show(hints)} ${why}`);
     }
   } else {
