@@ -11,13 +11,15 @@
  *    vda+vdb and a RAID 1+0 data volume on vdc+vdd; write_image, with no root
  *    device hint, writes a whole-disk image (served by Debian's nginx through
  *    a guestfwd relay) onto the root volume /dev/md0; standby.sync and
- *    standby.power_off end the boot. The host then finds, on each member
+ *    standby.power_off end the boot; meanwhile apply_configuration's
+ *    command_progress follows each array's resync. The host then finds, on each member
  *    partition, a superblock of the asked level, device count, name (homehost
  *    `any`) and the array's UUID, and the image at md0's data offset on BOTH
  *    mirror halves; the disk areas nobody named keep the markers written
  *    before the boot.
  * 2. Debian's real Ironic 21.4 drives the same ramdisk on the same disks
- *    (the node's raid_interface is `agent`): target_raid_config set through
+ *    (the node's raid_interface is `agent`): target_raid_config (IPA's kind:
+ *    no physical_disks, every volume on every disk) set through
  *    `PUT /v1/nodes/<uuid>/states/raid`, then manual cleaning with
  *    raid.delete_configuration (the host sees no superblock anywhere, not even
  *    at the old members' offsets, and no partition table) and, after Ironic
@@ -85,14 +87,15 @@ const DEPLOY_RAID_CONFIG = {
 };
 
 /**
- * Boot 2's, which Ironic stores and create_configuration builds: another
- * layout on the same disks (vdb carries a member of both volumes), another
- * level for the data volume.
+ * Boot 2's, which Ironic stores and create_configuration builds: IPA's own
+ * kind of configuration (no physical_disks: every volume spans every disk,
+ * each on a partition of its own; the first is RAID 1), so what Ironic users
+ * already send is what Ironic checks here; another level for the data volume.
  */
 const CLEAN_RAID_CONFIG = {
   logical_disks: [
-    { size_gb: 1, raid_level: '1', controller: 'software', is_root_volume: true, volume_name: 'os', physical_disks: [{ name: VDA.name }, { name: VDB.name }] },
-    { size_gb: 'MAX', raid_level: '5', controller: 'software', volume_name: 'bulk', physical_disks: [{ name: VDB.name }, { name: VDC.name }, { name: VDD.name }] },
+    { size_gb: 1, raid_level: '1', controller: 'software', is_root_volume: true, volume_name: 'os' },
+    { size_gb: 'MAX', raid_level: '5', controller: 'software', volume_name: 'bulk' },
   ],
 };
 
@@ -190,6 +193,7 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
   let nginxUrlInGuest = '';
   let image: WholeDiskImage | undefined;
   let applied = false;
+  let applyResult: { logical_disks?: Array<Record<string, unknown>> } | undefined;
   let written = false;
   const nodeUuid = randomUUID();
   const bootCleanups: Cleanups = [];
@@ -310,13 +314,18 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
     expect(done.command_error).toBeNull();
     expect(done.command_status).toBe('SUCCEEDED');
     const result = done.command_result as { deploy_result?: { logical_disks?: Array<Record<string, unknown>> }; deploy_step?: unknown };
+    applyResult = result.deploy_result;
+    applied = true;
     expect(result.deploy_step).toMatchObject({ interface: 'raid', step: 'apply_configuration' });
     const logicalDisks = result.deploy_result?.logical_disks ?? [];
     expect(logicalDisks.map((ld) => ({ volume_name: ld.volume_name, raid_level: ld.raid_level, size_gb: ld.size_gb, controller: ld.controller })))
       .toEqual(DEPLOY_RAID_CONFIG.logical_disks.map((ld) => ({ volume_name: ld.volume_name, raid_level: ld.raid_level, size_gb: ld.size_gb, controller: ld.controller })));
-    expect(logicalDisks[0]!.root_device_hint).toEqual({ name: '/dev/md0' });
-    expect(logicalDisks[1]!.root_device_hint).toBeUndefined();
-    applied = true;
+  });
+
+  it('returns the root volume\'s root_device_hint {"name": "/dev/md0"} in apply_configuration\'s result (what Ironic\'s update_raid_info makes properties.root_device)', () => {
+    whenFailed();
+    if (!applyResult) throw new Error('apply_configuration did not succeed (see the test before)');
+    expect((applyResult.logical_disks ?? []).map((ld) => ld.root_device_hint)).toEqual([{ name: '/dev/md0' }, undefined]);
   });
 
   it('writes a whole-disk image without root device hints onto the root volume /dev/md0', async () => {
@@ -344,6 +353,18 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
       written = true;
     } finally {
       await stopSampling();
+    }
+  });
+
+  it('reports each array\'s resync in apply_configuration\'s command_progress while deployment goes on', () => {
+    whenFailed();
+    if (!applied) throw new Error('apply_configuration did not succeed (see the tests before)');
+    // Under TCG the resync outlasts write_image; on a faster machine it may be over by the first poll, so "in sync" counts too.
+    const resync = progress.filter((seen) => seen.command.startsWith('execute_deploy_step') && /^software RAID (resync|in sync)$/.test(String((seen.progress as { stage?: unknown }).stage)));
+    expect(resync.length, 'command_progress reports of the arrays\' resync').toBeGreaterThan(0);
+    for (const seen of resync) {
+      const items = ((seen.progress as { items?: Array<{ name?: unknown }> }).items ?? []).map((item) => item.name);
+      expect(items).toEqual(['/dev/md0 (root)', '/dev/md1 (data)']);
     }
   });
 
@@ -388,6 +409,7 @@ ironicBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 2: D
   let rig: IronicForGuest;
   let before: FoundMember[] = [];
   let deleted = false;
+  let created: IronicNode | undefined;
   const bootCleanups: Cleanups = [];
   const timings: Record<string, number> = {};
   const since = () => Number(((Date.now() - vm.startedAt) / 1000).toFixed(1));
@@ -409,6 +431,7 @@ ironicBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 2: D
     await disksReady();
     // What boot 1 left (recorded before Ironic's cleaning touches anything): its arrays' members.
     before = (await findMembers()).all;
+    process.stdout.write(`boot 2: the members boot 1 left, seen from the host:\n${describeMembers(before) || '(none)'}\n`);
     const machineDir = join(workDir, 'boot2');
     await mkdir(machineDir, { recursive: true });
     const mac = randomMac();
@@ -486,30 +509,39 @@ ironicBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 2: D
     deleted = true;
   }, CLEANING_TIMEOUT_MS + 60_000);
 
-  it('builds the target RAID in a second manual cleaning [raid.create_configuration] after the agent looked up again: Ironic stores raid_config and the root hint, the host sees the new superblocks', async () => {
+  it('builds the target RAID in a second manual cleaning [raid.create_configuration], after Ironic wiped the token and the agent looked up again: the node ends manageable with the logical disks as raid_config, the root volume\'s size and level in its properties', async () => {
     whenFailed();
     if (!deleted) throw new Error('delete_configuration did not succeed (see the test before)');
     const node = await cleanManually([{ interface: 'raid', step: 'create_configuration' }], 'create');
+    created = node;
     expect(node.last_error).toBeNull();
     const raidConfig = node.raid_config as { logical_disks?: Array<Record<string, unknown>>; last_updated?: string };
     process.stdout.write(`boot 2 node raid_config after create_configuration: ${JSON.stringify(raidConfig)}; properties: ${JSON.stringify(node.properties)}\n`);
     expect(raidConfig.last_updated).toBeTypeOf('string');
-    const logicalDisks = raidConfig.logical_disks ?? [];
-    expect(logicalDisks.map((ld) => ({ volume_name: ld.volume_name, raid_level: ld.raid_level, size_gb: ld.size_gb })))
+    expect((raidConfig.logical_disks ?? []).map((ld) => ({ volume_name: ld.volume_name, raid_level: ld.raid_level, size_gb: ld.size_gb })))
       .toEqual(CLEAN_RAID_CONFIG.logical_disks.map((ld) => ({ volume_name: ld.volume_name, raid_level: ld.raid_level, size_gb: ld.size_gb })));
-    const hint = logicalDisks[0]!.root_device_hint;
-    expect(hint).toEqual({ name: '/dev/md0' });
-    // update_raid_info: the root volume's hint, size and level become the node's.
-    expect(node.properties.root_device).toEqual(hint);
+    // update_raid_info: the root volume's size and level become the node's.
     expect(node.properties.local_gb).toBe(1);
     expect(String(node.properties.capabilities)).toContain('raid_level:1');
+  }, CLEANING_TIMEOUT_MS + 60_000);
 
+  it('stores the root volume\'s root_device_hint {"name": "/dev/md0"} from the agent\'s result as the node\'s properties.root_device', () => {
+    whenFailed();
+    if (!created) throw new Error('create_configuration did not succeed (see the test before)');
+    const logicalDisks = (created.raid_config as { logical_disks?: Array<Record<string, unknown>> }).logical_disks ?? [];
+    expect(logicalDisks[0]?.root_device_hint).toEqual({ name: '/dev/md0' });
+    expect(created.properties.root_device).toEqual({ name: '/dev/md0' });
+  });
+
+  it('left the new superblocks on the disk files, seen from the host with the guest still running: "os" RAID 1 and "bulk" RAID 5 on all four disks, none of boot 1\'s', async () => {
+    whenFailed();
+    if (!created) throw new Error('create_configuration did not succeed (see the test before)');
     const { byName, all } = await findMembers();
     process.stdout.write(`boot 2 members seen from the host after create_configuration (guest still running):\n${describeMembers(all)}\n`);
-    const os = expectArray(byName, 'os', 'raid1', [0, 1]);
-    const bulk = expectArray(byName, 'bulk', 'raid5', [1, 2, 3]);
-    expect(all.length, 'superblocks on the four disks').toBe(5);
+    const os = expectArray(byName, 'os', 'raid1', [0, 1, 2, 3]);
+    const bulk = expectArray(byName, 'bulk', 'raid5', [0, 1, 2, 3]);
+    expect(all.length, 'superblocks on the four disks').toBe(8);
     const oldUuids = new Set(before.map((m) => m.superblock.uuid));
     expect([...os, ...bulk].filter((m) => oldUuids.has(m.superblock.uuid)), 'members of boot 1\'s arrays').toEqual([]);
-  }, CLEANING_TIMEOUT_MS + 60_000);
+  });
 });
