@@ -299,7 +299,7 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
     expect(apply!.argsinfo?.raid_config?.required).toBe(true);
   });
 
-  it('applies a RAID 1 root volume on vda+vdb and a RAID 1+0 data volume on vdc+vdd, returning Ironic\'s raid_config with the root volume\'s hint /dev/md0', async () => {
+  it('applies a RAID 1 root volume on vda+vdb and a RAID 1+0 data volume on vdc+vdd, returning the logical disks as Ironic\'s deploy_result', async () => {
     whenFailed();
     const { hardwareManagerVersion } = await within('get_deploy_steps', 60_000, client.getDeploySteps(node(), []), vm);
     const step = { interface: 'raid', step: 'apply_configuration', priority: 0, args: { raid_config: DEPLOY_RAID_CONFIG, delete_existing: true } };
