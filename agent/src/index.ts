@@ -22,3 +22,6 @@ export { writeImage } from './image/pipeline/index.ts';
 export { deployImage, parseDeployRequest, type DeployRequest } from './deploy/deploy-image.ts';
 export { installBootloader, parseInstallBootloaderParams, type BootloaderContext, type InstallBootloaderParams } from './bootloader/install-bootloader.ts';
 export { parseNetworkData, type NetworkData } from './vmedia/network-data.ts';
+export { parseRaidConfig, type RaidConfig } from './disks/raid-config.ts';
+export { planRaid, type RaidPlan } from './raid/raid-plan.ts';
+export { createArrays, type CreateContext } from './raid/create-arrays.ts';

@@ -5,7 +5,9 @@ import type { System } from '../system/system.ts';
 import type { BootMode } from '../disks/partition-layout.ts';
 import { chooseRootDevice } from '../disks/choose-root-device.ts';
 import { readRamdiskBootMode } from '../disks/boot-mode.ts';
-import { findEsp, partitionByUuid, readPartitions } from './find-partitions.ts';
+import { findEsp, partitionByUuid, readPartitions, type FoundPartition } from './find-partitions.ts';
+import { mirrorEsp, raidRootOf, type RaidRoot } from '../raid/raid-boot.ts';
+import type { BlockDevice } from '../disks/block-devices.ts';
 import { installGrub } from './install-grub.ts';
 import { registerUefiBootEntries } from './uefi-boot-entries.ts';
 
@@ -84,6 +86,8 @@ export async function installBootloader(ctx: BootloaderContext, params: InstallB
       log.info({ device: disk.name }, 'whole-disk image on a disk file: no bootloader work possible or needed');
       return null;
     }
+    const raid = await raidRootOf(ctx, disk);
+    if (raid) return await installOnRaid(ctx, params, { disk, raid, nvram, wholeDisk });
     const partitions = await readPartitions(system, disk);
     if (nvram) {
       const esp = findEsp(partitions, params.efiSystemPartUuid);
@@ -117,4 +121,54 @@ export async function installBootloader(ctx: BootloaderContext, params: InstallB
     if (isIngotError(error)) throw error;
     throw new IngotError('INGOT_BOOTLOADER_FAILED', { details: `on ${disk.name}: ${(error as Error).message}`, cause: error });
   }
+}
+
+/** Filesystems an operating system's root (and its /boot/grub) may be on. */
+const ROOT_FILESYSTEMS = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs']);
+
+/**
+ * Boot from a software RAID root (§8.4): firmware reads disks, not arrays,
+ * so the boot code goes onto every disk under the root array. UEFI: the
+ * image's ESP is mirrored over each disk's ESP partition (RAID 1, metadata
+ * 1.0), and each copy gets a boot entry when NVRAM is reachable. BIOS: the
+ * image's GRUB is installed onto each disk (the BIOS boot partition on GPT,
+ * the post-MBR gap on msdos), from the image's root inside the array.
+ */
+async function installOnRaid(ctx: BootloaderContext, params: InstallBootloaderParams, target: { disk: BlockDevice; raid: RaidRoot; nvram: boolean; wholeDisk: boolean }): Promise<null> {
+  const { system, log } = ctx;
+  const { disk, raid } = target;
+  const partitions = await readPartitions(system, disk);
+  const holders = raid.holders.map((h) => h.disk.name);
+  const root = target.wholeDisk ? osRoot(partitions) : partitionByUuid(partitions, params.rootUuid!);
+  if (params.targetBootMode === 'uefi') {
+    const esp = findEsp(partitions, params.efiSystemPartUuid);
+    if (!esp) throw new IngotError('INGOT_DEVICE_NOT_FOUND', { details: `no EFI system partition in the image on the RAID root ${disk.name} (no partition typed EF00 or 0xEF${params.efiSystemPartUuid ? ` and none with UUID ${params.efiSystemPartUuid}` : ''}); the image cannot boot in UEFI mode` });
+    if (!target.wholeDisk) {
+      if (!root) throw new IngotError('INGOT_DEVICE_NOT_FOUND', { details: `no partition on ${disk.name} has the root uuid ${params.rootUuid}` });
+      await installGrub(system, { disk, root, esp, bootMode: 'uefi' }, log);
+    }
+    const mirror = await mirrorEsp(ctx, raid, { node: esp.node, size: await system.deviceSize(esp.node) });
+    if (target.nvram) {
+      for (const [index, holder] of raid.holders.entries()) {
+        const copy: FoundPartition = { number: 1, node: mirror.members[index]!, type: null, probe: esp.probe };
+        await registerUefiBootEntries(system, holder.disk, copy, log);
+      }
+    }
+    log.info({ device: disk.name, esp: mirror.device, holders, nvram: target.nvram }, 'RAID root: ESP mirrored onto every member disk');
+    return null;
+  }
+  if (!ctx.biosBootloaderAllowed) {
+    throw new IngotError('INGOT_BIOS_BOOTLOADER_DISABLED', { details: `a software RAID root (${disk.name}) boots in BIOS mode only with GRUB on every member disk (${holders.join(', ')}), and installing GRUB for legacy BIOS boot is off by default (IPA's enable_bios_bootloader_install, a CVE-2026-43003 mitigation); the conductor enables it through the lookup, or deploy in UEFI mode` });
+  }
+  if (!root) {
+    throw new IngotError('INGOT_DEVICE_NOT_FOUND', { details: `no root filesystem found in the image on the RAID root ${disk.name} (${target.wholeDisk ? `no partition with ${[...ROOT_FILESYSTEMS].join(', ')}` : `no partition has the root uuid ${params.rootUuid}`}); GRUB cannot be installed onto ${holders.join(', ')}` });
+  }
+  await installGrub(system, { disk, root, esp: undefined, bootMode: 'bios', biosDisks: holders }, log);
+  log.info({ device: disk.name, root: root.node, holders }, 'RAID root: GRUB installed onto every member disk');
+  return null;
+}
+
+/** A whole-disk image's root: its first partition with a Linux root filesystem. */
+function osRoot(partitions: readonly FoundPartition[]): FoundPartition | undefined {
+  return partitions.filter((p) => p.probe.type !== null && ROOT_FILESYSTEMS.has(p.probe.type)).at(0);
 }

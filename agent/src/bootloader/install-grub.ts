@@ -18,6 +18,8 @@ export interface GrubTarget {
   /** Mounted at /boot/efi for a UEFI install. */
   esp: FoundPartition | undefined;
   bootMode: BootMode;
+  /** BIOS: the disks grub-install writes its boot code to; default the disk alone (every member disk for a RAID root). */
+  biosDisks?: readonly string[];
 }
 
 /**
@@ -37,17 +39,19 @@ export async function installGrub(system: System, target: GrubTarget, log: Logge
     }
     for (const dir of ['dev', 'proc', 'sys']) await mounts.bind(`/${dir}`, `${root}/${dir}`);
     const env = { PATH: CHROOT_PATH };
-    let install: string[];
+    let installs: string[][];
     if (target.bootMode === 'uefi') {
       if (!target.esp) throw new IngotError('INGOT_DEVICE_NOT_FOUND', { details: `no EFI system partition on ${target.disk.name} for a UEFI GRUB install; deploy the partition image in UEFI mode so the agent makes one` });
       await system.run(['mkdir', '-p', `${root}/boot/efi`]);
       await mounts.mountAt(target.esp.node, `${root}/boot/efi`, 'vfat');
-      install = grubInstallUefiArgv(root, flavour, '/boot/efi');
+      installs = [grubInstallUefiArgv(root, flavour, '/boot/efi')];
     } else {
-      install = grubInstallBiosArgv(root, flavour, target.disk.name);
+      installs = (target.biosDisks ?? [target.disk.name]).map((disk) => grubInstallBiosArgv(root, flavour, disk));
     }
-    log.info({ argv: install, flavour }, 'installing GRUB from the image');
-    await run(system, install, env, target);
+    for (const install of installs) {
+      log.info({ argv: install, flavour }, 'installing GRUB from the image');
+      await run(system, install, env, target);
+    }
     await run(system, grubMkconfigArgv(root, flavour), env, target);
     return { flavour };
   } finally {

@@ -11,7 +11,7 @@ import { mdadmAssembleScanArgv, mdadmDetailArgv, parseMdadmDetail, parseMdstat, 
 export interface MdArray {
   /** `/dev/md0`, `/dev/md127`. */
   device: string;
-  /** The array's name without its homehost (`root` of `any:root`), or null for an array without one. */
+  /** The array's name without its homehost (`root` of `any:root`), or null for an inactive array or one without a name. */
   name: string | null;
   active: boolean;
   /** `raid1`, `raid10`... (null while inactive). */
@@ -32,18 +32,11 @@ export async function listArrays(system: System, guard: DeviceGuard): Promise<Md
     let name: string | null = null;
     if (entry.active) {
       const detail = await system.run(mdadmDetailArgv(device), { allowFailure: true });
-      if (detail.exitCode === 0) name = arrayName(parseMdadmDetail(detail.stdout).name);
+      if (detail.exitCode === 0) name = parseMdadmDetail(detail.stdout).name;
     }
     arrays.push({ device, name, active: entry.active, level: entry.level, members: entry.members.map((m) => `/dev/${m.name}`), sync: entry.sync });
   }
   return arrays;
-}
-
-/** `root` of `any:root` or `host:root`; the name as it is without a homehost. */
-export function arrayName(mdName: string | null): string | null {
-  if (mdName === null || mdName === '') return null;
-  const colon = mdName.indexOf(':');
-  return colon < 0 ? mdName : mdName.slice(colon + 1);
 }
 
 /**
