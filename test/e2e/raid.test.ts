@@ -156,17 +156,15 @@ afterAll(async () => {
 
 /** Every member partition the host finds on the disk files, by array name (`any:root`), with its disk's index. */
 interface FoundMember { disk: number; file: string; examined: ExaminedPartition; superblock: MdSuperblock }
-async function findMembers(): Promise<{ byName: Map<string, FoundMember[]>; all: FoundMember[]; partitions: ExaminedPartition[][] }> {
-  const partitions: ExaminedPartition[][] = [];
+async function findMembers(): Promise<{ byName: Map<string, FoundMember[]>; all: FoundMember[] }> {
   const all: FoundMember[] = [];
   for (const [disk, file] of diskFiles.entries()) {
     const examined = await examinePartitions(file);
-    partitions.push(examined);
     for (const entry of examined) if (entry.superblock) all.push({ disk, file, examined: entry, superblock: entry.superblock });
   }
   const byName = new Map<string, FoundMember[]>();
   for (const member of all) byName.set(member.superblock.name, [...(byName.get(member.superblock.name) ?? []), member]);
-  return { byName, all, partitions };
+  return { byName, all };
 }
 
 /** What the report shows of the members: disk, partition, level, devices, name, uuid, data offset, state. */
@@ -190,7 +188,6 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
   let vm: Vm;
   let client: AgentClient;
   let www = '';
-  let nginxUrlInGuest = '';
   let image: WholeDiskImage | undefined;
   let applied = false;
   let applyResult: { logical_disks?: Array<Record<string, unknown>> } | undefined;
@@ -220,7 +217,6 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
     await mkdir(www, { recursive: true });
     const nginx = await startImageServer({ root: www, stateDir: join(machineDir, 'nginx') });
     bootCleanups.push(() => nginx.stop());
-    nginxUrlInGuest = `http://${HOST_IN_GUEST}`;
 
     const mac = randomMac();
     const conductor = await startTestConductor({ mac }, bootCleanups, log, { nodeUuid });
@@ -337,7 +333,7 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
       const served = await compressImageZstd(image, join(www, 'disk.img.zst'));
       const { hardwareManagerVersion } = await within('get_deploy_steps', 60_000, client.getDeploySteps(node(), []), vm);
       const step = { interface: 'deploy', step: 'write_image', args: { image_info: {
-        id: 'disk.img.zst', urls: [`${nginxUrlInGuest}/disk.img.zst`], disk_format: 'raw', container_format: 'bare',
+        id: 'disk.img.zst', urls: [`http://${HOST_IN_GUEST}/disk.img.zst`], disk_format: 'raw', container_format: 'bare',
         stream_raw_images: true, os_hash_algo: 'sha256', os_hash_value: served.sha256, node_uuid: nodeUuid,
       }, configdrive: null } };
       const started = await client.executeDeployStep(step, node(), [], hardwareManagerVersion);
