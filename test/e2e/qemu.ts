@@ -16,7 +16,12 @@ import { dirname, join } from 'node:path';
 export interface VmDisk {
   path: string;
   bus: 'virtio' | 'nvme';
-  /** NVMe controllers need a serial; also what `nvme list` shows. */
+  /**
+   * NVMe controllers need a serial; also what `nvme list` shows. A virtio
+   * disk with one is attached as `-device virtio-blk-pci,serial=...` (what
+   * lsblk's SERIAL and a `serial` root device hint see); without one, as
+   * `-drive if=virtio`.
+   */
   serial?: string;
 }
 
@@ -121,7 +126,9 @@ export function qemuArgv(options: VmOptions, hostPort: number, relayScript = '/d
     '-device', 'virtio-rng-pci',
   ];
   options.disks.forEach((disk, index) => {
-    if (disk.bus === 'virtio') argv.push('-drive', `file=${disk.path},format=raw,if=virtio`);
+    // Both forms take the next PCI slot, so the guest still names the disks vda, vdb, ... in the order given.
+    if (disk.bus === 'virtio' && disk.serial) argv.push('-drive', `if=none,id=vd${index},file=${disk.path},format=raw`, '-device', `virtio-blk-pci,drive=vd${index},serial=${disk.serial}`);
+    else if (disk.bus === 'virtio') argv.push('-drive', `file=${disk.path},format=raw,if=virtio`);
     else argv.push('-drive', `if=none,id=nvm${index},file=${disk.path},format=raw`, '-device', `nvme,serial=${disk.serial ?? `INGOTNVME${index}`},drive=nvm${index}`);
   });
   if (options.cdrom) argv.push('-drive', `file=${options.cdrom},media=cdrom,if=ide,readonly=on`);

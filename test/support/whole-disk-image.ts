@@ -91,12 +91,13 @@ export async function compressImageZstd(image: Pick<WholeDiskImage, 'path'>, fil
  * protective MBR's size field and the primary GPT header. Both are left out
  * (bytes 440 to 1023: the MBR's partition records and LBA 1); the boot code,
  * the partition entries and every data byte are in. That the rewritten table
- * is valid is for `sgdisk --verify` to say.
+ * is valid is for `sgdisk --verify` to say. `offset`: where the image
+ * starts in `path` (a RAID member's data area inside a disk file).
  */
-export async function deployedImageDigest(path: string, length: number): Promise<string> {
+export async function deployedImageDigest(path: string, length: number, offset = 0): Promise<string> {
   const hash = createHash('sha256');
   let read = 0;
-  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 4 * 1024 * 1024 })) {
+  for await (const chunk of createReadStream(path, { start: offset, end: offset + length - 1, highWaterMark: 4 * 1024 * 1024 })) {
     const bytes = chunk as Buffer;
     const start = read;
     read += bytes.length;
@@ -109,7 +110,7 @@ export async function deployedImageDigest(path: string, length: number): Promise
       hash.update(bytes.subarray(cutTo));
     }
   }
-  if (read < length) throw new Error(`${path} holds ${read} bytes, fewer than the ${length} asked for`);
+  if (read < length) throw new Error(`${path} holds ${read} bytes from offset ${offset}, fewer than the ${length} asked for`);
   return hash.digest('hex');
 }
 

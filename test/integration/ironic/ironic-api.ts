@@ -47,6 +47,8 @@ export interface CreateNodeInput {
   properties?: Record<string, unknown>;
   /** Must hold `deploy_kernel` and `deploy_ramdisk` URLs the conductor can fetch (the pxe boot interface caches them). */
   driverInfo: Record<string, unknown>;
+  /** The node's raid_interface (`agent` for the ramdisk's software RAID steps); Ironic's default (`no-raid`) when omitted. */
+  raidInterface?: string;
 }
 
 /** One RFC 6902 operation of `PATCH /v1/nodes/<uuid>`. */
@@ -130,6 +132,12 @@ export interface IronicApi {
   getNode(uuid: string): Promise<IronicNode>;
   updateNode(uuid: string, patch: JsonPatchOperation[]): Promise<IronicNode>;
   setProvisionState(uuid: string, target: ProvisionTarget, body?: Record<string, unknown>): Promise<void>;
+  /**
+   * `PUT /v1/nodes/<uuid>/states/raid` (microversion 1.12 and later): the
+   * node's target_raid_config, which Ironic checks against its RAID schema
+   * and the raid interface's validation before storing it.
+   */
+  setTargetRaidConfig(uuid: string, config: Record<string, unknown>): Promise<void>;
   /** `PUT /v1/nodes/<uuid>/states/power`; Ironic answers 202 and acts in the background. */
   setPowerState(uuid: string, target: PowerTarget): Promise<void>;
   waitForProvisionState(uuid: string, wanted: string, options: WaitOptions): Promise<IronicNode>;
@@ -173,6 +181,7 @@ export function createIronicApi(baseUrl: string): IronicApi {
         power_interface: 'fake',
         management_interface: 'noop',
         network_interface: 'noop',
+        ...(input.raidInterface ? { raid_interface: input.raidInterface } : {}),
         driver_info: input.driverInfo,
         properties: {
           memory_mb: input.memoryMb ?? 2048,
@@ -190,6 +199,10 @@ export function createIronicApi(baseUrl: string): IronicApi {
 
     setProvisionState: async (uuid, target, body = {}) => {
       await call<undefined>('PUT', `/v1/nodes/${encodeURIComponent(uuid)}/states/provision`, { ...body, target });
+    },
+
+    setTargetRaidConfig: async (uuid, config) => {
+      await call<undefined>('PUT', `/v1/nodes/${encodeURIComponent(uuid)}/states/raid`, config);
     },
 
     setPowerState: async (uuid, target) => {
