@@ -43,6 +43,12 @@ describe('createBlockDevices', () => {
     expect((await devices.listDisks()).map((d) => [d.name, d.size, d.physicalSectorSize])).toEqual([['/dev/vda', 274877906944, 4096]]);
   });
 
+  it('takes a disk\'s serial from sysfs when lsblk has none (virtio disks in a ramdisk without udev)', async () => {
+    const system = createFakeSystem({ commands: [{ argv: lsblkArgv(), stdout: fixture('lsblk-host.json') }], files: { '/sys/class/block/vda/serial': 'INGOTRAID0A\n' } });
+    const devices = createBlockDevices({ system, guard: createDeviceGuard({ mode: 'ramdisk' }) });
+    expect((await devices.listDisks()).map((d) => [d.name, d.serial])).toEqual([['/dev/vda', 'INGOTRAID0A']]);
+  });
+
   it('gives kernel partitions their nodes and keeps table entries the kernel does not know, without one', () => {
     const [disk] = parseLsblk(fixture('lsblk-loop-gpt.json'));
     const kernel = disk!.children.slice(0, 2);

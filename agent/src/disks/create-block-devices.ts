@@ -43,7 +43,9 @@ export function createBlockDevices({ system, guard }: BlockDevicesDeps): BlockDe
         for (const path of guard.disks) disks.push(await describeGivenDisk(path));
         return disks;
       }
-      return selectRamdiskDisks(await readLsblk()).map(toBlockDevice);
+      const disks = selectRamdiskDisks(await readLsblk()).map(toBlockDevice);
+      for (const disk of disks) if (disk.serial === null) disk.serial = await sysfsSerial(system, disk.name);
+      return disks;
     },
 
     async listPartitions(disk) {
@@ -87,6 +89,18 @@ export function toBlockDevice(device: LsblkDevice): BlockDevice {
     hctl: device.hctl,
     byPath: null,
   };
+}
+
+/**
+ * The serial the kernel knows when lsblk has none: lsblk reads serials from
+ * udev's database, which the ramdisk has not, and virtio disks (QEMU's
+ * `serial=`, cloud volumes' ids) expose theirs only in sysfs.
+ */
+async function sysfsSerial(system: System, device: string): Promise<string | null> {
+  const path = `/sys/class/block/${device.slice(device.lastIndexOf('/') + 1)}/serial`;
+  if (!(await system.exists(path))) return null;
+  const serial = (await system.readText(path)).trim();
+  return serial === '' ? null : serial;
 }
 
 function describeDiskFile(path: string, size: number): BlockDevice {
