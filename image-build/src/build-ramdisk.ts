@@ -1,7 +1,7 @@
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { assembleRoot } from './assemble-root.ts';
+import { AGENT_DIR, assembleRoot } from './assemble-root.ts';
 import { bundleAgent } from './bundle-agent.ts';
 import { run } from './exec.ts';
 import { extractDebs, fetchDebs, sha256File } from './fetch-debs.ts';
@@ -85,16 +85,17 @@ async function buildInto(out: string, work: string, options: RamdiskOptions): Pr
   ]));
   const node = await progress.phase(`node ${lock.node.package}@${lock.node.version}`, () => fetchNode(lock.node, options.cacheDir, progress.note));
   const agentBundle = join(work, 'agent.mjs');
-  await progress.phase('bundle the agent (esbuild)', async () => {
-    await bundleAgent({ entry: options.agentEntry, outfile: agentBundle });
-    // The bundle must at least start: --help needs every import to resolve.
-    await run([process.execPath, agentBundle, '--help'], { signal });
-    progress.note(`agent.mjs ${formatMiB((await stat(agentBundle)).size)}, runs on the host (--help)`);
-  });
+  await progress.phase('bundle the agent (esbuild)', () => bundleAgent({ entry: options.agentEntry, outfile: agentBundle }));
   const assembled = await progress.phase('assemble the root (tools, busybox, libraries, node, agent)', () => assembleRoot({
     staging, sysroot, nodeBinary: node.binary, agentBundle,
     markerText: `ingot ramdisk; kernel ${lock.kernel.release}; node ${lock.node.version}\n`,
   }));
+  // The bundle must at least start, where the ramdisk has it: --help needs every import to resolve,
+  // the native addons from /opt/ingot/node_modules beside it (not from this repository's, which an
+  // output directory outside the repository does not see).
+  const stagedBundle = join(staging, AGENT_DIR, 'agent.mjs');
+  await run([process.execPath, stagedBundle, '--help'], { signal });
+  progress.note(`agent.mjs ${formatMiB((await stat(stagedBundle)).size)}, runs on the host from the staged root (--help)`);
   progress.note(`${assembled.tools.length} tools, ${assembled.applets} busybox applet links, ${assembled.libraries.length} shared libraries`);
   const modules = await progress.phase('kernel modules (closure, depmod)', async () => {
     const set = await resolveModules(kernelRoot, lock.kernel.release, selectModules(options.extraModules));
