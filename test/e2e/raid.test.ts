@@ -67,8 +67,8 @@ const IMAGE_MiB = 32;
 
 /**
  * The guest names virtio disks vda, vdb, ... in the order they are attached.
- * Each has a serial, but the ramdisk (no udev) does not report virtio serials
- * yet (lsblk's SERIAL is empty for them), so the hints below use names.
+ * Each has a serial (QEMU's serial=, read by the agent from sysfs: the
+ * ramdisk has no udev for lsblk to ask); the hints below use both.
  */
 const DISKS = [
   { name: '/dev/vda', serial: 'INGOTRAID0A', bytes: 3 * GiB },
@@ -82,7 +82,7 @@ const [VDA, VDB, VDC, VDD] = DISKS;
 const DEPLOY_RAID_CONFIG = {
   logical_disks: [
     { size_gb: 1, raid_level: '1', controller: 'software', is_root_volume: true, volume_name: 'root', physical_disks: [{ name: VDA.name }, { name: VDB.name }] },
-    { size_gb: 'MAX', raid_level: '1+0', controller: 'software', volume_name: 'data', physical_disks: [{ name: VDC.name }, { name: VDD.name }] },
+    { size_gb: 'MAX', raid_level: '1+0', controller: 'software', volume_name: 'data', physical_disks: [{ serial: VDC.serial }, { serial: VDD.serial }] },
   ],
 };
 
@@ -275,13 +275,13 @@ deployBoot.describe('software RAID by the Ingot ramdisk in QEMU (TCG), boot 1: a
     last.set(command.id, text);
   }
 
-  it('lists the four virtio disks by name and size in the inventory (the hints choose among them)', async () => {
+  it('lists the four virtio disks by name, size and serial in the inventory (the hints choose among them)', async () => {
     whenFailed();
     const info = await within('poll.get_hardware_info', 60_000, client.runCommand('poll.get_hardware_info', {}, { wait: true }), vm);
     const disks = ((info.command_result as { disks?: Array<{ name: string; size: number; serial: string | null }> }).disks ?? [])
       .filter((disk) => /^\/dev\/vd/.test(disk.name)).map((disk) => ({ name: disk.name, size: disk.size, serial: disk.serial }));
     process.stdout.write(`boot 1 inventory: ${JSON.stringify(disks)}\n`);
-    expect(disks.map(({ name, size }) => ({ name, size }))).toEqual(DISKS.map((disk) => ({ name: disk.name, size: disk.bytes })));
+    expect(disks).toEqual(DISKS.map((disk) => ({ name: disk.name, size: disk.bytes, serial: disk.serial })));
   });
 
   it('advertises the raid interface\'s deploy step apply_configuration (priority 0, raid_config required)', async () => {
