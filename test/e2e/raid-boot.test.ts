@@ -1,6 +1,7 @@
 /**
- * Booting from a software RAID root under UEFI, by the Ingot ramdisk in
- * QEMU (TCG), one boot: apply_configuration with the node's boot_mode uefi
+ * Booting from a software RAID root, by the Ingot ramdisk in QEMU (TCG).
+ *
+ * UEFI, one boot: apply_configuration with the node's boot_mode uefi
  * (a RAID 1 root over two disks, each of which gets a 550 MiB ESP partition
  * first), a GPT whole-disk image with an ESP written to the root array, and
  * image.install_bootloader (uefi, as Ironic calls it for software RAID):
@@ -10,13 +11,20 @@
  * the image's loader, byte for byte. The ramdisk boots under SeaBIOS here
  * (no OVMF on the CI host), so NVRAM boot entries are not made; the agent
  * makes one per disk when it booted under UEFI.
+ *
+ * BIOS, one boot: a RAID 1 root over two msdos disks, a partition image
+ * holding GRUB and mdadm (this host's, test/support/grub-root.ts)
+ * written onto the array, and install_bootloader bios with the conductor's
+ * enable_bios_bootloader_install: the image's grub-install, in a chroot of
+ * the root inside the array, writes its boot code to BOTH disks, so either
+ * one boots alone. The host checks each disk's MBR and post-MBR gap.
  */
 import { closeSync, openSync, readFileSync, readSync, truncateSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AgentClient } from '@ingot/conductor-client';
@@ -26,7 +34,8 @@ import { checkNginxInstalled, startImageServer } from '../support/nginx-image-se
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 import { randomMac } from '../support/simulated-machine.ts';
-import { createUefiWholeDiskImage, type UefiWholeDiskImage } from '../support/uefi-whole-disk-image.ts';
+import { createUefiWholeDiskImage } from '../support/uefi-whole-disk-image.ts';
+import { buildGrubRootImage, grubRootUnavailable } from '../support/grub-root.ts';
 import { e2eUnavailable, initrd, kernel, within } from './e2e-support.ts';
 import { freePort, startVm, type Vm } from './qemu.ts';
 
@@ -34,6 +43,7 @@ const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
 const rootReason = process.getuid?.() === 0 ? undefined : 'attaching member partitions read-only with losetup needs root';
 const reason = e2eUnavailable(['sgdisk', 'mkfs.ext4', 'mkfs.vfat', 'mmd', 'mcopy', 'mtype', 'blkid', 'mdadm', 'losetup']) ?? checkNginxInstalled() ?? rootReason;
 const uefiBoot = prerequisite('the QEMU software RAID UEFI boot test', reason);
+const biosBoot = prerequisite('the QEMU software RAID BIOS boot test', reason ?? grubRootUnavailable(['i386-pc']) ?? undefined);
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -52,92 +62,116 @@ function readAt(file: string, offset: number, length: number): Buffer {
   } finally { closeSync(fd); }
 }
 
-uefiBoot.describe('boot from a software RAID root in UEFI mode: the ESP mirrored onto every member disk (QEMU, one boot)', () => {
-  let workDir = '';
-  let disks: string[] = [];
-  let vm: Vm;
-  let client: AgentClient;
-  let image: UefiWholeDiskImage;
-  let keep = Boolean(process.env.INGOT_KEEP_TEST_FILES);
+/** One QEMU boot with two blank 2 GiB virtio disks, paired with a test conductor; steps as Ironic sends them. */
+function raidBoot(label: string, options: { node: NodeInfo; lookupConfig?: Record<string, unknown> }) {
+  const state = {
+    workDir: '', www: '', disks: [] as string[], vm: undefined as unknown as Vm, client: undefined as unknown as AgentClient,
+    keep: Boolean(process.env.INGOT_KEEP_TEST_FILES), timings: {} as Record<string, number>,
+    since: () => Number(((Date.now() - state.vm.startedAt) / 1000).toFixed(1)),
+  };
   const cleanups: Cleanups = [];
-  const timings: Record<string, number> = {};
-  const since = () => Number(((Date.now() - vm.startedAt) / 1000).toFixed(1));
-  const nodeUuid = randomUUID();
-  /** As Ironic sends a UEFI deploy with software RAID: the boot mode in the capabilities, target_raid_config set, no root hint. */
-  const node: NodeInfo = { uuid: nodeUuid, instance_info: { capabilities: { boot_mode: 'uefi' } }, properties: {}, driver_internal_info: {}, target_raid_config: RAID_CONFIG };
 
   beforeAll(async () => {
-    workDir = await mkdtemp(join(tmpdir(), 'ingot-raid-uefi-'));
-    disks = ['vda', 'vdb'].map((name) => {
-      const file = join(workDir, `${name}.img`);
+    state.workDir = await mkdtemp(join(tmpdir(), `ingot-raid-${label}-`));
+    state.disks = ['vda', 'vdb'].map((name) => {
+      const file = join(state.workDir, `${name}.img`);
       closeSync(openSync(file, 'w'));
       truncateSync(file, 2 * GiB);
       return file;
     });
-    const www = join(workDir, 'www');
-    await mkdir(www);
-    image = createUefiWholeDiskImage(join(www, 'uefi.img'), { sizeMiB: 64, espMiB: ESP_MiB });
-    const nginx = await startImageServer({ root: www, stateDir: join(workDir, 'nginx') });
+    state.www = join(state.workDir, 'www');
+    await mkdir(state.www);
+    const nginx = await startImageServer({ root: state.www, stateDir: join(state.workDir, 'nginx') });
     cleanups.push(() => nginx.stop());
     const mac = randomMac();
-    const conductor = await startTestConductor({ mac }, cleanups, log, { nodeUuid });
+    const conductor = await startTestConductor({ mac }, cleanups, log, { nodeUuid: options.node.uuid, extraLookupConfig: options.lookupConfig });
     const conductorPort = Number(new URL(conductor.url).port);
     const hostPort = await freePort();
-    vm = await startVm({
-      kernel, initrd, mac, consoleLog: join(workDir, 'console.log'), hostPort, exposePort: 9999,
+    state.vm = await startVm({
+      kernel, initrd, mac, consoleLog: join(state.workDir, 'console.log'), hostPort, exposePort: 9999,
       append: ['quiet', 'panic=-1', 'ipa-advertise-host=127.0.0.1', `ipa-advertise-port=${hostPort}`, 'ipa-lookup-timeout=300', `ipa-api-url=http://${HOST_IN_GUEST}:${conductorPort}`].join(' '),
       guestForwards: [
         { guestAddress: HOST_IN_GUEST, guestPort: conductorPort, hostPort: conductorPort },
         { guestAddress: HOST_IN_GUEST, guestPort: 80, hostPort: nginx.port },
       ],
-      disks: disks.map((path) => ({ path, bus: 'virtio' as const })),
+      disks: state.disks.map((path) => ({ path, bus: 'virtio' as const })),
     });
-    cleanups.push(() => vm.stop());
-    const beat = await within('the first heartbeat', 180_000, until('the first heartbeat', () => conductor.heartbeats[0], 180_000), vm);
-    timings.firstHeartbeat = since();
-    client = new AgentClient({ url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa, log, timeoutMs: 60_000 });
-    cleanups.push(() => client.close());
+    cleanups.push(() => state.vm.stop());
+    const beat = await within('the first heartbeat', 180_000, until('the first heartbeat', () => conductor.heartbeats[0], 180_000), state.vm);
+    state.timings.firstHeartbeat = state.since();
+    state.client = new AgentClient({ url: beat.callbackUrl, token: conductor.tokens[0]!, ca: beat.agentVerifyCa, log, timeoutMs: 60_000 });
+    cleanups.push(() => state.client.close());
   }, 240_000);
 
   afterAll(async () => {
-    if (vm) process.stdout.write(`${JSON.stringify({ e2e: 'raid uefi boot', seconds_from_qemu_start: timings })}\n`);
+    if (state.vm) process.stdout.write(`${JSON.stringify({ e2e: `raid ${label} boot`, seconds_from_qemu_start: state.timings })}\n`);
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    if (keep || !workDir) process.stdout.write(`kept for inspection: ${workDir}\n`);
-    else await rm(workDir, { recursive: true, force: true });
+    if (state.keep || !state.workDir) process.stdout.write(`kept for inspection: ${state.workDir}\n`);
+    else await rm(state.workDir, { recursive: true, force: true });
   });
 
+  /** execute_deploy_step, polled to its end: it must succeed. */
   async function step(interfaceName: string, name: string, args: Record<string, unknown>) {
-    const { hardwareManagerVersion } = await within('get_deploy_steps', 60_000, client.getDeploySteps(node, []), vm);
-    const started = await client.executeDeployStep({ interface: interfaceName, step: name, args }, node, [], hardwareManagerVersion);
+    const { client, vm } = state;
+    const { hardwareManagerVersion } = await within('get_deploy_steps', 60_000, client.getDeploySteps(options.node, []), vm);
+    const started = await client.executeDeployStep({ interface: interfaceName, step: name, args }, options.node, [], hardwareManagerVersion);
     const done = await within(name, 300_000, client.waitForCommand('execute_deploy_step', { id: started.id, intervalMs: 1000, timeoutMs: 300_000 }), vm);
-    if (done.command_status !== 'SUCCEEDED') keep = true;
+    if (done.command_status !== 'SUCCEEDED') state.keep = true;
     expect(done.command_error).toBeNull();
     expect(done.command_status).toBe('SUCCEEDED');
     return done;
   }
 
+  /** standby.sync, then standby.power_off: QEMU exits with 0 and the disk files hold what the guest wrote. */
+  async function powerOff() {
+    const { client, vm } = state;
+    await within('standby.sync', 60_000, client.sync(), vm);
+    await client.powerOff().catch(() => undefined);
+    expect((await within('the guest to power off', 120_000, vm.exited)).code).toBe(0);
+    state.timings.poweredOff = state.since();
+  }
+
+  /** Array name (`any:root`) → the disks holding a member, with level and superblock version. */
+  async function superblocks() {
+    const members: Record<string, { uuid: string; metadata: string; level: string; disk: number }[]> = {};
+    for (const [index, disk] of state.disks.entries()) {
+      for (const { superblock } of await examinePartitions(disk)) {
+        if (superblock) (members[superblock.name] ??= []).push({ uuid: superblock.uuid, metadata: superblock.metadata, level: superblock.level, disk: index });
+      }
+    }
+    return members;
+  }
+
+  return { state, step, powerOff, superblocks };
+}
+
+uefiBoot.describe('boot from a software RAID root in UEFI mode: the ESP mirrored onto every member disk (QEMU, one boot)', () => {
+  const node: NodeInfo = { uuid: randomUUID(), instance_info: { capabilities: { boot_mode: 'uefi' } }, properties: {}, driver_internal_info: {}, target_raid_config: RAID_CONFIG };
+  const { state, step, powerOff, superblocks } = raidBoot('uefi', { node });
+
   it('builds the root mirror, writes the image onto it and mirrors its ESP over both disks; each disk\'s partition 1 reads as plain vfat with the image\'s loader', async () => {
+    const { client, vm, timings, since, disks } = state;
+    const image = createUefiWholeDiskImage(join(state.www, 'uefi.img'), { sizeMiB: 64, espMiB: ESP_MiB });
     await step('raid', 'apply_configuration', { raid_config: RAID_CONFIG });
     timings.applied = since();
-    const info = { id: 'uefi.img', urls: [`http://${HOST_IN_GUEST}/uefi.img`], os_hash_algo: 'sha256', os_hash_value: image.sha256, disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true };
-    const written = await step('deploy', 'write_image', { image_info: info, configdrive: null });
+    // The inventory lists the array beside its disks, as IPA's lists raid devices (what root device hints choose among).
+    const info = await within('poll.get_hardware_info', 60_000, client.runCommand('poll.get_hardware_info', {}, { wait: true }), vm);
+    const listed = ((info.command_result as { disks?: Array<{ name: string; size: number }> }).disks ?? []).map((disk) => disk.name);
+    expect(listed).toEqual(expect.arrayContaining(['/dev/vda', '/dev/vdb', '/dev/md0']));
+    const imageInfo = { id: 'uefi.img', urls: [`http://${HOST_IN_GUEST}/uefi.img`], os_hash_algo: 'sha256', os_hash_value: image.sha256, disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true };
+    const written = await step('deploy', 'write_image', { image_info: imageInfo, configdrive: null });
     expect(JSON.stringify(written.command_result)).toContain('written to device /dev/md0');
     timings.written = since();
     const uuids = await client.getPartitionUuids();
     const bootloader = await within('install_bootloader', 300_000, client.installBootloader({ rootUuid: String(uuids['root uuid'] ?? ''), efiSystemPartUuid: null, targetBootMode: 'uefi', softwareRaid: true }, { intervalMs: 1000, timeoutMs: 300_000 }), vm);
     expect(bootloader.command_status).toBe('SUCCEEDED');
     timings.bootloader = since();
-    await within('standby.sync', 60_000, client.sync(), vm);
-    await client.powerOff().catch(() => undefined);
-    expect((await within('the guest to power off', 120_000, vm.exited)).code).toBe(0);
-    timings.poweredOff = since();
+    await powerOff();
 
     // Firmware's view of each disk: partition 1 is an ESP holding the image's ESP, as vfat, with the same volume id.
     const espBytes = readFileSync(image.path).subarray(MiB, MiB + ESP_MiB * MiB);
-    const members: Record<string, { uuid: string; metadata: string; level: string; disk: number }[]> = {};
     for (const [index, disk] of disks.entries()) {
-      for (const { partition, superblock } of await examinePartitions(disk)) {
-        if (superblock) (members[superblock.name] ??= []).push({ uuid: superblock.uuid, metadata: superblock.metadata, level: superblock.level, disk: index });
+      for (const { partition } of await examinePartitions(disk)) {
         if (partition.number === 1) {
           expect(partition.start).toBe(MiB);
           expect(partition.size).toBe(550 * MiB);
@@ -147,8 +181,50 @@ uefiBoot.describe('boot from a software RAID root in UEFI mode: the ESP mirrored
         }
       }
     }
+    const members = await superblocks();
     expect(members['any:esp']?.map((m) => [m.disk, m.level, m.metadata])).toEqual([[0, 'raid1', '1.0'], [1, 'raid1', '1.0']]);
     expect(new Set(members['any:esp']!.map((m) => m.uuid)).size).toBe(1);
+    expect(members['any:root']?.map((m) => [m.disk, m.level, m.metadata])).toEqual([[0, 'raid1', '1.2'], [1, 'raid1', '1.2']]);
+  }, 600_000);
+});
+
+biosBoot.describe('boot from a software RAID root in BIOS mode: the image\'s GRUB on every member disk (QEMU, one boot)', () => {
+  const node: NodeInfo = { uuid: randomUUID(), instance_info: {}, properties: {}, driver_internal_info: {}, target_raid_config: RAID_CONFIG };
+  // The conductor allows legacy BIOS GRUB installs (IPA's enable_bios_bootloader_install, off by default).
+  const { state, step, powerOff, superblocks } = raidBoot('bios', { node, lookupConfig: { enable_bios_bootloader_install: true } });
+
+  it('writes a partition image holding GRUB onto the root mirror and installs the image\'s GRUB onto both disks: each MBR and post-MBR gap holds it', async () => {
+    const { client, vm, timings, since, disks } = state;
+    const rootUuid = randomUUID();
+    // With mdadm, as any OS on RAID has it: grub-probe runs it to name the root's array.
+    buildGrubRootImage(join(state.www, 'grub-root.img'), { platforms: ['i386-pc'], uuid: rootUuid, sizeMiB: 64, extraPrograms: ['/usr/sbin/mdadm'] });
+    const served = readFileSync(join(state.www, 'grub-root.img'));
+    await step('raid', 'apply_configuration', { raid_config: RAID_CONFIG });
+    timings.applied = since();
+    const imageInfo = {
+      id: 'grub-root.img', urls: [`http://${HOST_IN_GUEST}/grub-root.img`], disk_format: 'raw', container_format: 'bare', stream_raw_images: true,
+      os_hash_algo: 'sha256', os_hash_value: createHash('sha256').update(served).digest('hex'), node_uuid: node.uuid,
+      root_gb: 1, root_mb: 256, swap_mb: 0, ephemeral_mb: 0, ephemeral_format: null, configdrive: null, preserve_ephemeral: false,
+      image_type: 'partition', deploy_boot_mode: 'bios', boot_option: 'local',
+    };
+    const written = await step('deploy', 'write_image', { image_info: imageInfo, configdrive: null });
+    expect(JSON.stringify(written.command_result)).toContain('written to device /dev/md0');
+    timings.written = since();
+    expect((await client.getPartitionUuids())['root uuid']).toBe(rootUuid);
+    const installed = await within('install_bootloader', 300_000, client.installBootloader({ rootUuid, efiSystemPartUuid: null, targetBootMode: 'bios', softwareRaid: true }, { intervalMs: 1000, timeoutMs: 300_000 }), vm);
+    if (installed.command_status !== 'SUCCEEDED') state.keep = true;
+    expect(installed.command_error).toBeNull();
+    timings.bootloader = since();
+    await powerOff();
+
+    // What SeaBIOS reads from each disk: GRUB's boot.img in the MBR (its "GRUB " string) and core.img in the gap before partition 1.
+    for (const [index, disk] of disks.entries()) {
+      const head = readAt(disk, 0, MiB);
+      expect(head.subarray(0, 440).includes(Buffer.from('GRUB ')), `disk ${index}: GRUB's boot code in the MBR`).toBe(true);
+      expect(head.readUInt16LE(510)).toBe(0xaa55);
+      expect(head.subarray(512).some((byte) => byte !== 0), `disk ${index}: core.img in the post-MBR gap`).toBe(true);
+    }
+    const members = await superblocks();
     expect(members['any:root']?.map((m) => [m.disk, m.level, m.metadata])).toEqual([[0, 'raid1', '1.2'], [1, 'raid1', '1.2']]);
   }, 600_000);
 });

@@ -65,13 +65,18 @@ function sharedLibraries(program: string): string[] {
 
 export const TEST_KERNEL = 'vmlinuz-6.1.0-ingot';
 
-export function buildGrubRoot(root: string, platforms: readonly GrubPlatform[]): void {
+/**
+ * `extraPrograms`: more host programs to copy with their libraries, e.g.
+ * /usr/sbin/mdadm, which GRUB's grub-probe runs to name a RAID root's array
+ * (`mduuid/...`); an OS on RAID has it anyway, for its initramfs.
+ */
+export function buildGrubRoot(root: string, platforms: readonly GrubPlatform[], extraPrograms: readonly string[] = []): void {
   for (const dir of ['usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib64', 'etc/default', 'etc/grub.d', 'boot/grub', 'dev', 'proc', 'sys', 'tmp', 'run', 'usr/share', 'usr/lib/grub']) {
     mkdirSync(join(root, dir), { recursive: true });
   }
   for (const link of ['bin', 'sbin', 'lib', 'lib64']) symlinkSync(`usr/${link}`, join(root, link));
   const files = new Set<string>();
-  for (const program of PROGRAMS) {
+  for (const program of [...PROGRAMS, ...extraPrograms]) {
     files.add(program);
     for (const library of sharedLibraries(realpathSync(program))) files.add(library);
   }
@@ -95,10 +100,10 @@ export function buildGrubRoot(root: string, platforms: readonly GrubPlatform[]):
  * (sparse), with the given UUID, holding the GRUB root. With x86_64-efi only,
  * 64 MiB holds it; both platforms need about 72.
  */
-export function buildGrubRootImage(file: string, options: { platforms: readonly GrubPlatform[]; uuid: string; sizeMiB: number }): void {
+export function buildGrubRootImage(file: string, options: { platforms: readonly GrubPlatform[]; uuid: string; sizeMiB: number; extraPrograms?: readonly string[] }): void {
   const tree = `${file}.tree`;
   rmSync(tree, { recursive: true, force: true });
-  buildGrubRoot(tree, options.platforms);
+  buildGrubRoot(tree, options.platforms, options.extraPrograms);
   writeFileSync(file, '');
   truncateSync(file, options.sizeMiB * 1024 * 1024);
   execFileSync('/usr/sbin/mkfs.ext4', ['-q', '-F', '-U', options.uuid, '-d', tree, file], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -24,6 +24,8 @@ export interface TestConductorOptions {
   nodeUuid?: string;
   allowedAddresses?: string[];
   tls?: { cert: string; key: string };
+  /** More keys for the lookup reply's config (enable_bios_bootloader_install...). */
+  extraLookupConfig?: Record<string, unknown>;
 }
 
 export async function startTestConductor(machine: Pick<SimulatedMachine, 'mac'>, cleanups: Cleanups, log: Logger, options: TestConductorOptions = {}) {
@@ -33,7 +35,7 @@ export async function startTestConductor(machine: Pick<SimulatedMachine, 'mac'>,
   const heartbeats: HeartbeatEvent[] = [];
   const lookups: number[] = [];
   const pairing = createPairing({
-    store, heartbeatTimeout: 10, log,
+    store, heartbeatTimeout: 10, log, extraLookupConfig: options.extraLookupConfig,
     onTokenIssued: (_uuid, token) => tokens.push(token),
     onHeartbeat: (event) => { heartbeats.push(event); },
     onLookup: () => { lookups.push(Date.now()); },
