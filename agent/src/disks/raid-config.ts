@@ -77,6 +77,7 @@ function parseLogicalDisk(entry: unknown, index: number, at: string): LogicalDis
     throw raidConfigError(`${at}: volume_name must be 1 to 32 letters, digits, "_", "." or "-" (it becomes the array's name), got ${describeInput(volumeName)}`);
   }
   const name = typeof volumeName === 'string' ? volumeName : `md${index}`;
+  if (name === 'esp') throw raidConfigError(`${at}: volume_name "esp" is reserved for the mirror of the EFI system partition that booting from RAID builds; choose another name`);
   const label = typeof volumeName === 'string' ? `${at} ("${volumeName}")` : at;
   const fail = (why: string): never => {
     throw raidConfigError(`${label}: ${why}`);

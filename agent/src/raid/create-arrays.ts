@@ -67,6 +67,7 @@ export async function createArrays(ctx: CreateContext, plan: RaidPlan<BlockDevic
       log.info({ device: volume.device, name: ld.name, level: ld.level, members }, 'created a software RAID array');
     }
     await system.run(['sync']);
+    ctx.progress({ stage: 'arrays created', done: steps, total: steps, unit: 'steps', message: plan.volumes.map((v) => `${v.device} "${v.logicalDisk.name}"`).join(', ') });
   } catch (error) {
     const undone = await undo({ system, log }, created, touched, devices);
     const what = isIngotError(error) ? error.details || error.message : error instanceof Error ? error.message : String(error);

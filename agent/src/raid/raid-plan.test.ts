@@ -144,6 +144,8 @@ describe('planRaid', () => {
       /^target_raid_config\.logical_disks\[1\] \("b"\): size_gb is MAX, as is target_raid_config\.logical_disks\[0\] \("a"\), and both use \/dev\/sda; only one volume on a disk can take the rest/],
     ['a MAX volume with no room left', [ld({ size_gb: 5, raid_level: '1' }), ld({ size_gb: 'MAX', raid_level: '1' })], { disks: [disk('/dev/vda', 5 + 600 / 1024), disk('/dev/vdb', 5 + 600 / 1024)] },
       /^target_raid_config\.logical_disks\[1\]: size_gb is MAX but \/dev\/vda has 48 MiB left after target_raid_config\.logical_disks\[0\] \(at least 64 MiB needed\)$/],
+    ['the reserved volume name esp', [ld({ size_gb: 10, raid_level: '1', volume_name: 'esp' })], {},
+      /^target_raid_config\.logical_disks\[0\]: volume_name "esp" is reserved for the mirror of the EFI system partition/],
     ['two volumes claiming one disk', [ld({ size_gb: 10, raid_level: '1', volume_name: 'root', physical_disks: [{ name: '/dev/sda' }, { name: '/dev/sdb' }] }), ld({ size_gb: 10, raid_level: '1', volume_name: 'data', physical_disks: [{ name: '/dev/sdb' }, { name: '/dev/sdc' }] })], {},
       /^target_raid_config\.logical_disks\[1\] \("data"\): physical_disks\[0\] \{"name":"s== \/dev\/sdb"\} matches only \/dev\/sdb, and \/dev\/sdb is claimed by target_raid_config\.logical_disks\[0\] \("root"\); a disk chosen by physical_disks belongs to one volume/],
     ['five volumes on an msdos disk', Array.from({ length: 5 }, () => ld({ size_gb: 1, raid_level: '1' })), { bootMode: 'bios', label: 'msdos', disks: chassis.slice(0, 2) },
