@@ -133,8 +133,11 @@ describe('service steps through the real agent', () => {
 
     const steps = await client.getServiceSteps(node, []);
     expect(steps.hardwareManagerVersion).toEqual({ generic_hardware_manager: '1.2' });
-    // As IPA's generic manager (5.6): no erase step among the service steps, which run on an active node.
+    // As IPA's generic manager (5.6): the raid steps and write_image, no erase step: service steps run on an active node.
     expect(steps.steps.generic_hardware_manager).toEqual([
+      expect.objectContaining({ step: 'delete_configuration', interface: 'raid', priority: 0, reboot_requested: false, abortable: true }),
+      expect.objectContaining({ step: 'apply_configuration', interface: 'raid', priority: 0, reboot_requested: false, abortable: true }),
+      expect.objectContaining({ step: 'create_configuration', interface: 'raid', priority: 0, reboot_requested: false, abortable: true }),
       expect.objectContaining({ step: 'write_image', interface: 'deploy', priority: 0, reboot_requested: false, abortable: false }),
     ]);
     const step = {
