@@ -10,7 +10,9 @@
  * reads each disk file as firmware would: partition 1 is plain vfat holding
  * the image's loader, byte for byte. The ramdisk boots under SeaBIOS here
  * (no OVMF on the CI host), so NVRAM boot entries are not made; the agent
- * makes one per disk when it booted under UEFI.
+ * makes one per disk when it booted under UEFI. The image comes with a
+ * config drive, which lands inside the root array as the image's last
+ * partition, config-2.
  *
  * BIOS, one boot: a RAID 1 root over two msdos disks, a partition image
  * holding GRUB and mdadm (this host's, test/support/grub-root.ts)
@@ -29,7 +31,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AgentClient } from '@ingot/conductor-client';
 import type { NodeInfo } from '@ingot/protocol';
-import { examinePartitions } from '../support/md-superblocks.ts';
+import { examinePartitions, withReadOnlyLoop } from '../support/md-superblocks.ts';
 import { checkNginxInstalled, startImageServer } from '../support/nginx-image-server.ts';
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 import { prerequisite } from '../support/prerequisite.ts';
@@ -159,7 +161,9 @@ uefiBoot.describe('boot from a software RAID root in UEFI mode: the ESP mirrored
     const listed = ((info.command_result as { disks?: Array<{ name: string; size: number }> }).disks ?? []).map((disk) => disk.name);
     expect(listed).toEqual(expect.arrayContaining(['/dev/vda', '/dev/vdb', '/dev/md0']));
     const imageInfo = { id: 'uefi.img', urls: [`http://${HOST_IN_GUEST}/uefi.img`], os_hash_algo: 'sha256', os_hash_value: image.sha256, disk_format: 'raw', image_type: 'whole-disk', stream_raw_images: true };
-    const written = await step('deploy', 'write_image', { image_info: imageInfo, configdrive: null });
+    // With a config drive (an ISO labelled config-2, gzipped and base64ed as Ironic sends it): it goes onto the array too.
+    const configdrive = readFileSync(new URL('../../agent/src/image/request/fixtures/configdrive-iso.gz.b64', import.meta.url), 'utf8').trim();
+    const written = await step('deploy', 'write_image', { image_info: { ...imageInfo, configdrive }, configdrive });
     expect(JSON.stringify(written.command_result)).toContain('written to device /dev/md0');
     timings.written = since();
     const uuids = await client.getPartitionUuids();
@@ -181,6 +185,21 @@ uefiBoot.describe('boot from a software RAID root in UEFI mode: the ESP mirrored
         }
       }
     }
+    // The array's content as the host finds it on disk 0's member partition, past mdadm's data offset: the image's
+    // GPT with the config drive added as its last partition, named config-2, holding the ISO.
+    const root = (await examinePartitions(disks[0]!)).find((entry) => entry.superblock?.name === 'any:root')!;
+    const arrayStart = root.partition.start + root.superblock!.dataOffset;
+    const found = await withReadOnlyLoop(disks[0]!, arrayStart, root.partition.size - root.superblock!.dataOffset, async (device) => {
+      const table = execFileSync('sgdisk', ['--print', device], { encoding: 'utf8' });
+      const entry = /^\s*(\d+)\s+(\d+)\s+\d+\s+.*\bconfig-2\s*$/m.exec(table);
+      if (!entry) return { table };
+      const probe = execFileSync('blkid', ['-p', '-O', String(Number(entry[2]) * 512), '-o', 'export', device], { encoding: 'utf8' });
+      return { table, number: Number(entry[1]), probe };
+    });
+    expect(found.number, found.table).toBe(3);
+    expect(found.probe).toMatch(/^TYPE=iso9660$/m);
+    expect(found.probe).toMatch(/^LABEL=config-2$/m);
+
     const members = await superblocks();
     expect(members['any:esp']?.map((m) => [m.disk, m.level, m.metadata])).toEqual([[0, 'raid1', '1.0'], [1, 'raid1', '1.0']]);
     expect(new Set(members['any:esp']!.map((m) => m.uuid)).size).toBe(1);
@@ -207,7 +226,9 @@ biosBoot.describe('boot from a software RAID root in BIOS mode: the image\'s GRU
       root_gb: 1, root_mb: 256, swap_mb: 0, ephemeral_mb: 0, ephemeral_format: null, configdrive: null, preserve_ephemeral: false,
       image_type: 'partition', deploy_boot_mode: 'bios', boot_option: 'local',
     };
-    const written = await step('deploy', 'write_image', { image_info: imageInfo, configdrive: null });
+    // With a config drive (an ISO labelled config-2, gzipped and base64ed as Ironic sends it): it goes onto the array too.
+    const configdrive = readFileSync(new URL('../../agent/src/image/request/fixtures/configdrive-iso.gz.b64', import.meta.url), 'utf8').trim();
+    const written = await step('deploy', 'write_image', { image_info: { ...imageInfo, configdrive }, configdrive });
     expect(JSON.stringify(written.command_result)).toContain('written to device /dev/md0');
     timings.written = since();
     expect((await client.getPartitionUuids())['root uuid']).toBe(rootUuid);
