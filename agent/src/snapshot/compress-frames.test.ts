@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decompress } from 'zstd-napi';
 import { isIngotError } from '@ingot/protocol';
+import { createZstdDecoder } from '../image/pipeline/decode/zstd-decoder.ts';
+import type { ImageSink } from '../image/pipeline/sink/image-sink.ts';
+import { createSlotPool } from '../image/pipeline/sink/slot-pool.ts';
 import { compressFrames, type CompressFramesOptions } from './compress-frames.ts';
 import { frameAt, frameForOffset, parseSeekTable } from './seekable-zstd.ts';
 
@@ -104,6 +107,34 @@ describe('compressFrames', () => {
     const three = await compressToBuffer(disk, [1, 4095, 333_333, 2 * MiB + 1], { frameSize: MiB, workers: 3 });
     expect(three.stream.equals(one.stream)).toBe(true);
     expect(three.result).toEqual(one.result);
+  });
+
+  it('writes a stream the deploy pipeline\'s zstd decoder reads to the end, skipping the seek table', async () => {
+    const { stream } = await compressToBuffer(disk, [MiB], { frameSize: MiB });
+    const pool = createSlotPool(6, MiB);
+    const out: Buffer[] = [];
+    const sink = {
+      takeSlot: () => pool.acquire(),
+      dispatchSlot: (slot, length) => {
+        out.push(Buffer.from(slot.view.subarray(0, length)));
+        pool.release(slot);
+      },
+      releaseSlot: (slot) => pool.release(slot),
+      onSpace: (listener) => pool.onRelease(listener),
+      onFailure: () => undefined,
+    } satisfies Pick<ImageSink, 'takeSlot' | 'dispatchSlot' | 'releaseSlot' | 'onSpace' | 'onFailure'>;
+    const decoder = createZstdDecoder(sink as unknown as ImageSink);
+    try {
+      for (let at = 0; at < stream.length; at += 3 * MiB) {
+        const shared = new Uint8Array(new SharedArrayBuffer(Math.min(3 * MiB, stream.length - at)));
+        shared.set(stream.subarray(at, at + shared.length));
+        await decoder.feed(shared);
+      }
+      await decoder.end();
+    } finally {
+      await decoder.close();
+    }
+    expect(Buffer.concat(out).equals(disk)).toBe(true);
   });
 
   it('records the checksums zstd\'s own seekable library records for the same frames (fixtures/lines-4096.zst)', async () => {
