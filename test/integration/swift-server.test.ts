@@ -33,6 +33,7 @@ const swift = prerequisite('the Swift object-store tests', checkSwiftInstalled()
 swift.describe('Debian\'s Swift 2.30 all-in-one on 127.0.0.1', () => {
   let server: SwiftServer;
   let stateDir: string;
+  let failed = false;
 
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(os.tmpdir(), 'ingot-swift-'));
@@ -42,10 +43,12 @@ swift.describe('Debian\'s Swift 2.30 all-in-one on 127.0.0.1', () => {
 
   afterAll(async () => {
     await server?.stop();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    if (failed) console.log(`Swift's configs and logs kept in ${stateDir}`);
+    else if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
 
   const showLogsOnFailure = () => onTestFailed(async () => {
+    failed = true;
     console.log(`proxy-server.log (tail):\n${await server.readLog('proxy-server')}\nobject-server.log (tail):\n${await server.readLog('object-server')}`);
   });
 
