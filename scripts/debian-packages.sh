@@ -12,7 +12,11 @@ ramdisk_packages=(cpio zstd kmod binutils xz-utils xorriso mtools dosfstools gru
 # GRUB's getroot calls), copied with their libraries into a partition image's root (test/support/grub-root.ts);
 # the x86_64-efi and i386-pc modules come from grub-efi-amd64-bin and grub-pc-bin above, mtools reads the ESP.
 bootloader_packages=(grub2-common grub-common udev)
-test_packages=("${demo_packages[@]}" mdadm python3-ironic nginx qemu-utils tinyproxy "${ramdisk_packages[@]}" "${bootloader_packages[@]}")
+# The object store snapshots upload to (issue 13; test/support/swift-server.ts): Swift 2.30's proxy, account,
+# container and object servers (swift: swift-ring-builder; tempurl, s3api, slo and dlo ship in python3-swift),
+# and memcached, where tempauth keeps its tokens.
+swift_packages=(swift swift-proxy swift-account swift-container swift-object memcached)
+test_packages=("${demo_packages[@]}" mdadm python3-ironic nginx qemu-utils tinyproxy "${ramdisk_packages[@]}" "${bootloader_packages[@]}" "${swift_packages[@]}")
 
 case "${1:-test}" in
   demo) wanted=("${demo_packages[@]}") ;;
