@@ -1,7 +1,7 @@
 import { IngotError } from '@ingot/protocol';
 
 /**
- * zstd's seekable format (contrib/seekable_format/zstd_seekable_compression_format.md,
+ * zstd's seekable format (facebook/zstd, the format document in contrib/seekable_format/,
  * version 0.1.0): independent zstd frames followed by one skippable frame
  * holding a seek table, so that plain `zstd -d` reads the image (it skips the
  * table) and a reader that knows the table decompresses any frame alone, on
