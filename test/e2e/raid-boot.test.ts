@@ -21,7 +21,7 @@
  * the root inside the array, writes its boot code to BOTH disks, so either
  * one boots alone. The host checks each disk's MBR and post-MBR gap.
  */
-import { closeSync, openSync, readFileSync, readSync, truncateSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, truncateSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AgentClient } from '@ingot/conductor-client';
 import type { NodeInfo } from '@ingot/protocol';
+import { readAt } from '../support/disk-file-reader.ts';
 import { examinePartitions, withReadOnlyLoop } from '../support/md-superblocks.ts';
 import { checkNginxInstalled, startImageServer } from '../support/nginx-image-server.ts';
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
@@ -54,15 +55,6 @@ const ESP_MiB = 32;
 const RAID_CONFIG = {
   logical_disks: [{ size_gb: 'MAX', raid_level: '1', controller: 'software', is_root_volume: true, volume_name: 'root' }],
 };
-
-function readAt(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    readSync(fd, bytes, 0, length, offset);
-    return bytes;
-  } finally { closeSync(fd); }
-}
 
 /** One QEMU boot with two blank 2 GiB virtio disks, paired with a test conductor; steps as Ironic sends them. */
 function raidBoot(label: string, options: { node: NodeInfo; lookupConfig?: Record<string, unknown> }) {

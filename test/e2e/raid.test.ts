@@ -33,7 +33,7 @@
  * Timings (seconds from QEMU's start) are printed as one JSON line per boot.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, openSync, readSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, openSync, truncateSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,7 @@ import { AgentClient } from '@ingot/conductor-client';
 import type { CommandResult, NodeInfo, StepDescription } from '@ingot/protocol';
 import type { IronicNode } from '../integration/ironic/ironic-api.ts';
 import { findMissingForIronicRig } from '../integration/ironic/ironic-rig.ts';
+import { readAt } from '../support/disk-file-reader.ts';
 import { examineMd, examineMdAt, examinePartitions, type ExaminedPartition, type MdSuperblock } from '../support/md-superblocks.ts';
 import { checkNginxInstalled, startImageServer } from '../support/nginx-image-server.ts';
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
@@ -127,15 +128,6 @@ async function disksReady(): Promise<string[]> {
 function writeAt(file: string, offset: number, bytes: Buffer): void {
   const fd = openSync(file, 'r+');
   try { writeSync(fd, bytes, 0, bytes.length, offset); } finally { closeSync(fd); }
-}
-
-function readAt(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    readSync(fd, bytes, 0, length, offset);
-    return bytes;
-  } finally { closeSync(fd); }
 }
 
 function vmDisks(): VmOptions['disks'] {

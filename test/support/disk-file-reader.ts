@@ -6,6 +6,7 @@
  * `offset` is where the filesystem starts in it, in bytes.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** debugfs, sfdisk and blkid live in sbin, which a user's PATH may lack. */
 const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`, LC_ALL: 'C' };
@@ -66,4 +67,14 @@ export function listFatFiles(source: string, dir: string, offset = 0): string[] 
 
 export function readFatFile(source: string, path: string, offset = 0): Buffer {
   return execFileSync('mtype', ['-i', fatImage(source, offset), `::${path}`], { env, maxBuffer: 64 * 1024 * 1024 });
+}
+
+/** `length` bytes of `file` from `offset` (zeros past its end). */
+export function readAt(file: string, offset: number, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const bytes = Buffer.alloc(length);
+    readSync(fd, bytes, 0, length, offset);
+    return bytes;
+  } finally { closeSync(fd); }
 }
