@@ -69,6 +69,9 @@ const stable: Record<ErrorCode, readonly [type: string, status: number, retryabl
   INGOT_RAID_CONFIG_INVALID:      ['InvalidCommandParamsError', 400, false],
   INGOT_RAID_FAILED:              ['SoftwareRAIDError', 500, false],
   INGOT_LISTEN_FAILED:            ['ListenFailed', 503, true],
+  INGOT_SNAPSHOT_READ:            ['SnapshotError', 500, false],
+  INGOT_SNAPSHOT_UPLOAD:          ['SnapshotError', 500, true],
+  INGOT_SNAPSHOT_MISMATCH:        ['InvalidImage', 400, false],
 };
 
 const codes = Object.keys(stable) as ErrorCode[];

@@ -73,6 +73,12 @@ export const errorCodes = {
   // Building or removing software RAID failed on the disks (IPA's SoftwareRAIDError); the details say what was undone.
   INGOT_RAID_FAILED: { type: 'SoftwareRAIDError', status: 500, retryable: false, message: 'Software RAID operation failed' },
   INGOT_LISTEN_FAILED: { type: 'ListenFailed', status: 503, retryable: true, message: 'Cannot serve the agent API' },
+  // Snapshots (protocol/src/snapshot.ts): reading the source disk failed (the details name the device and offset).
+  INGOT_SNAPSHOT_READ: { type: 'SnapshotError', status: 500, retryable: false, message: 'Reading the disk for a snapshot failed' },
+  // A segment (or the one PUT) could not be stored after its retries; the details name the segment and what the store said.
+  INGOT_SNAPSHOT_UPLOAD: { type: 'SnapshotError', status: 500, retryable: true, message: 'Uploading the snapshot failed' },
+  // A snapshot deployed back disagrees with its manifest (size, frames, digest); refused before a byte is written where it can be seen first.
+  INGOT_SNAPSHOT_MISMATCH: { type: 'InvalidImage', status: 400, retryable: false, message: 'The snapshot does not match its manifest' },
 } as const satisfies Record<string, { type: string; status: number; retryable: boolean; message: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,5 +1,6 @@
 export * from './errors.ts';
 export * from './types.ts';
+export * from './snapshot.ts';
 export * from './strict-bool.ts';
 export * from './redact-url.ts';
 export * from './describe-input.ts';
