@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isIngotError, type SnapshotSegment, type SnapshotTarget } from '@ingot/protocol';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { openSnapshotUpload, putJson, type RetryInfo, type SnapshotUpload } from '../../agent/src/image/pipeline/http/upload/snapshot-upload.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { checkNginxInstalled, startDavServer, type DavServer } from '../support/nginx-dav-server.ts';
@@ -248,6 +248,16 @@ stores.describe('the snapshot uploader against Debian\'s Swift (temp URLs, S3 AP
     expect(error.message).toContain('ask the conductor for new URLs');
     expect(swiftProxy.requestsFor(segmentPath(object, 2))).toHaveLength(1);
     expect(retries).toEqual([]);
+    expectNoSignature(recording, urls, [error]);
+  });
+
+  it('sees Swift\'s own 401 for an expired temp URL, sent straight to Swift while a 4 MiB segment is still being sent', async () => {
+    const recording = createRecordingLog();
+    showLogsOnFailure(recording);
+    // No proxy reading the body first: Swift answers before it read the segment, and the client must still read that answer.
+    const urls = [swift.tempUrl('PUT', 'snaps/expired-direct/seg/000000', -1)];
+    const error = await failure(upload(openSnapshotUpload({ target: { type: 'swift', segment_urls: urls, segment_size: 4 * MiB }, log: recording.log }), mixedBytes(4 * MiB)));
+    expect(error.message).toMatch(/segment 0 \(.*\) refused, not retried: HTTP 401/);
     expectNoSignature(recording, urls, [error]);
   });
 
