@@ -14,7 +14,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isIngotError, type SnapshotSegment, type SnapshotTarget } from '@ingot/protocol';
-import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { createUploadAgent, putBuffer } from '../../agent/src/image/pipeline/http/upload/put-request.ts';
 import { openSnapshotUpload, putJson, type RetryInfo, type SnapshotUpload } from '../../agent/src/image/pipeline/http/upload/snapshot-upload.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { checkNginxInstalled, startDavServer, type DavServer } from '../support/nginx-dav-server.ts';
@@ -261,6 +263,19 @@ stores.describe('the snapshot uploader against Debian\'s Swift (temp URLs, S3 AP
     expectNoSignature(recording, urls, [error]);
   });
 
+  it('fails naming the segment when the store answers 2xx with an ETag that is not the segment\'s MD5', async () => {
+    const recording = createRecordingLog();
+    showLogsOnFailure(recording);
+    const object = 'wrong-etag';
+    swiftProxy.addRule({ method: 'PUT', path: segmentPath(object, 1), action: { respond: 201, headers: { ETag: '"00000000000000000000000000000000"' } } });
+    const urls = segmentUrls(object, 3).map((url) => swiftProxy.via(url));
+    const error = await failure(upload(openSnapshotUpload({ target: { type: 'swift', segment_urls: urls, segment_size: MiB }, log: recording.log }), mixedBytes(3 * MiB)));
+    swiftProxy.clearRules();
+    expect(error.message).toMatch(/segment 1 \(.*\): the store answered ETag 0{32}, not the segment's MD5 [0-9a-f]{32}/);
+    expect(swiftProxy.requestsFor(segmentPath(object, 1))).toHaveLength(1);
+    expectNoSignature(recording, urls, [error]);
+  });
+
   it('stops at once when aborted midway: writes reject, at most the 2 requests in flight reach the store, no request follows', async () => {
     const recording = createRecordingLog();
     showLogsOnFailure(recording);
@@ -343,5 +358,22 @@ stores.describe('the snapshot uploader against Debian\'s Swift (temp URLs, S3 AP
     const target: SnapshotTarget = { type: 'swift', segment_urls: segmentUrls('too-long', 2), segment_size: MiB };
     const error = await failure(upload(openSnapshotUpload({ target, log: recording.log }), mixedBytes(3 * MiB)));
     expect(error.message).toContain('the target gave 2 segment URLs of 1048576 bytes: the image needs more; give more URLs or a larger segment_size');
+  });
+});
+
+describe('a store that accepts the connection and goes silent', () => {
+  it('has its request destroyed once no byte moved for the stall time, as a dropped connection', async () => {
+    const silent = net.createServer((socket) => { socket.on('data', () => {}); });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = new URL(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/c/o?temp_url_sig=silentsecret`);
+    const { agent, destroy } = createUploadAgent(url, { maxSockets: 1 });
+    try {
+      const started = Date.now();
+      await expect(putBuffer(url, Buffer.alloc(1000), { agent, headers: {}, signal: new AbortController().signal, stallMs: 300 })).rejects.toThrow('no byte sent or received for 0.3 s');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      destroy();
+      silent.close();
+    }
   });
 });

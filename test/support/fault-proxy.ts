@@ -9,8 +9,9 @@
  * saw), method and path (the path without its query: queries carry
  * signatures and are never recorded), and applies `times` times (default:
  * always). Actions:
- * - `respond`: read the request body whole, then answer that status (so the
- *   client sees the answer, not a reset while it still sends);
+ * - `respond`: read the request body whole, then answer that status, with
+ *   these headers if given (so the client sees the answer, not a reset while
+ *   it still sends);
  * - `cutAfterBytes`: forward the request, then destroy both connections once
  *   that many body bytes passed: the upstream never receives a whole body.
  * Anything no rule takes is forwarded as is, with the Host header rewritten
@@ -28,7 +29,7 @@ export interface FaultRule {
   path?: string | RegExp;
   /** How many requests it takes before it stops applying; default: no limit. */
   times?: number;
-  action: { respond: number; body?: string } | { cutAfterBytes: number };
+  action: { respond: number; body?: string; headers?: Record<string, string> } | { cutAfterBytes: number };
 }
 
 export interface SeenRequest {
@@ -79,7 +80,7 @@ export async function startFaultProxy(options: { upstream: string }): Promise<Fa
       request.on('data', (data: Buffer) => { seen.bodyBytes += data.length; });
       request.on('end', () => {
         const body = action.body ?? `fault proxy: ${action.respond}\n`;
-        response.writeHead(action.respond, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+        response.writeHead(action.respond, { 'Content-Type': 'text/plain', ...action.headers, 'Content-Length': Buffer.byteLength(body) });
         response.end(body);
       });
       return;

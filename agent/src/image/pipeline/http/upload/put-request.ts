@@ -37,11 +37,21 @@ export interface PutAnswer {
 }
 
 const BODY_KEEP = 1024;
+/**
+ * A request whose socket neither sent nor received a byte for this long is
+ * destroyed (a dropped connection, so retried where retries apply): a store
+ * that accepted the connection and went silent would otherwise hold the
+ * capture forever. Swift answers a segment once its object server fsynced it,
+ * well within this on any disk that works.
+ */
+export const UPLOAD_STALL_MS = 120_000;
 
 /** Builds the request; the caller writes the body. Rejections carry `status: null` semantics: no answer. */
-export function startPut(url: URL, options: { agent: http.Agent; headers: Record<string, string | number>; signal: AbortSignal }): { request: http.ClientRequest; answer: Promise<PutAnswer> } {
+export function startPut(url: URL, options: { agent: http.Agent; headers: Record<string, string | number>; signal: AbortSignal; stallMs?: number }): { request: http.ClientRequest; answer: Promise<PutAnswer> } {
   const send = url.protocol === 'https:' ? https.request : http.request;
   const request = send(url, { method: 'PUT', agent: options.agent, headers: options.headers, signal: options.signal });
+  const stallMs = options.stallMs ?? UPLOAD_STALL_MS;
+  request.setTimeout(stallMs, () => request.destroy(new Error(`no byte sent or received for ${stallMs / 1000} s`)));
   const answer = new Promise<PutAnswer>((resolve, reject) => {
     request.once('error', reject);
     request.once('response', (response) => {
@@ -70,7 +80,7 @@ export function startPut(url: URL, options: { agent: http.Agent; headers: Record
 }
 
 /** PUT `body` whole with its Content-Length. */
-export function putBuffer(url: URL, body: Uint8Array, options: { agent: http.Agent; headers: Record<string, string | number>; signal: AbortSignal }): Promise<PutAnswer> {
+export function putBuffer(url: URL, body: Uint8Array, options: { agent: http.Agent; headers: Record<string, string | number>; signal: AbortSignal; stallMs?: number }): Promise<PutAnswer> {
   const { request, answer } = startPut(url, { ...options, headers: { ...options.headers, 'Content-Length': body.length } });
   request.end(body);
   return answer;
