@@ -13,7 +13,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createSelfSignedCertificate } from '../../agent/src/tls/self-signed.ts';
 import { isIngotError, type SnapshotSegment, type SnapshotTarget } from '@ingot/protocol';
+import https from 'node:https';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createUploadAgent, putBuffer } from '../../agent/src/image/pipeline/http/upload/put-request.ts';
@@ -374,6 +376,47 @@ describe('a store that accepts the connection and goes silent', () => {
     } finally {
       destroy();
       silent.close();
+    }
+  });
+});
+
+describe('a store over https', () => {
+  it('uploads to a store whose certificate the given CA vouches for, and refuses at once, without a retry, one it does not', async () => {
+    // A stand-in for an https Swift: stores each PUT and answers its MD5 as the ETag, as Swift does.
+    const { certPem, keyPem } = createSelfSignedCertificate({ ip: '127.0.0.1', commonName: 'store' });
+    const stored = new Map<string, Buffer>();
+    const server = https.createServer({ cert: certPem, key: keyPem }, (request, response) => {
+      const parts: Buffer[] = [];
+      request.on('data', (data: Buffer) => parts.push(data));
+      request.on('end', () => {
+        const body = Buffer.concat(parts);
+        stored.set(request.url!.split('?')[0]!, body);
+        response.writeHead(201, { ETag: md5(body) }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const urls = [0, 1, 2].map((index) => `${base}/c/o/${index}?temp_url_sig=tlssecret${index}&temp_url_expires=1`);
+    try {
+      const data = mixedBytes(2 * MiB + 1);
+      const recording = createRecordingLog();
+      const segments = await upload(openSnapshotUpload({ target: { type: 'swift', segment_urls: urls, segment_size: MiB }, caPem: certPem, log: recording.log }), data);
+      expect(segments.map((segment) => segment.bytes)).toEqual([MiB, MiB, 1]);
+      expect(Buffer.concat([0, 1, 2].map((index) => stored.get(`/c/o/${index}`)!)).equals(data)).toBe(true);
+
+      stored.clear();
+      const retries: RetryInfo[] = [];
+      const error = await failure(upload(openSnapshotUpload({ target: { type: 'swift', segment_urls: urls, segment_size: MiB }, log: recording.log, onRetry: (info) => retries.push(info) }), data));
+      expect(error.message).toMatch(/segment 0 \(https:\/\/127\.0\.0\.1:\d+\/c\/o\/0\?temp_url_sig=\*\*\*&temp_url_expires=\*\*\*\): the store's TLS certificate was not accepted \(DEPTH_ZERO_SELF_SIGNED_CERT/);
+      expect(retries).toEqual([]);
+      expect(stored.size).toBe(0);
+      const streamed = await failure(upload(openSnapshotUpload({ target: { type: 'http_put', url: urls[0]! }, log: recording.log, onRetry: (info) => retries.push(info) }), data));
+      expect(streamed.message).toMatch(/the store's TLS certificate was not accepted/);
+      expect(retries).toEqual([]);
+      expect(`${JSON.stringify(recording.records)} ${error.message} ${streamed.message}`).not.toContain('tlssecret');
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

@@ -121,3 +121,12 @@ export function parseUploadUrl(url: string, what: string): URL {
   }
   return parsed;
 }
+
+/** The final error for a store whose TLS certificate was refused, saying what to give. */
+export function certificateRefused(where: string, error: NodeJS.ErrnoException): IngotError {
+  return new IngotError('INGOT_SNAPSHOT_UPLOAD', {
+    status: 400,
+    details: `${where}: the store's TLS certificate was not accepted (${error.code}: ${error.message}); give the CA that signed it, or use a store whose certificate the agent trusts`,
+    cause: error,
+  });
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, isRetryableFailure, waitMs } from './retry-policy.ts';
+import { backoffMs, isCertificateError, isRetryableFailure, waitMs } from './retry-policy.ts';
 
 describe('isRetryableFailure', () => {
   it('retries a dropped connection, any 5xx, 408 and 429', () => {
@@ -30,5 +30,14 @@ describe('waitMs', () => {
     await expect(waiting).rejects.toThrow('stop');
     expect(Date.now() - started).toBeLessThan(1_000);
     await expect(waitMs(10, controller.signal)).rejects.toThrow('stop');
+  });
+});
+
+describe('isCertificateError', () => {
+  it('knows Node\'s certificate refusals from network faults', () => {
+    const coded = (code: string) => Object.assign(new Error(code), { code });
+    for (const code of ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']) expect(isCertificateError(coded(code)), code).toBe(true);
+    for (const code of ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']) expect(isCertificateError(coded(code)), code).toBe(false);
+    expect(isCertificateError(new Error('no code'))).toBe(false);
   });
 });

@@ -21,6 +21,15 @@ export function isRetryableFailure(status: number | null): boolean {
   return status >= 500 || status === 408 || status === 429;
 }
 
+/**
+ * A TLS certificate the agent does not trust fails the same way on every
+ * attempt (the download's connectError reads the same codes): not retried.
+ */
+export function isCertificateError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS_CERT_ALTNAME/.test(code);
+}
+
 /** The wait before attempt `failedAttempts + 1`: 0.5 s after the first failure, doubling, at most 8 s. */
 export function backoffMs(failedAttempts: number): number {
   if (!Number.isInteger(failedAttempts) || failedAttempts < 1) throw new RangeError(`failedAttempts must be a positive integer, got ${failedAttempts}`);

@@ -1,7 +1,7 @@
 import { IngotError, redactUrl, type SnapshotSegment } from '@ingot/protocol';
 import type { Logger } from 'pino';
-import { createUploadAgent, describeStoreReason, parseUploadUrl, putBuffer } from './put-request.ts';
-import { backoffMs, isRetryableFailure, waitMs } from './retry-policy.ts';
+import { certificateRefused, createUploadAgent, describeStoreReason, parseUploadUrl, putBuffer } from './put-request.ts';
+import { backoffMs, isCertificateError, isRetryableFailure, waitMs } from './retry-policy.ts';
 import { SegmentPool } from './segment-pool.ts';
 import { createSegmenter, type FilledSegment } from './segmenter.ts';
 import type { RetryInfo, SnapshotUpload } from './upload-types.ts';
@@ -88,6 +88,7 @@ export function openSegmentedUpload(options: SegmentedUploadOptions): SnapshotUp
         reason = `HTTP ${status} ${describeStoreReason(answer.body, url)}`.trim();
       } catch (error) {
         if (error instanceof IngotError || stopped.aborted) throw stopped.aborted ? (stopped.reason as Error) : error;
+        if (isCertificateError(error)) throw certificateRefused(where, error as NodeJS.ErrnoException);
         reason = `no answer: ${(error as Error).message}`;
       }
       if (!isRetryableFailure(status)) {

@@ -7,8 +7,8 @@
  */
 import { IngotError, redactUrl } from '@ingot/protocol';
 import type { Logger } from 'pino';
-import { createUploadAgent, describeStoreReason, parseUploadUrl, putBuffer } from './put-request.ts';
-import { backoffMs, DEFAULT_UPLOAD_RETRIES, isRetryableFailure, waitMs } from './retry-policy.ts';
+import { certificateRefused, createUploadAgent, describeStoreReason, parseUploadUrl, putBuffer } from './put-request.ts';
+import { backoffMs, DEFAULT_UPLOAD_RETRIES, isCertificateError, isRetryableFailure, waitMs } from './retry-policy.ts';
 import { openSegmentedUpload } from './segmented-upload.ts';
 import { openStreamedPut } from './streamed-put.ts';
 import type { SnapshotUpload, SnapshotUploadOptions } from './upload-types.ts';
@@ -54,6 +54,7 @@ export async function putJson(url: string, body: unknown, options: { caPem?: str
         reason = `HTTP ${status} ${describeStoreReason(answer.body, parsed)}`.trim();
       } catch (error) {
         if (signal.aborted) throw signal.reason as Error;
+        if (isCertificateError(error)) throw certificateRefused(`PUT of the manifest to ${where}`, error as NodeJS.ErrnoException);
         reason = `no answer: ${(error as Error).message}`;
       }
       if (!isRetryableFailure(status)) throw new IngotError('INGOT_SNAPSHOT_UPLOAD', { details: `PUT of the manifest to ${where} refused, not retried: ${reason}` });

@@ -1,8 +1,8 @@
 import type { ClientRequest } from 'node:http';
 import { IngotError, redactUrl } from '@ingot/protocol';
 import type { Logger } from 'pino';
-import { createUploadAgent, describeStoreReason, parseUploadUrl, startPut, type PutAnswer } from './put-request.ts';
-import { backoffMs, waitMs } from './retry-policy.ts';
+import { certificateRefused, createUploadAgent, describeStoreReason, parseUploadUrl, startPut, type PutAnswer } from './put-request.ts';
+import { backoffMs, isCertificateError, waitMs } from './retry-policy.ts';
 import { abortError } from './segmented-upload.ts';
 import type { RetryInfo, SnapshotUpload } from './upload-types.ts';
 
@@ -47,6 +47,7 @@ export function openStreamedPut(options: { url: string; caPem?: string; retries:
         return started;
       } catch (error) {
         if (stopped.aborted) throw stopped.reason as Error;
+        if (isCertificateError(error)) throw certificateRefused(`PUT ${where}`, error as NodeJS.ErrnoException);
         const reason = `no connection: ${(error as Error).message}`;
         if (attempt >= attempts) throw new IngotError('INGOT_SNAPSHOT_UPLOAD', { details: `PUT ${where} failed ${attempts} times; last: ${reason}`, cause: error });
         const wait = backoffMs(attempt);
