@@ -41,7 +41,15 @@ export function checkNginxInstalled(): string | null {
   return existsSync(NGINX) ? null : `${NGINX} is missing; install it with: ${NGINX_INSTALL_HINT}`;
 }
 
-function renderConfig(stateDir: string, root: string, port: number): string {
+export interface ImageServerOptions {
+  root: string;
+  stateDir: string;
+  log?: (line: string) => void;
+  /** nginx directives added inside `server {}` (nginx-dav-server.ts adds WebDAV PUT). */
+  serverDirectives?: string;
+}
+
+function renderConfig(stateDir: string, root: string, port: number, serverDirectives = ''): string {
   const at = (name: string) => path.join(stateDir, name);
   return `daemon off;
 master_process off;
@@ -63,13 +71,13 @@ http {
     listen 127.0.0.1:${port};
     root ${root};
     autoindex off;
-  }
+${serverDirectives}  }
 }
 `;
 }
 
 /** Starts nginx serving `root`; its config, logs and pid go to `stateDir`. */
-export async function startImageServer(options: { root: string; stateDir: string; log?: (line: string) => void }): Promise<ImageServer> {
+export async function startImageServer(options: ImageServerOptions): Promise<ImageServer> {
   const missing = checkNginxInstalled();
   if (missing) throw new Error(missing);
   await mkdir(path.join(options.stateDir, 'tmp'), { recursive: true });
@@ -78,7 +86,7 @@ export async function startImageServer(options: { root: string; stateDir: string
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const port = await findFreePort({ avoid: [8080] });
     const configPath = path.join(options.stateDir, 'nginx.conf');
-    await writeFile(configPath, renderConfig(options.stateDir, path.resolve(options.root), port));
+    await writeFile(configPath, renderConfig(options.stateDir, path.resolve(options.root), port, options.serverDirectives));
     // -e: the error log before the config is read (otherwise /var/log/nginx/error.log).
     const child = spawn(NGINX, ['-p', options.stateDir, '-e', path.join(options.stateDir, 'error.log'), '-c', configPath], { stdio: 'ignore' });
     try {
@@ -112,7 +120,7 @@ async function waitUntilServing(child: ChildProcess, port: number): Promise<void
   throw new Error('nginx did not answer within 10 s');
 }
 
-function createHandle(child: ChildProcess, port: number, options: { root: string; stateDir: string; log?: (line: string) => void }): ImageServer {
+function createHandle(child: ChildProcess, port: number, options: ImageServerOptions): ImageServer {
   const pid = child.pid!;
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
