@@ -175,6 +175,12 @@ export class AgentClient {
     throw new IngotError('INGOT_AGENT_COMMAND_TIMEOUT', { details: `${bare} still running after ${attempts} polls every ${intervalMs} ms` });
   }
 
+  /** `poll.get_hardware_info` (wait=true): the agent's inventory (disks with name and size among it), as IPA's poll extension returns it. */
+  async getHardwareInfo({ signal }: { signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+    const result = expectSucceeded(await this.runCommand('poll.get_hardware_info', {}, { wait: true, signal }));
+    return (result.command_result ?? {}) as Record<string, unknown>;
+  }
+
   /**
    * `snapshot.capture` (wait=false), Ingot's extension: the agent reads the
    * disk and uploads it to `params.target`'s short-lived URLs. Returns the
