@@ -13,6 +13,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, onTestFailed } from 'vitest';
 import { isIngotError, type SnapshotCaptureResult, type SnapshotManifest, type SnapshotSegment, type SnapshotTarget } from '@ingot/protocol';
 import { createS3Store, createSwiftStore, presignS3Url, type SnapshotStore } from '@ingot/conductor-client/snapshot';
+import { fileURLToPath } from 'node:url';
+import { createFakeAgentServer, pairFakeAgent } from '@ingot/conductor-client/testing';
+import { SOURCE_NODE_ARGS } from '../support/run-source.ts';
+import { startSpawned, type Spawned } from '../support/spawned.ts';
 import { prerequisite } from '../support/prerequisite.ts';
 import { createRecordingLog } from '../support/recording-log.ts';
 import { checkSwiftInstalled, startSwift, type SwiftServer } from '../support/swift-server.ts';
@@ -187,6 +191,58 @@ swift.describe('snapshot stores on Debian\'s Swift 2.30', () => {
     const put = await fetch(target.part_urls[0]!, { method: 'PUT', body: 'late' });
     expect(put.status).toBe(403);
     await store.abandon();
+  });
+
+  swift.it('ingot-conductor snapshot --store swift completes what a (fake) agent uploaded, and deploy --snapshot store hands the agent a temp URL that serves it', async () => {
+    showLogsOnFailure();
+    const MAC = '52:54:00:0a:0b:0d';
+    const image = randomBytes(2 * MiB + 777);
+    // The fake agent does what the real one will with a swift target: each segment PUT with its MD5 as ETag.
+    const agent = await createFakeAgentServer({
+      handlers: {
+        'snapshot.capture': async (params) => {
+          const target = params.target as SnapshotTarget;
+          const segments = await uploadLikeTheAgent(target, image);
+          return { ...resultOf(target, image, segments), manifest: { ...manifestFor(image, MiB, segments.length), node_uuid: null } };
+        },
+      },
+    });
+    const root = path.resolve(fileURLToPath(import.meta.url), '../../..');
+    // The conductor's own process, as an operator runs it: the key in its environment, never in argv.
+    const conductor = (...args: string[]): Spawned => startSpawned(process.execPath, [...SOURCE_NODE_ARGS, path.join(root, 'conductor-client/src/cli/main.ts'), ...args],
+      { cwd: root, env: { ...process.env, FORCE_COLOR: '0', INGOT_SWIFT_KEY: server.key } });
+    const listening = async (run: Spawned, where: 'stdout' | 'stderr') => {
+      for (const until = Date.now() + 60_000; ;) {
+        const found = /^listening on (\S+)/m.exec(run[where]())?.[1];
+        if (found) return found;
+        if (Date.now() > until || run.child.exitCode !== null) throw new Error(`the conductor did not listen:\n${run.stdout()}\n${run.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const store = ['--swift-url', server.url, '--swift-account', server.account, '--swift-user', server.user, '--container', 'snapshots', '--object', 'cli/node.img.zst'];
+    try {
+      const snapshot = conductor('snapshot', '--json', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.05', '--store', 'swift', ...store, '--segment-size', '1MiB');
+      await (await pairFakeAgent({ apiUrl: await listening(snapshot, 'stderr'), agent, macs: [MAC] })).heartbeat();
+      expect(await snapshot.exited, snapshot.stderr()).toBe(0);
+      const result = JSON.parse(snapshot.stdout()) as { outcome: string; snapshot: { location: string; segments: number; manifest: { image: { sha256: string } } } };
+      expect(result).toMatchObject({ outcome: 'succeeded', snapshot: { location: `${server.url}/v1/${server.account}/snapshots/cli/node.img.zst`, segments: 3, manifest: { image: { sha256: sha256(image) } } } });
+      expect(`${snapshot.stdout()}${snapshot.stderr()}`).not.toMatch(/temp_url_sig=[0-9a-f]/);
+      expect(`${snapshot.stdout()}${snapshot.stderr()}`).not.toContain(server.key);
+
+      const deploy = conductor('deploy', '--skip-cleaning', '--mac', MAC, '--listen', '127.0.0.1:0', '--poll-interval', '0.05', '--snapshot', 'store', '--store', 'swift', ...store);
+      await (await pairFakeAgent({ apiUrl: await listening(deploy, 'stdout'), agent, macs: [MAC] })).heartbeat();
+      expect(await deploy.exited, deploy.stderr()).toBe(0);
+      const write = agent.requests.find((r) => (r.body as { name?: string } | undefined)?.name === 'deploy.execute_deploy_step');
+      const info = (write?.body as { params: { step: { args: { image_info: { urls: string[]; os_hash_value: string; ingot_snapshot: { image_bytes: number } } } } } }).params.step.args.image_info;
+      expect(info.os_hash_value).toBe(sha256(image));
+      expect(info.ingot_snapshot.image_bytes).toBe(image.length);
+      // The URL the agent got serves the object, Range included.
+      const got = await fetch(info.urls[0]!, { headers: { Range: 'bytes=1048570-1048580' } });
+      expect(got.status).toBe(206);
+      expect(Buffer.from(await got.arrayBuffer()).equals(image.subarray(1048570, 1048581))).toBe(true);
+    } finally {
+      await agent.close();
+    }
   });
 
   swift.it('never writes a signature or a token into a log line', () => {

@@ -63,7 +63,7 @@ export interface SnapshotCommand extends Omit<CleanCommand, 'kind'> {
 
 export type CliCommand = CleanCommand | DeployCommand | RescueCommand | SnapshotCommand;
 
-const SUMMARY = 'A reference conductor: pairs with the agent of one node over Ironic\'s lookup and heartbeat, then cleans, deploys or rescues it';
+const SUMMARY = 'A reference conductor: pairs with the agent of one node over Ironic\'s lookup and heartbeat, then cleans, deploys, rescues or snapshots it';
 const DESCRIPTION = `It serves Ironic's lookup and heartbeat endpoints (--listen) and waits for
 the agent of the node enrolled by --mac: start the agent with
 ipa-api-url=http://<listen address> (npm run agent -- --api-url ...).
