@@ -42,6 +42,8 @@ export function createS3Store(options: S3StoreOptions): SnapshotStore {
     presignS3Url(credentials, { method, endpoint, path: `/${options.bucket}/${key}`, query, expiresSeconds });
   let uploadId: string | undefined;
   let signed = 0;
+  // Set once CompleteMultipartUpload made the object: only then may abandon() delete it (an older snapshot stays otherwise).
+  let objectWritten = false;
 
   return {
     type: 's3',
@@ -69,14 +71,21 @@ export function createS3Store(options: S3StoreOptions): SnapshotStore {
       const completed = await storeRequest(what, sign('POST', options.key, OWN_CALL_SECONDS, { uploadId }), { method: 'POST', body }, [200]);
       // S3 may answer 200 with an <Error> body when completing fails late.
       if (!completed.text.includes('<CompleteMultipartUploadResult')) throw storeError(what, `${endpoint}/${options.bucket}/${options.key}`, `unexpected answer: ${completed.text.slice(0, 300)}`);
+      uploadId = undefined;
+      objectWritten = true;
       await storeRequest(`PUT ${manifestName(options.key)}`, sign('PUT', manifestName(options.key), OWN_CALL_SECONDS),
         { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: `${JSON.stringify(result.manifest, null, 2)}\n` }, [200]);
       log.info({ object: `${options.bucket}/${options.key}`, parts: parts.length }, 'multipart upload completed');
-      uploadId = undefined;
+      objectWritten = false;
       return result.manifest;
     },
 
     async abandon(): Promise<void> {
+      if (objectWritten) {
+        // Completed but its manifest.json not stored: the object goes too, so nothing looks complete.
+        await storeRequest(`DELETE ${options.bucket}/${options.key}`, sign('DELETE', options.key, OWN_CALL_SECONDS), { method: 'DELETE' }, [204, 404]);
+        objectWritten = false;
+      }
       if (!uploadId) return;
       // 404 NoSuchUpload: already aborted or completed.
       await storeRequest(`AbortMultipartUpload of ${options.bucket}/${options.key}`, sign('DELETE', options.key, OWN_CALL_SECONDS, { uploadId }), { method: 'DELETE' }, [200, 204, 404]);

@@ -51,6 +51,8 @@ export function createSwiftStore(options: SwiftStoreOptions): SnapshotStore {
   let token: string | undefined = 'token' in options.auth ? options.auth.token : undefined;
   let tempUrlKey = options.tempUrlKey;
   let signed = 0;
+  // Set once this store's SLO manifest replaced the object: only then may abandon() delete the object (an older snapshot stays otherwise).
+  let objectWritten = false;
 
   async function authToken(): Promise<string> {
     if (token) return token;
@@ -124,13 +126,20 @@ export function createSwiftStore(options: SwiftStoreOptions): SnapshotStore {
       // Swift checks each segment's etag and size here and refuses the whole manifest (400) on any mismatch.
       await withToken(`PUT the static large object's manifest of ${options.container}/${options.object} (${slo.length} segments)`, objectPath(options.container, options.object),
         { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: JSON.stringify(slo) }, [201], '?multipart-manifest=put');
+      objectWritten = true;
       await withToken(`PUT ${manifestName(options.object)}`, objectPath(options.container, manifestName(options.object)),
         { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: `${JSON.stringify(result.manifest, null, 2)}\n` }, [201]);
       log.info({ object: `${options.container}/${options.object}`, segments: slo.length }, 'static large object completed');
+      objectWritten = false;
       return result.manifest;
     },
 
     async abandon(): Promise<void> {
+      // Completed but its manifest.json not stored: the object goes too, so nothing looks complete.
+      if (objectWritten) {
+        await withToken(`DELETE ${options.container}/${options.object}`, objectPath(options.container, options.object), { method: 'DELETE' }, [204, 404]);
+        objectWritten = false;
+      }
       const names = await listSegments();
       for (const name of names) {
         await withToken(`DELETE the segment ${segmentContainer}/${name}`, `${accountPath}/${segmentContainer}/${name}`, { method: 'DELETE' }, [204, 404]);
