@@ -6,11 +6,14 @@
 import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
-import { IngotError, isIngotError, type CommandResult, type NodeInfo, type StepRequest, redactUrl } from '@ingot/protocol';
+import {
+  IngotError, isIngotError, type CommandResult, type NodeInfo, type SnapshotCaptureParams, type SnapshotCaptureResult, type StepRequest, redactUrl,
+} from '@ingot/protocol';
 import { createAgentPool, sendAgentRequest, type AgentHttpResponse } from './agent-http.ts';
 import {
   bareCommandName, expectSucceeded, httpError, parseCommandList, parseCommandResult, parseStepsReply, type StepsReply,
 } from './agent-results.ts';
+import { parseSnapshotManifest } from './snapshot/snapshot-store.ts';
 
 export interface AgentClientOptions {
   /** The agent's `callback_url` from its heartbeat, e.g. `https://192.0.2.10:9999`. */
@@ -170,6 +173,50 @@ export class AgentClient {
       if (attempt < attempts) await sleep(intervalMs, undefined, { signal: options.signal });
     }
     throw new IngotError('INGOT_AGENT_COMMAND_TIMEOUT', { details: `${bare} still running after ${attempts} polls every ${intervalMs} ms` });
+  }
+
+  /** `poll.get_hardware_info` (wait=true): the agent's inventory (disks with name and size among it), as IPA's poll extension returns it. */
+  async getHardwareInfo({ signal }: { signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+    const result = expectSucceeded(await this.runCommand('poll.get_hardware_info', {}, { wait: true, signal }));
+    return (result.command_result ?? {}) as Record<string, unknown>;
+  }
+
+  /**
+   * `snapshot.capture` (wait=false), Ingot's extension: the agent reads the
+   * disk and uploads it to `params.target`'s short-lived URLs. Returns the
+   * command as the agent sent it (RUNNING); follow it with
+   * {@link AgentClient.waitForSnapshot}.
+   */
+  captureSnapshot(params: SnapshotCaptureParams, { signal }: { signal?: AbortSignal } = {}): Promise<CommandResult> {
+    return this.runCommand('snapshot.capture', params as unknown as Record<string, unknown>, { signal });
+  }
+
+  /** `snapshot.abort` (wait=true): stops a running capture, which then ends FAILED; throws the agent's error if it refused. */
+  async abortSnapshot({ signal }: { signal?: AbortSignal } = {}): Promise<CommandResult> {
+    return expectSucceeded(await this.runCommand('snapshot.abort', {}, { wait: true, signal }));
+  }
+
+  /**
+   * Polls a capture started by {@link AgentClient.captureSnapshot} to its end
+   * (`onProgress` gets each poll's command_progress, as a deploy's write does)
+   * and returns its result; throws the agent's error (INGOT_SNAPSHOT_READ,
+   * INGOT_SNAPSHOT_UPLOAD, …) when it failed, INGOT_AGENT_API_ERROR when the
+   * result is not a snapshot's. Default: polls every 2 s for up to 6 hours.
+   */
+  async waitForSnapshot(started: CommandResult, options: Omit<WaitForCommandOptions, 'id'> = {}): Promise<SnapshotCaptureResult> {
+    const final = started.command_status === 'RUNNING'
+      ? await this.waitForCommand('snapshot.capture', { intervalMs: 2000, timeoutMs: 6 * 3600_000, ...options, id: started.id || undefined })
+      : started;
+    const result = expectSucceeded(final).command_result as Partial<SnapshotCaptureResult> | null;
+    const invalid = (what: string) => new IngotError('INGOT_AGENT_API_ERROR', { details: `snapshot.capture's result ${what}` });
+    if (!result || typeof result !== 'object') throw invalid('is empty');
+    if (!Array.isArray(result.segments) || !['http_put', 'swift', 's3'].includes(String(result.target))) throw invalid('has no target type or segments list');
+    try {
+      parseSnapshotManifest(JSON.stringify(result.manifest ?? null), 'its manifest');
+    } catch (error) {
+      throw invalid(`holds no valid manifest (${isIngotError(error) ? error.details : String(error)})`);
+    }
+    return result as SnapshotCaptureResult;
   }
 
   /** `clean.get_clean_steps` (wait=true). Throws the agent's error if it failed. */

@@ -7,8 +7,9 @@
  */
 export { createFakeAgentServer } from './testing/fake-agent-server.ts';
 export type { FakeAgentOptions, FakeAgentServer, FakeCommandContext, FakeCommandHandler, RecordedAgentRequest } from './testing/fake-agent-server.ts';
-export { FAKE_DISK_IDENTIFIER, FAKE_MANAGER } from './testing/fake-agent-handlers.ts';
+export { FAKE_DISK, FAKE_DISK_IDENTIFIER, FAKE_MANAGER } from './testing/fake-agent-handlers.ts';
 export { pairFakeAgent } from './testing/fake-agent-pairing.ts';
+export { fakeSnapshotCapture, fakeSnapshotManifest, fakeSnapshotResult } from './testing/fake-snapshot.ts';
 export type { FakeAgentPairing, PairFakeAgentOptions } from './testing/fake-agent-pairing.ts';
 export { createTestCertificate } from './testing/test-certificate.ts';
 export type { TestCertificate } from './testing/test-certificate.ts';

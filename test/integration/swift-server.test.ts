@@ -9,25 +9,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { prerequisite } from '../support/prerequisite.ts';
 import { checkSwiftInstalled, startSwift, type SwiftServer } from '../support/swift-server.ts';
-import { presignS3Url } from '../support/swift-signing.ts';
+import { presignS3Url } from '@ingot/conductor-client/snapshot';
 
 const md5 = (data: Uint8Array) => createHash('md5').update(data).digest('hex');
 
-describe('SigV4 query presigning', () => {
-  it('gives the signature of AWS\'s published presigned-URL example', () => {
-    // "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)", the GET example.
-    const url = presignS3Url(
-      { accessKey: 'AKIAIOSFODNN7EXAMPLE', secretKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', region: 'us-east-1' },
-      { method: 'GET', endpoint: 'https://examplebucket.s3.amazonaws.com', path: '/test.txt', expiresSeconds: 86400, now: new Date('2013-05-24T00:00:00Z') },
-    );
-    expect(new URL(url).searchParams.get('X-Amz-Signature')).toBe('aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404');
-    expect(new URL(url).searchParams.get('X-Amz-Credential')).toBe('AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request');
-  });
-});
-
+// The signing's published test vectors: conductor-client/src/snapshot/signing.test.ts.
 const swift = prerequisite('the Swift object-store tests', checkSwiftInstalled());
 
 swift.describe('Debian\'s Swift 2.30 all-in-one on 127.0.0.1', () => {

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { freePort } from './free-port.ts';
 import { ranToEnd, startSpawned } from './spawned.ts';
 import { renderSwiftConfigs, type SwiftPorts } from './swift-config.ts';
-import { presignS3Url, tempUrlQuery } from './swift-signing.ts';
+import { presignS3Url, tempUrlQuery } from '@ingot/conductor-client/snapshot';
 
 export const SWIFT_INSTALL_HINT = 'apt-get install -y swift swift-proxy swift-account swift-container swift-object memcached';
 const SERVERS = ['account-server', 'container-server', 'object-server', 'proxy-server'] as const;

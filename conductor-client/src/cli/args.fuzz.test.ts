@@ -60,7 +60,8 @@ it('parses any argv into a command the conductor can use, or refuses it with one
     }
     expect(['on-failure', 'always', 'never']).toContain(parsed.collectLogs);
     expect(parsed.logsDir.trim()).not.toBe('');
-    if (parsed.kind === 'deploy') {
+    if (parsed.kind === 'deploy' && parsed.snapshot) expect(parsed.snapshot.manifest.trim()).not.toBe('');
+    if (parsed.kind === 'deploy' && parsed.image) {
       expect(parsed.image.url).toMatch(/^https?:\/\/[^/]/i);
       expect(['raw', 'qcow2', 'unknown']).toContain(parsed.image.diskFormat);
       if (parsed.raidConfig) expect(parsed.raidConfig.config.logical_disks.length).toBeGreaterThan(0);

@@ -97,8 +97,8 @@ describe('the ingot-conductor command line', () => {
   });
 
   it.each([
-    [[], /^ingot-conductor: expected a command: clean, deploy or rescue$/],
-    [['inspect'], /^ingot-conductor: unknown command "inspect"; expected clean, deploy or rescue$/],
+    [[], /^ingot-conductor: expected a command: clean, deploy, rescue or snapshot$/],
+    [['inspect'], /^ingot-conductor: unknown command "inspect"; expected clean, deploy, rescue or snapshot$/],
     [['clean'], /^ingot-conductor clean: required option '--mac <mac>' not specified$/],
     [['clean', '--mac', 'nope'], /^ingot-conductor clean: option '--mac <mac>' argument 'nope' is invalid\. expected a MAC address .*, got "nope"$/],
     [['clean', '--mac', MAC, '--allow', '10.0.0.0/40'], /^ingot-conductor clean: option '--allow <addr\|cidr>' argument '10\.0\.0\.0\/40' is invalid\./],

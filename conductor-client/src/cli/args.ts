@@ -1,7 +1,7 @@
 /**
  * Command line of `ingot-conductor`, on the CLI convention of
- * `@ingot/protocol/cli` (commander): subcommands `clean`, `deploy` and
- * `rescue`, each with its own `--help` listing the options it shares with the
+ * `@ingot/protocol/cli` (commander): subcommands `clean`, `deploy`,
+ * `rescue` and `snapshot`, each with its own `--help` listing the options it shares with the
  * others; every value checked as it is parsed, a refusal being one line that
  * names the flag and what it accepts (exit 2).
  */
@@ -14,6 +14,7 @@ import { normaliseMac, parseAddressFilter } from '../index.ts';
 import { parseImageChecksum, type DeployImage } from '../conductor/image-info.ts';
 import { COLLECT_LOGS_POLICIES, type CollectLogsPolicy } from '../conductor/ramdisk-logs.ts';
 import { readRaidConfigFile, type RaidConfigFile } from '../conductor/raid-config-file.ts';
+import { addStoreOptions, parseSize, storeSpecOf, type StoreOptions, type StoreSpec } from './snapshot-options.ts';
 
 export interface CleanCommand {
   kind: 'clean';
@@ -34,7 +35,10 @@ export interface CleanCommand {
 
 export interface DeployCommand extends Omit<CleanCommand, 'kind'> {
   kind: 'deploy';
-  image: DeployImage;
+  /** Undefined with --snapshot until main reads the manifest (resolveSnapshotImage). */
+  image: DeployImage | undefined;
+  /** `--snapshot`: the manifest (a file, an http(s) URL, or `store`: read from --store with its credentials), and the store to sign the read URL. */
+  snapshot?: { manifest: string; store?: StoreSpec; imageUrl?: string };
   rootDevice: Record<string, string | number | boolean> | undefined;
   skipCleaning: boolean;
   /** `--raid-config`: read and shape-checked as the line is parsed, so a bad file stops the command before anything starts. */
@@ -48,9 +52,18 @@ export interface RescueCommand extends Omit<CleanCommand, 'kind'> {
   requireHashedPassword: boolean;
 }
 
-export type CliCommand = CleanCommand | DeployCommand | RescueCommand;
+export interface SnapshotCommand extends Omit<CleanCommand, 'kind'> {
+  kind: 'snapshot';
+  store: StoreSpec;
+  /** The disk by name; else the agent's root device (or the `--root-device` hints). */
+  device?: string;
+  partitions?: number[];
+  rootDevice: Record<string, string | number | boolean> | undefined;
+}
 
-const SUMMARY = 'A reference conductor: pairs with the agent of one node over Ironic\'s lookup and heartbeat, then cleans, deploys or rescues it';
+export type CliCommand = CleanCommand | DeployCommand | RescueCommand | SnapshotCommand;
+
+const SUMMARY = 'A reference conductor: pairs with the agent of one node over Ironic\'s lookup and heartbeat, then cleans, deploys, rescues or snapshots it';
 const DESCRIPTION = `It serves Ironic's lookup and heartbeat endpoints (--listen) and waits for
 the agent of the node enrolled by --mac: start the agent with
 ipa-api-url=http://<listen address> (npm run agent -- --api-url ...).
@@ -123,16 +136,26 @@ export function parseRootDeviceHints(pairs: readonly string[]): Record<string, s
 
 const DISK_FORMATS = ['raw', 'qcow2', 'unknown'] as const;
 
+/** `1,2`: partition numbers, each once, from 1 to 128 (GPT's usual table). */
+export function parsePartitions(value: string): number[] {
+  const numbers = value.split(',').map((part) => part.trim());
+  const parsed = numbers.map((part) => (/^\d{1,3}$/.test(part) ? Number(part) : Number.NaN));
+  if (parsed.some((n) => !(n >= 1 && n <= 128)) || new Set(parsed).size !== parsed.length) {
+    throw new Error(`expected partition numbers from 1 to 128, each once, separated by commas (e.g. 1,2), got "${value}"`);
+  }
+  return parsed;
+}
+
 function addCommonOptions(command: Command, kind: CliCommand['kind']): Command {
   command
     .addOption(new Option('--mac <mac>', 'MAC address of the node, the agent looks it up by it (repeatable; at least one)').argParser(collect(parseMac)))
     .addOption(new Option('--node-uuid <uuid>', 'UUID of the node (default: a random one)').argParser(parseUuid))
     .addOption(new Option('--allow <addr|cidr>', 'address or CIDR allowed to look up and heartbeat (repeatable, IPv4 or IPv6; default: any)').argParser(collect(parseAllow)))
     .addOption(new Option('--listen <host:port>', 'where to serve the API; give the agent http://<host>:<port> as ipa-api-url').default('127.0.0.1:6385').argParser(checked(parseListen)))
-    .addOption(new Option('--timeout <seconds>', 'give up (exit 1) when pairing and the whole run take longer').default(kind === 'deploy' ? 3600 : 600).argParser(positiveSeconds))
+    .addOption(new Option('--timeout <seconds>', 'give up (exit 1) when pairing and the whole run take longer').default(kind === 'deploy' || kind === 'snapshot' ? 3600 : 600).argParser(positiveSeconds))
     .addOption(new Option('--poll-interval <seconds>', 'between polls of a running step').default(2).argParser(positiveSeconds))
     .addOption(new Option('--require-tls', 'refuse agents whose callback_url is not https'));
-  if (kind !== 'rescue') {
+  if (kind === 'clean' || kind === 'deploy') {
     command
       .addOption(new Option('--collect-logs <when>', 'when to fetch the ramdisk\'s logs before letting the agent go, as Ironic\'s deploy_logs_collect: on-failure, always (also after a success) or never')
         .default('on-failure').argParser(oneOf(COLLECT_LOGS_POLICIES)))
@@ -144,7 +167,7 @@ function addCommonOptions(command: Command, kind: CliCommand['kind']): Command {
     .addOption(new Option('-v, --verbose', 'log details to stderr (readable on a terminal, JSON otherwise), stack traces included'));
 }
 
-interface ParsedOptions {
+interface ParsedOptions extends StoreOptions {
   mac: string[];
   nodeUuid?: string;
   allow?: string[];
@@ -164,6 +187,9 @@ interface ParsedOptions {
   raidConfig?: RaidConfigFile;
   rescuePasswordFile?: string;
   requireHashedPassword?: boolean;
+  snapshot?: string;
+  device?: string;
+  partitions?: number[];
 }
 
 /**
@@ -210,12 +236,14 @@ ramdisk's logs through the agent, as Ironic does, and saves them.`), 'clean')
       await options.run({ kind: 'clean', ...common(parsed) });
     });
 
-  const deploy = addCommonOptions(addSubcommand(program, 'deploy', 'Cleans, then writes a whole-disk image as Ironic does (write_image, get_partition_uuids, power_off)', `A progress bar follows the agent's download (bytes as served); a retrying
+  const deploy = addStoreOptions(addCommonOptions(addSubcommand(program, 'deploy', 'Cleans, then writes a whole-disk image as Ironic does (write_image, get_partition_uuids, power_off)', `A progress bar follows the agent's download (bytes as served); a retrying
 download shows the agent's reason at once. Exits 0 once the node is active.
 With --raid-config the agent first builds the software RAID arrays
 (raid.apply_configuration, existing arrays deleted first), then writes the
 image onto the root volume; where each array's resync stands is shown once
-the image is written.`), 'deploy');
+the image is written.
+With --snapshot it deploys an Ingot snapshot: the manifest gives the
+image's sha256 and what the agent checks (image_info.ingot_snapshot).`), 'deploy'), 'read');
   deploy
     .addOption(new Option('--image-url <url>', 'http(s) URL of the whole-disk image the agent downloads (raw, or zstd/gzip/xz-compressed raw; qcow2)').argParser(parseImageUrl))
     .addOption(new Option('--image-checksum <checksum>', '<algorithm>:<hex> of the file as served (compressed if it is; e.g. sha256:9f86...), <algorithm>:<checksum-file URL>, a checksum-file URL, or bare hex')
@@ -224,13 +252,24 @@ the image is written.`), 'deploy');
     .addOption(new Option('--root-device <hint=value>', 'root device hint (repeatable), e.g. name=/dev/sda, serial=S3Z..., size=">= 100" (GiB); default: the smallest disk of at least 4 GiB')
       .argParser(collect(checked(parseRootDeviceHint))))
     .addOption(new Option('--skip-cleaning', 'deploy at once, without cleaning first'))
+    .addOption(new Option('--snapshot <manifest>', 'deploy an Ingot snapshot: its manifest (a file, an http(s) URL, or "store" to read <object>.manifest.json from --store); the image URL is signed by --store, else given by --image-url, else the manifest URL without .manifest.json; the checksum is the manifest\'s (no --image-checksum)')
+      .argParser(checked((value) => { if (!value.trim()) throw new Error('expected a manifest file, URL or "store", got ""'); return value; })))
     .addOption(new Option('--raid-config <file>', 'Ironic\'s target_raid_config JSON ({"logical_disks": [...]}, e.g. examples/raid-two-volumes.json): build software RAID with raid.apply_configuration before writing the image onto its root volume')
       .argParser(checked(readRaidConfigFile)))
     .action(async (parsed: ParsedOptions, self: Command) => {
-      requireOptions(self, parsed, ['mac', 'imageUrl', 'imageChecksum']);
+      requireOptions(self, parsed, parsed.snapshot === undefined ? ['mac', 'imageUrl', 'imageChecksum'] : ['mac']);
+      const store = storeSpecOf(parsed);
+      if (parsed.snapshot !== undefined) {
+        if (parsed.imageChecksum !== undefined) throw new UsageError('--image-checksum cannot go with --snapshot: the manifest gives the checksum');
+        if (parsed.snapshot === 'store' && !store) throw new UsageError('--snapshot store needs --store swift or s3 (and its options) to read the manifest from');
+        if (store?.kind === 'put' && parsed.snapshot === 'store') throw new UsageError('--snapshot store needs --store swift or s3; give a put store\'s manifest by its URL');
+      } else if (store) {
+        throw new UsageError(`--store ${store.kind} is for --snapshot: give --snapshot <manifest> too`);
+      }
       await options.run({
         kind: 'deploy', ...common(parsed),
-        image: { url: parsed.imageUrl!, checksum: parsed.imageChecksum!, diskFormat: parsed.diskFormat ?? 'raw' },
+        image: parsed.snapshot === undefined ? { url: parsed.imageUrl!, checksum: parsed.imageChecksum!, diskFormat: parsed.diskFormat ?? 'raw' } : undefined,
+        ...(parsed.snapshot !== undefined ? { snapshot: { manifest: parsed.snapshot, ...(store ? { store } : {}), ...(parsed.imageUrl ? { imageUrl: parsed.imageUrl } : {}) } } : {}),
         rootDevice: parsed.rootDevice ? Object.fromEntries(parsed.rootDevice) : undefined, skipCleaning: parsed.skipCleaning ?? false,
         raidConfig: parsed.raidConfig,
       });
@@ -247,11 +286,44 @@ the password's SHA-512 crypt hash is sent, unless the agent refuses hashes
       await options.run({ kind: 'rescue', ...common(parsed), rescuePasswordFile: parsed.rescuePasswordFile!, requireHashedPassword: parsed.requireHashedPassword ?? false });
     });
 
+  const snapshot = addStoreOptions(addCommonOptions(addSubcommand(program, 'snapshot', 'Captures the node\'s disk to an object store (an Ingot extension): snapshot.capture to short-lived URLs, then the object completed', `The agent reads the disk block by block (never mounted, never written) into
+zstd's seekable format and uploads it to URLs this conductor signed: Swift
+temp URLs per segment (then the static large object's manifest PUT with the
+conductor's credentials), S3 presigned part URLs (then
+CompleteMultipartUpload), or one HTTP PUT. The manifest is stored beside
+the image (<name>.manifest.json) and printed at the end (JSON with --json).
+On failure or interrupt the upload is abandoned: nothing half-uploaded is
+left looking complete. Secrets come from the environment only:
+INGOT_SWIFT_KEY (with --swift-user) or INGOT_SWIFT_TOKEN, optionally
+INGOT_SWIFT_TEMP_URL_KEY (else read from the account, or set), and
+INGOT_S3_ACCESS_KEY with INGOT_S3_SECRET_KEY.`), 'snapshot'), 'upload');
+  snapshot
+    .addOption(new Option('--device <path>', 'the disk to capture, e.g. /dev/sda (default: the root device, as a deploy chooses it)')
+      .argParser(checked((value) => { if (!/^\/dev\/[^\s]+$/.test(value)) throw new Error(`expected a device path such as /dev/sda, got "${value}"`); return value; })))
+    .addOption(new Option('--root-device <hint=value>', 'choose the disk by root device hint instead (repeatable), e.g. serial=S3Z...')
+      .argParser(collect(checked(parseRootDeviceHint))))
+    .addOption(new Option('--partitions <numbers>', 'capture only these partitions (and the partition table), e.g. 1,2; default: the whole disk')
+      .argParser(checked(parsePartitions)))
+    .addOption(new Option('--segment-size <size>', 'bytes per Swift segment or S3 part (e.g. 64MiB, the default; S3 needs at least 5MiB); raised so at most 1000 segments (Swift) or 10000 parts (S3) are needed')
+      .argParser(parseSize))
+    .action(async (parsed: ParsedOptions, self: Command) => {
+      requireOptions(self, parsed, ['mac', 'store']);
+      const store = storeSpecOf(parsed)!;
+      if (parsed.device && parsed.rootDevice) throw new UsageError('--device and --root-device choose the disk two ways: give one');
+      if (store.kind === 's3' && parsed.segmentSize !== undefined && parsed.segmentSize < 5 * 1024 * 1024) throw new UsageError(`--segment-size must be at least 5MiB for S3, got ${parsed.segmentSize} bytes`);
+      if (store.kind !== 'put' && parsed.segmentSize !== undefined && parsed.segmentSize % (1024 * 1024) !== 0) throw new UsageError('--segment-size must be a whole number of MiB');
+      await options.run({
+        kind: 'snapshot', ...common(parsed), store,
+        ...(parsed.device ? { device: parsed.device } : {}), ...(parsed.partitions ? { partitions: parsed.partitions } : {}),
+        rootDevice: parsed.rootDevice ? Object.fromEntries(parsed.rootDevice) : undefined,
+      });
+    });
+
   // No command, or a word that is none: one line, as for any other usage error (commander would print the whole help).
   program.allowExcessArguments(true).action((_options: unknown, self: Command) => {
     const [word] = self.args;
     // JSON-quoted: a word holding a newline must not break the one line (found by the argv fuzz).
-    throw new UsageError(word === undefined ? 'expected a command: clean, deploy or rescue' : `unknown command ${JSON.stringify(word)}; expected clean, deploy or rescue`);
+    throw new UsageError(word === undefined ? 'expected a command: clean, deploy, rescue or snapshot' : `unknown command ${JSON.stringify(word)}; expected clean, deploy, rescue or snapshot`);
   });
   return program;
 }

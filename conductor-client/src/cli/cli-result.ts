@@ -6,11 +6,13 @@ import { redactUrl, type CommandProgress, type ErrorCode } from '@ingot/protocol
 import type { ReferenceCleaningReport, ReferenceDeploymentReport, ReferenceNodeState } from '../conductor/reference-conductor.ts';
 import { describeRootDisk } from '../conductor/root-disk.ts';
 import type { RescueReport } from '../conductor/rescue-driver.ts';
+import type { SnapshotReport } from '../conductor/snapshot-driver.ts';
+import type { SnapshotManifest } from '@ingot/protocol';
 
 export type CliOutcome = 'succeeded' | 'failed' | 'timed out' | 'interrupted';
 
 export interface CliResult {
-  command: 'clean' | 'deploy' | 'rescue';
+  command: 'clean' | 'deploy' | 'rescue' | 'snapshot';
   outcome: CliOutcome;
   exit_status: number;
   node: { uuid: string; state: ReferenceNodeState | null };
@@ -40,6 +42,8 @@ export interface CliResult {
     raid: { apply_configuration_s: number; result: unknown; resync: CommandProgress | null } | null;
   } | null;
   rescue: { hashed: boolean; duration_s: number } | null;
+  /** `snapshot`: where the image is (no signature), the manifest stored beside it, the segments uploaded and their retries. */
+  snapshot: { location: string; manifest: SnapshotManifest; segments: number; retried_segments: number; duration_s: number } | null;
   /** Ramdisk log archives saved during the run. */
   logs: string[];
   error: { code: ErrorCode | null; codes: ErrorCode[]; message: string; hint: string } | null;
@@ -63,4 +67,11 @@ export function deployResult(imageUrl: string, report: ReferenceDeploymentReport
 
 export function rescueResult(report: RescueReport): NonNullable<CliResult['rescue']> {
   return { hashed: report.hashed, duration_s: toSeconds(report.durationMs) };
+}
+
+export function snapshotResult(report: SnapshotReport): NonNullable<CliResult['snapshot']> {
+  return {
+    location: redactUrl(report.location), manifest: report.manifest, segments: report.result.segments.length,
+    retried_segments: report.result.segments.filter((segment) => segment.attempts > 1).length, duration_s: toSeconds(report.durationMs),
+  };
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `ingot-conductor clean|deploy|rescue`: the entry point, and the only place
+ * `ingot-conductor clean|deploy|rescue|snapshot`: the entry point, and the only place
  * that builds real things (logger, conductor, terminal output) from the
  * command line.
  */
@@ -10,7 +10,9 @@ import { EXIT, runProgram } from '@ingot/protocol/cli';
 import { readRescuePassword } from '../conductor/rescue-password.ts';
 import { createConductorProgram, type CliCommand } from './args.ts';
 import { createCliLogger } from './cli-log.ts';
-import { passwordFileError, runConductorCommand, type CliIo } from './run-command.ts';
+import { passwordFileError, runConductorCommand, type CliIo, type RunnableCommand } from './run-command.ts';
+import { createStoreFromSpec } from './snapshot-options.ts';
+import { resolveSnapshotImage } from './snapshot-source.ts';
 
 export type { CliIo } from './run-command.ts';
 
@@ -38,14 +40,20 @@ function readPasswordFile(path: string): string {
   }
 }
 
-async function run(command: CliCommand, io: CliIo, signal?: AbortSignal): Promise<number> {
+async function run(command: CliCommand, io: CliIo, env: Record<string, string | undefined>, signal?: AbortSignal): Promise<number> {
   const password = command.kind === 'rescue' ? readPasswordFile(command.rescuePasswordFile) : undefined;
   const log = createCliLogger({ verbose: command.verbose, warn: (line) => io.err(`ingot-conductor: ${line}`), stream: io.logStream, isTTY: io.logIsTTY });
-  return runConductorCommand(command, io, log, signal, password);
+  // The stores' secrets come from the environment, read here and nowhere else.
+  const store = command.kind === 'snapshot' ? createStoreFromSpec(command.store, env, log) : undefined;
+  let runnable: RunnableCommand;
+  if (command.kind !== 'deploy') runnable = command;
+  else if (command.snapshot) runnable = { ...command, image: await resolveSnapshotImage(command.snapshot, env, log) };
+  else runnable = { ...command, image: command.image! };
+  return runConductorCommand(runnable, io, log, signal, password, store);
 }
 
 /** Runs the CLI and returns the exit status (0 done, 1 failed or timed out, 2 usage, 130 interrupted). */
-export async function runCli(argv: readonly string[], io: CliIo = stdio, signal?: AbortSignal): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIo = stdio, signal?: AbortSignal, env: Record<string, string | undefined> = process.env): Promise<number> {
   let status: number = EXIT.ok;
   let verbose = false;
   const program = createConductorProgram({
@@ -54,7 +62,7 @@ export async function runCli(argv: readonly string[], io: CliIo = stdio, signal?
     write: { out: (text) => io.out(text.replace(/\n$/, '')), err: (text) => io.err(text.replace(/\n$/, '')) },
     run: async (command) => {
       verbose = command.verbose;
-      status = await run(command, io, signal);
+      status = await run(command, io, env, signal);
     },
   });
   const parsed = await runProgram(program, argv, { name: 'ingot-conductor', verbose: () => verbose, err: (text) => io.err(text.replace(/\n$/, '')) });

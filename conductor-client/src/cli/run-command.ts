@@ -1,5 +1,5 @@
 /**
- * One run of `ingot-conductor clean|deploy|rescue`: the reference conductor
+ * One run of `ingot-conductor clean|deploy|rescue|snapshot`: the reference conductor
  * with one node, narrated line by line as the agent pairs and each step runs
  * (stdout; stderr with --json, whose one object is then all of stdout), the
  * image write as a progress bar, and the end as the exit status: 0 done, 1
@@ -12,8 +12,10 @@ import type { Logger } from 'pino';
 import { createReferenceConductor, type ReferenceConductor } from '../conductor/reference-conductor.ts';
 import { describeRootDisk } from '../conductor/root-disk.ts';
 import { describeRaidResult } from '../conductor/raid-step.ts';
-import type { CliCommand } from './args.ts';
-import { cleaningResult, deployResult, rescueResult, toSeconds, type CliOutcome, type CliResult } from './cli-result.ts';
+import type { DeployImage } from '../conductor/image-info.ts';
+import type { SnapshotStore } from '../snapshot/snapshot-store.ts';
+import type { CliCommand, DeployCommand } from './args.ts';
+import { cleaningResult, deployResult, rescueResult, snapshotResult, toSeconds, type CliOutcome, type CliResult } from './cli-result.ts';
 import { failureHint, failureLine, jsonError, timeoutError, timeoutHint, timeoutLine, type FailureContext, type TimeoutContext } from './failure-line.ts';
 
 export interface CliIo {
@@ -32,6 +34,9 @@ export interface CliIo {
   logIsTTY?: boolean;
 }
 
+/** A command ready to run: a deploy's image is known (main resolves `--snapshot` first). */
+export type RunnableCommand = Exclude<CliCommand, DeployCommand> | (DeployCommand & { image: DeployImage });
+
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const isImageWrite = (step: StepRequest) => step.interface === 'deploy' && step.step === 'write_image';
 
@@ -47,14 +52,16 @@ function progressLine(p: CommandProgress): string {
 const MiB = 1024 * 1024;
 
 /** Runs the command and returns the exit status; throws only what the convention maps (UsageError). */
-export async function runConductorCommand(command: CliCommand, io: CliIo, log: Logger, signal?: AbortSignal, rescuePassword?: string): Promise<number> {
+export async function runConductorCommand(
+  command: RunnableCommand, io: CliIo, log: Logger, signal?: AbortSignal, rescuePassword?: string, snapshotStore?: SnapshotStore,
+): Promise<number> {
   const started = Date.now();
   // With --json stdout holds the result alone; a person watching still reads the narrative on stderr.
   const say = command.json ? io.err : io.out;
   const fail = (line: string) => io.err(`ingot-conductor: ${line}`);
   const result: CliResult = {
     command: command.kind, outcome: 'failed', exit_status: EXIT.failed, node: { uuid: command.nodeUuid, state: null }, duration_s: 0,
-    agent: null, cleaning: null, deploy: null, rescue: null, logs: [], error: null,
+    agent: null, cleaning: null, deploy: null, rescue: null, snapshot: null, logs: [], error: null,
   };
   // The first of success, failure, timeout and interrupt ends the run; what settles after (a driver aborted by close()) is not reported.
   let ended = false;
@@ -68,6 +75,8 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
 
   const deploying = command.kind === 'deploy';
   const rescuing = command.kind === 'rescue';
+  const snapshotting = command.kind === 'snapshot';
+  if (snapshotting && !snapshotStore) throw new UsageError('snapshot needs a store (--store)');
   let conductor: ReferenceConductor;
   try {
     conductor = await createReferenceConductor({
@@ -78,6 +87,13 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
         ...(deploying ? { deploy: { image: command.image }, rootDevice: command.rootDevice, state: command.skipCleaning ? 'deploying' as const : 'cleaning' as const } : {}),
         ...(deploying && command.raidConfig ? { raidConfig: command.raidConfig.config } : {}),
         ...(rescuing && rescuePassword !== undefined ? { rescue: { password: rescuePassword, requireHashed: command.requireHashedPassword } } : {}),
+        ...(command.kind === 'snapshot' ? {
+          rootDevice: command.rootDevice,
+          snapshot: {
+            store: snapshotStore!, timeoutMs: command.timeoutSeconds * 1000,
+            capture: { ...(command.device ? { device: command.device } : {}), ...(command.rootDevice ? { root_device_hints: command.rootDevice } : {}), ...(command.partitions ? { partitions: command.partitions } : {}) },
+          },
+        } : {}),
       }],
     });
   } catch (error) {
@@ -106,7 +122,10 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
   });
   conductor.on('heartbeat', (e) => {
     if (!e.first) return;
-    Object.assign(timeout, { heartbeat: true, waitingFor: rescuing ? 'the agent to stop its API after finalize_rescue' : deploying && command.skipCleaning ? 'the deploy' : 'the clean steps' });
+    Object.assign(timeout, {
+      heartbeat: true,
+      waitingFor: rescuing ? 'the agent to stop its API after finalize_rescue' : snapshotting ? 'the snapshot' : deploying && command.skipCleaning ? 'the deploy' : 'the clean steps',
+    });
     context.agentUrl = e.callbackUrl;
     result.agent = { version: e.agentVersion, callback_url: e.callbackUrl };
     say(`agent ${e.agentVersion} paired, listening at ${e.callbackUrl}${e.callbackUrl.startsWith('https:') ? ' (TLS, certificate pinned)' : ''}`);
@@ -154,6 +173,34 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
     say(`step ${e.index + 1}/${e.total} ${e.step.interface}.${e.step.step} done in ${seconds(e.durationMs)}`);
   });
   conductor.on('failed', () => endBar());
+  conductor.on('snapshot-progress', ({ event }) => {
+    if (event.type === 'prepared') {
+      const urls = event.segmentSize === null ? 'one PUT URL' : `${event.urls} ${event.target === 's3' ? 'part' : 'segment'} URLs of ${event.segmentSize / MiB} MiB`;
+      say(`snapshot of ${event.rawBytes} bytes at most to ${snapshotStore!.location}: ${urls} signed`);
+      return;
+    }
+    if (event.type === 'progress') {
+      if (!event.progress) return;
+      bar ??= createProgressBar({
+        output: command.json
+          ? { write: (text: string) => io.err(text.replace(/\n$/, '')), isTTY: false }
+          : { write: io.write ?? ((text: string) => io.out(text.replace(/\n$/, ''))), isTTY: io.isTTY ?? false, columns: io.columns },
+        label: '  disk',
+      });
+      bar.update(event.progress);
+      return;
+    }
+    if (event.type === 'captured') {
+      endBar();
+      const { manifest } = event.result;
+      say(`captured ${manifest.raw.bytes} bytes of ${manifest.source.device} into ${manifest.image.bytes} bytes (${manifest.image.frames} frames) in ${seconds(event.result.duration_ms)}; ${event.result.segments.length || 'no'} segment(s) uploaded`);
+      return;
+    }
+    if (event.type === 'completed') return say(`object completed; manifest stored beside it`);
+    endBar();
+    if (event.error) io.err(`ingot-conductor: warning: could not remove the partial upload at ${snapshotStore!.location}: ${describeFailure(event.error)}; remove it by hand`);
+    else say(`upload abandoned: nothing left at ${snapshotStore!.location}`);
+  });
   conductor.on('logs', ({ logs }) => {
     const what = `ramdisk logs at the end of ${logs.phase === 'clean' ? 'cleaning' : 'the deploy'} (${logs.bytes} bytes)`;
     if (logs.path) {
@@ -176,6 +223,14 @@ export async function runConductorCommand(command: CliCommand, io: CliIo, log: L
     if (rescuing) {
       await conductor.waitForRescue(command.nodeUuid);
       say(`node ${command.nodeUuid} is rescued: log in on its console as "rescue" with the password`);
+      return EXIT.ok;
+    }
+    if (command.kind === 'snapshot') {
+      const report = await conductor.waitForSnapshot(command.nodeUuid);
+      result.snapshot = snapshotResult(report);
+      say(`snapshot done in ${seconds(report.durationMs)}: raw sha256 ${report.manifest.raw.sha256}, image sha256 ${report.manifest.image.sha256}`);
+      // The manifest is the result: on stdout as JSON, unless --json carries it inside the result object.
+      if (!command.json) io.out(JSON.stringify(report.manifest, null, 2));
       return EXIT.ok;
     }
     if (!deploying) {

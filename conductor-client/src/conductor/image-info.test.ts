@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isIngotError } from '@ingot/protocol';
-import { buildImageInfo, imageIdOf, parseImageChecksum } from './image-info.ts';
+import { fakeSnapshotManifest } from '../testing/fake-snapshot.ts';
+import { buildImageInfo, imageIdOf, parseImageChecksum, snapshotDeployImage } from './image-info.ts';
 
 const NODE = '0f8e3c6a-1111-4222-8333-944455556666';
 const HEX64 = 'ab'.repeat(32);
@@ -50,5 +51,17 @@ describe('buildImageInfo', () => {
 
   it('names the image after the last path segment of its URL', () => {
     expect(imageIdOf('http://h/a/b/ubuntu%2024.img?x=1')).toBe('ubuntu 24.img');
+  });
+});
+
+describe('snapshotDeployImage', () => {
+  it('deploys a snapshot as raw with the stored object\'s sha256 and adds image_info.ingot_snapshot from its manifest', () => {
+    const manifest = fakeSnapshotManifest();
+    const info = buildImageInfo(snapshotDeployImage(manifest, 'http://127.0.0.1:8080/v1/AUTH_t/snapshots/node.img.zst?temp_url_sig=s&temp_url_expires=1'), NODE);
+    expect(info).toMatchObject({
+      id: 'node.img.zst', disk_format: 'raw', os_hash_algo: 'sha256', os_hash_value: manifest.image.sha256,
+      ingot_snapshot: { raw_bytes: manifest.raw.bytes, raw_sha256: manifest.raw.sha256, image_bytes: manifest.image.bytes, frames: 16, frame_size: 4 * 1024 * 1024 },
+    });
+    expect(buildImageInfo({ url: 'http://x/y', checksum: { legacy: HEX64 } }, NODE)).not.toHaveProperty('ingot_snapshot');
   });
 });

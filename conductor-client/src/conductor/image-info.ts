@@ -3,7 +3,7 @@
  * `AgentDeploy.write_image` builds it (ironic-conductor.md §4; the agent's
  * side is ipa-protocol.md §9.1).
  */
-import { IngotError } from '@ingot/protocol';
+import { IngotError, type SnapshotDeployInfo, type SnapshotManifest } from '@ingot/protocol';
 
 /**
  * How the agent verifies the image:
@@ -26,6 +26,25 @@ export interface DeployImage {
   proxies?: { http?: string; https?: string };
   /** driver_info `image_no_proxy`. */
   noProxy?: string;
+  /** An Ingot snapshot: sent as `image_info.ingot_snapshot`, which the agent checks against the seek table before writing. */
+  snapshot?: SnapshotDeployInfo;
+}
+
+/**
+ * The image to deploy a snapshot: `url` (a signed read URL or a plain one),
+ * its checksum the sha256 of the object as stored, raw, and what the agent
+ * checks against the seek table and the written bytes.
+ */
+export function snapshotDeployImage(manifest: SnapshotManifest, url: string): DeployImage {
+  return {
+    url,
+    checksum: { algorithm: 'sha256', value: manifest.image.sha256 },
+    diskFormat: 'raw',
+    snapshot: {
+      raw_bytes: manifest.raw.bytes, raw_sha256: manifest.raw.sha256, image_bytes: manifest.image.bytes,
+      frames: manifest.image.frames, frame_size: manifest.image.frame_size,
+    },
+  };
 }
 
 const invalid = (details: string) => new IngotError('INGOT_CONFIG_INVALID', { details });
@@ -72,6 +91,7 @@ export function buildImageInfo(image: DeployImage, nodeUuid: string): Record<str
     ...('url' in checksum ? { checksum: checksum.url } : {}),
     ...('legacy' in checksum ? { checksum: checksum.legacy } : {}),
     node_uuid: nodeUuid,
+    ...(image.snapshot ? { ingot_snapshot: image.snapshot } : {}),
   };
   // Ironic adds proxies only when some are configured, and no_proxy with them.
   const proxies = Object.fromEntries(Object.entries(image.proxies ?? {}).filter(([, value]) => Boolean(value)));

@@ -8,7 +8,10 @@
  * `[agent]deploy_logs_collect`, it fetches the ramdisk's logs at the end of
  * cleaning or of the deploy, before the token is wiped. A node given a
  * rescue password is rescued instead (Ironic's RESCUEWAIT): finalize_rescue
- * on the first heartbeat, then the agent stops its API.
+ * on the first heartbeat, then the agent stops its API. A node given a
+ * snapshot store is snapshotted instead ('servicing', as Ironic's service
+ * steps run on an active node): `snapshot.capture` on the first heartbeat,
+ * the object completed in the store, then the token wiped.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -16,7 +19,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { pino, type Logger } from 'pino';
-import { IngotError, REDACTED_TOKEN, type CommandProgress, type NodeInfo, type StepRequest } from '@ingot/protocol';
+import { IngotError, REDACTED_TOKEN, type CommandProgress, type NodeInfo, type SnapshotCaptureParams, type StepRequest } from '@ingot/protocol';
 import {
   AgentClient, createMemoryNodeStore, createNodeRecord, createPairing, createPairingRouter,
   type HeartbeatEvent, type NodeRecord, type NodeStore, type Pairing,
@@ -24,6 +27,8 @@ import {
 import { driveCleaning, type CleaningReport } from './clean-driver.ts';
 import { driveDeployment, type DeploymentReport } from './deploy-driver.ts';
 import { driveRescue, type RescueReport } from './rescue-driver.ts';
+import { driveSnapshot, type SnapshotProgress, type SnapshotReport } from './snapshot-driver.ts';
+import type { SnapshotStore } from '../snapshot/snapshot-store.ts';
 import type { DeployImage } from './image-info.ts';
 import type { TargetRaidConfig } from './raid-config-file.ts';
 import { collectRamdiskLogs, shouldCollectLogs, type CollectLogsPolicy, type RamdiskLogs, type RunOutcome } from './ramdisk-logs.ts';
@@ -33,6 +38,7 @@ export type { RaidReport } from './deploy-driver.ts';
 export { readRaidConfigFile, type RaidConfigFile, type TargetRaidConfig } from './raid-config-file.ts';
 export { describeRaidResult } from './raid-step.ts';
 export { driveRescue, type RescueOptions, type RescueReport } from './rescue-driver.ts';
+export { diskBytesFromInventory, driveSnapshot, type DriveSnapshotOptions, type SnapshotProgress, type SnapshotReport } from './snapshot-driver.ts';
 export { readRescuePassword } from './rescue-password.ts';
 export { describeRootDisk, readRootDisk, type PartitionTable, type RootDisk } from './root-disk.ts';
 
@@ -41,12 +47,13 @@ export { describeRootDisk, readRootDisk, type PartitionTable, type RootDisk } fr
  * 'cleaning' (waiting for the agent or running steps) → 'available' or
  * 'clean failed'; with an image, 'cleaning' → 'deploying' → 'active' or
  * 'deploy failed'; with a rescue password, 'rescue wait' → 'rescue' or
- * 'rescue failed'.
+ * 'rescue failed'; with a snapshot store, 'servicing' → 'active' or
+ * 'service failed'.
  */
 export type ReferenceNodeState = 'cleaning' | 'available' | 'clean failed' | 'manageable' | 'deploying' | 'active' | 'deploy failed'
-  | 'rescue wait' | 'rescue' | 'rescue failed';
+  | 'rescue wait' | 'rescue' | 'rescue failed' | 'servicing' | 'service failed';
 
-export type ReferencePhase = 'clean' | 'deploy' | 'rescue';
+export type ReferencePhase = 'clean' | 'deploy' | 'rescue' | 'service';
 
 export interface ReferenceNodeSpec {
   uuid: string;
@@ -72,6 +79,13 @@ export interface ReferenceNodeSpec {
    * password's SHA-512 crypt hash. The plain password stays in memory.
    */
   rescue?: { password: string; requireHashed?: boolean };
+  /**
+   * Snapshot the node instead of cleaning it (the state defaults to
+   * 'servicing'): its agent's first heartbeat gets `snapshot.capture` to the
+   * store's short-lived URLs; the store completes the object, or abandons it
+   * when anything fails.
+   */
+  snapshot?: { store: SnapshotStore; capture: Omit<SnapshotCaptureParams, 'target'>; timeoutMs?: number };
 }
 
 export interface ReferenceConductorOptions {
@@ -131,6 +145,10 @@ export interface ReferenceConductorEvents {
   deployed: [{ uuid: string; report: ReferenceDeploymentReport; durationMs: number }];
   /** finalize_rescue succeeded and the agent's API stopped: the node's console offers the `rescue` login. */
   rescued: [{ uuid: string; report: RescueReport }];
+  /** A snapshot's course: URLs signed, capture progress, captured, completed, abandoned. */
+  'snapshot-progress': [{ uuid: string; event: SnapshotProgress }];
+  /** The snapshot is stored and complete; the agent's token is wiped. */
+  snapshotted: [{ uuid: string; report: SnapshotReport }];
   /** With the ramdisk's logs when the policy collected them and the agent answered. */
   failed: [{ uuid: string; phase: ReferencePhase; error: Error; logs?: RamdiskLogs }];
 }
@@ -147,6 +165,8 @@ export interface ReferenceConductor extends EventEmitter<ReferenceConductorEvent
   waitForDeployment(uuid: string): Promise<ReferenceDeploymentReport>;
   /** Resolves when the node is rescued, rejects when the rescue fails. */
   waitForRescue(uuid: string): Promise<RescueReport>;
+  /** Resolves when the snapshot is stored, rejects when it fails. */
+  waitForSnapshot(uuid: string): Promise<SnapshotReport>;
   close(): Promise<void>;
 }
 
@@ -182,11 +202,12 @@ export async function createReferenceConductor(options: ReferenceConductorOption
   const cleanings = new Map<string, ReturnType<typeof deferred<ReferenceCleaningReport>>>();
   const deployments = new Map<string, ReturnType<typeof deferred<ReferenceDeploymentReport>>>();
   const rescues = new Map<string, ReturnType<typeof deferred<RescueReport>>>();
+  const snapshots = new Map<string, ReturnType<typeof deferred<SnapshotReport>>>();
   // Plaintext tokens live only here, in memory, to call the agents; the store keeps hashes.
   const tokens = new Map<string, string>();
   const stop = new AbortController();
-  const lookupState = (state: ReferenceNodeState) => state === 'cleaning' || state === 'deploying' || state === 'rescue wait';
-  const initialState = (spec: ReferenceNodeSpec): ReferenceNodeState => spec.state ?? (spec.rescue ? 'rescue wait' : 'cleaning');
+  const lookupState = (state: ReferenceNodeState) => state === 'cleaning' || state === 'deploying' || state === 'rescue wait' || state === 'servicing';
+  const initialState = (spec: ReferenceNodeSpec): ReferenceNodeState => spec.state ?? (spec.rescue ? 'rescue wait' : spec.snapshot ? 'servicing' : 'cleaning');
   const store = createMemoryNodeStore(options.nodes.map((spec) => createNodeRecord({
     uuid: spec.uuid, name: spec.name, macs: spec.macs, allowedAddresses: spec.allowedAddresses,
     lookupAllowed: lookupState(initialState(spec)),
@@ -197,6 +218,7 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     cleanings.set(spec.uuid, deferred<ReferenceCleaningReport>());
     deployments.set(spec.uuid, deferred<ReferenceDeploymentReport>());
     rescues.set(spec.uuid, deferred<RescueReport>());
+    snapshots.set(spec.uuid, deferred<SnapshotReport>());
   }
 
   const setState = (uuid: string, state: ReferenceNodeState) => {
@@ -239,6 +261,10 @@ export async function createReferenceConductor(options: ReferenceConductorOption
       rescues.get(uuid)?.reject(error);
       return;
     }
+    if (phase === 'service') {
+      snapshots.get(uuid)?.reject(error);
+      return;
+    }
     if (phase === 'clean') cleanings.get(uuid)?.reject(error);
     deployments.get(uuid)?.reject(error);
   }
@@ -249,8 +275,8 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     const token = tokens.get(uuid);
     if (!token) {
       const state = states.get(uuid);
-      const phase: ReferencePhase = state === 'deploying' ? 'deploy' : state === 'rescue wait' ? 'rescue' : 'clean';
-      await fail(uuid, phase, new IngotError(phase === 'deploy' ? 'INGOT_DEPLOYMENT_FAILED' : phase === 'rescue' ? 'INGOT_COMMAND_FAILED' : 'INGOT_CLEANING_FAILED', { details: 'no token for this agent in memory (issued before this conductor started?); reboot the agent' }));
+      const phase: ReferencePhase = state === 'deploying' ? 'deploy' : state === 'rescue wait' ? 'rescue' : state === 'servicing' ? 'service' : 'clean';
+      await fail(uuid, phase, new IngotError(phase === 'deploy' ? 'INGOT_DEPLOYMENT_FAILED' : phase === 'clean' ? 'INGOT_CLEANING_FAILED' : 'INGOT_COMMAND_FAILED', { details: 'no token for this agent in memory (issued before this conductor started?); reboot the agent' }));
       return;
     }
     const nodeLog = log.child({ node: uuid });
@@ -263,6 +289,10 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     try {
       if (states.get(uuid) === 'rescue wait') {
         await rescue(uuid, client, spec, nodeLog);
+        return;
+      }
+      if (states.get(uuid) === 'servicing') {
+        await snapshot(uuid, client, spec, nodeLog);
         return;
       }
       if (states.get(uuid) === 'cleaning') {
@@ -348,6 +378,27 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     }
   }
 
+  /** A snapshot of the node's disk through its agent, into the spec's store (issue 13). */
+  async function snapshot(uuid: string, client: AgentClient, spec: ReferenceNodeSpec | undefined, nodeLog: Logger): Promise<void> {
+    if (!spec?.snapshot) {
+      await fail(uuid, 'service', new IngotError('INGOT_COMMAND_FAILED', { details: 'the node has no snapshot store; give it one (snapshot.store)' }));
+      return;
+    }
+    try {
+      const report = await driveSnapshot({
+        client, store: spec.snapshot.store, capture: spec.snapshot.capture, log: nodeLog, signal: stop.signal,
+        pollIntervalMs: options.pollIntervalMs, timeoutMs: spec.snapshot.timeoutMs,
+        onProgress: (event) => emitter.emit('snapshot-progress', { uuid, event }),
+      });
+      await release(uuid);
+      setState(uuid, 'active');
+      emitter.emit('snapshotted', { uuid, report });
+      snapshots.get(uuid)?.resolve(report);
+    } catch (error) {
+      await fail(uuid, 'service', error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
   const running = new Set<string>();
   const pairing = createPairing({
     store, log, heartbeatTimeout: options.heartbeatTimeout, requireTls: options.requireTls,
@@ -382,6 +433,7 @@ export async function createReferenceConductor(options: ReferenceConductorOption
     waitForCleaning: (uuid: string) => cleanings.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
     waitForDeployment: (uuid: string) => deployments.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
     waitForRescue: (uuid: string) => rescues.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
+    waitForSnapshot: (uuid: string) => snapshots.get(uuid)?.promise ?? Promise.reject(new IngotError('INGOT_NODE_NOT_FOUND', { details: uuid })),
     close: () => new Promise<void>((resolve) => {
       stop.abort(new Error('conductor closing'));
       server.close(() => resolve());

@@ -48,6 +48,8 @@ export function defaultFakeValidators(options: FakeAgentOptions): Record<string,
 
 /** The MBR disk signature the fake reports as `root uuid` after a write (ipa-protocol.md §9.5, step 8). */
 export const FAKE_DISK_IDENTIFIER = '0x1234abcd';
+/** The fake agent's one disk, as `poll.get_hardware_info` lists it. */
+export const FAKE_DISK = { name: '/dev/vda', size: 64 * 1024 * 1024, logical_sectors: 512, physical_sectors: 512 } as const;
 
 function sameVersion(a: unknown, b: Record<string, string>): boolean {
   return JSON.stringify(Object.entries((a ?? {}) as object).sort()) === JSON.stringify(Object.entries(b).sort());
@@ -123,6 +125,7 @@ export function defaultFakeHandlers(options: FakeAgentOptions): Record<string, F
 
   const nothing: FakeCommandHandler = () => null;
   return {
+    'poll.get_hardware_info': () => ({ disks: [FAKE_DISK], interfaces: [], cpu: { count: 2 }, memory: { total: 1024 ** 3 } }),
     'clean.get_clean_steps': getSteps('clean'),
     'clean.execute_clean_step': executeStep('clean'),
     'deploy.get_deploy_steps': getSteps('deploy'),

@@ -1,30 +1,19 @@
 /**
- * The two kinds of signed URL an object store hands out for uploads and
- * downloads without a token, computed the way the server checks them:
+ * S3's query-string presigning, Signature Version 4, as s3api (and AWS)
+ * checks it: a canonical request with `UNSIGNED-PAYLOAD` and only the Host
+ * header signed, signed with the key derived from the secret, date, region
+ * and service.
  *
- * - Swift's temp URL (the `tempurl` middleware): HMAC over
- *   "METHOD\nEXPIRES\nPATH" with the account's Temp-URL-Key; the hex digest's
- *   length tells Swift which hash it is (64 hex digits: SHA-256).
- * - S3's query-string presigning, Signature Version 4 (what s3api checks):
- *   a canonical request with `UNSIGNED-PAYLOAD`, signed with the key derived
- *   from the secret, date, region and service.
- *
- * Written by hand with node:crypto rather than taken from
- * `@aws-sdk/s3-request-presigner`: that package brings the AWS SDK's whole
- * middleware stack (dozens of packages) for about sixty lines of HMACs, and
- * these are test helpers. The SigV4 code is checked against AWS's own
- * published example in test/integration/swift-server.test.ts.
+ * Hand-written with node:crypto rather than taken from a library:
+ * `@aws-sdk/s3-request-presigner` brings the AWS SDK's whole middleware
+ * stack (dozens of packages) for about sixty lines of HMACs, and `aws4`
+ * (small, maintained) is CommonJS without its own types, signs the
+ * `X-Amz-Content-Sha256` header rules its own way for presigning and would
+ * still need a wrapper for path-style bucket URLs and the multipart query
+ * parameters. This is checked against AWS's published presigned-URL example
+ * (s3-presign.test.ts) and against the real s3api in the integration tests.
  */
 import { createHash, createHmac } from 'node:crypto';
-
-/**
- * The query string that makes `path` (`/v1/AUTH_x/container/object`) usable
- * with `method` until `expires` (Unix seconds), signed with HMAC-SHA256.
- */
-export function tempUrlQuery(key: string, method: string, path: string, expires: number): string {
-  const signature = createHmac('sha256', key).update(`${method}\n${expires}\n${path}`).digest('hex');
-  return `temp_url_sig=${signature}&temp_url_expires=${expires}`;
-}
 
 export interface S3Credentials {
   accessKey: string;
@@ -58,7 +47,8 @@ export function presignS3Url(credentials: S3Credentials, request: PresignRequest
   const iso = (request.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   const date = iso.slice(0, 8);
   const scope = `${date}/${credentials.region}/s3/aws4_request`;
-  const host = new URL(request.endpoint).host;
+  const endpoint = request.endpoint.replace(/\/+$/, '');
+  const host = new URL(endpoint).host;
   const query: Record<string, string> = {
     ...request.query,
     'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
@@ -80,5 +70,5 @@ export function presignS3Url(credentials: S3Credentials, request: PresignRequest
   let signingKey = hmac(`AWS4${credentials.secretKey}`, date);
   for (const part of [credentials.region, 's3', 'aws4_request']) signingKey = hmac(signingKey, part);
   const signature = hmac(signingKey, stringToSign).toString('hex');
-  return `${request.endpoint}${canonicalPath}?${canonicalQuery}&X-Amz-Signature=${signature}`;
+  return `${endpoint}${canonicalPath}?${canonicalQuery}&X-Amz-Signature=${signature}`;
 }
