@@ -55,12 +55,28 @@ export async function openDiskReader(system: System, device: string): Promise<Di
       try {
         count = await file.readAt(into.subarray(done), position + done);
       } catch (error) {
-        throw readError(device, position + done, error);
+        throw await pinpoint(into.subarray(done), position + done, error);
       }
       if (count === 0) throw new IngotError('INGOT_SNAPSHOT_READ', { details: `${device} ended at byte ${position + done}, before the size it reported; was the disk resized or removed during the capture?` });
       done += count;
     }
     return into;
+  };
+
+  /**
+   * A failed read of a whole chunk says only that something in its 4 MiB is
+   * bad: read it again block by block (reads only) to name the first block
+   * the disk refuses, which is what an operator looks for in dmesg.
+   */
+  const pinpoint = async (into: Uint8Array, position: number, first: unknown): Promise<IngotError> => {
+    for (let at = 0; at < into.byteLength; at += DIRECT_ALIGN) {
+      try {
+        await file.readAt(into.subarray(at, Math.min(at + DIRECT_ALIGN, into.byteLength)), position + at);
+      } catch (error) {
+        return readError(device, position + at, error);
+      }
+    }
+    return readError(device, position, first);
   };
 
   return {
