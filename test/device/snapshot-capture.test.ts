@@ -170,6 +170,26 @@ loops.describe('snapshot.capture on a loop device', () => {
     expect(result.manifest.segments).toEqual({ size: MiB, count: result.segments.length });
   });
 
+  loops.it('runs as the capture_snapshot service step, the disk chosen by the node\'s root device hints, and lists it with its argsinfo', async () => {
+    const node = { uuid: '1be26c0b-03f2-4d2e-ae87-c02d7f33c123', properties: { root_device: { name: loop } } };
+    const steps = await agent.command('service.get_service_steps', { node, ports: [] });
+    expect(steps.status).toBe(200);
+    const step = steps.body.command_result.service_steps.generic_hardware_manager.find((s: { step: string }) => s.step === 'capture_snapshot');
+    expect(step).toMatchObject({ interface: 'deploy', priority: 0, reboot_requested: false });
+    expect(Object.keys(step.argsinfo)).toEqual(['device', 'root_device_hints', 'partitions', 'frame_size', 'level', 'target', 'segment_retries']);
+    expect(step.argsinfo.target.required).toBe(true);
+
+    const { body } = await agent.command('service.execute_service_step', {
+      node, ports: [], step: { step: 'capture_snapshot', interface: 'deploy', priority: 0, args: { target: putTarget('step'), level: 1 } },
+    });
+    expect(body.command_status, JSON.stringify(body.command_error)).toBe('SUCCEEDED');
+    expect(body.command_result.service_step).toMatchObject({ step: 'capture_snapshot' });
+    const result = body.command_result.service_result as SnapshotCaptureResult;
+    expect(result.manifest).toMatchObject({ node_uuid: node.uuid, source: { device: loop }, raw: { sha256: diskBefore }, image: { level: 1 } });
+    expect(result.manifest_stored).toBe(false);
+    expect(await sha256Of(loop)).toBe(diskBefore);
+  });
+
   loops.it('refuses bad parameters with a 400 naming the field, and a disk not given to the agent with a 403', async () => {
     const cases: Array<[Record<string, unknown>, number, RegExp]> = [
       [{ device: loop, frame_size: 3 * MiB + 512, target: putTarget('bad') }, 400, /frame_size/],
