@@ -1,4 +1,4 @@
-import { IngotError, MAX_SNAPSHOT_SEGMENTS, type SnapshotTarget } from '@ingot/protocol';
+import { describeInput, IngotError, MAX_SNAPSHOT_SEGMENTS, type SnapshotTarget } from '@ingot/protocol';
 import { DEFAULT_FRAME_SIZE, DEFAULT_LEVEL } from './compress-frames.ts';
 
 const MiB = 1024 * 1024;
@@ -42,13 +42,13 @@ function invalid(details: string): IngotError {
  */
 export function parseCaptureParams(params: Record<string, unknown>): CaptureRequest {
   const { device, root_device_hints: hints, partitions, frame_size: frameSize = DEFAULT_FRAME_SIZE, level = DEFAULT_LEVEL, segment_retries: retries = DEFAULT_SEGMENT_RETRIES } = params;
-  if (device !== undefined && device !== null && (typeof device !== 'string' || !device.startsWith('/'))) throw invalid(`device must be an absolute device path such as /dev/sda, not ${JSON.stringify(device)}`);
+  if (device !== undefined && device !== null && (typeof device !== 'string' || !device.startsWith('/'))) throw invalid(`device must be an absolute device path such as /dev/sda, not ${describeInput(device)}`);
   if (hints !== undefined && hints !== null && (typeof hints !== 'object' || Array.isArray(hints))) throw invalid('root_device_hints must be an object of hints, as properties.root_device');
   if (!Number.isSafeInteger(frameSize) || (frameSize as number) % MiB !== 0 || (frameSize as number) < MiB || (frameSize as number) > 64 * MiB) {
-    throw invalid(`frame_size must be a multiple of 1 MiB (1048576) from 1 to 64 MiB, not ${JSON.stringify(frameSize)}`);
+    throw invalid(`frame_size must be a multiple of 1 MiB (1048576) from 1 to 64 MiB, not ${describeInput(frameSize)}`);
   }
-  if (!Number.isInteger(level) || (level as number) < 1 || (level as number) > 19) throw invalid(`level must be an integer from 1 to 19, not ${JSON.stringify(level)}`);
-  if (!Number.isInteger(retries) || (retries as number) < 0 || (retries as number) > 100) throw invalid(`segment_retries must be an integer from 0 to 100, not ${JSON.stringify(retries)}`);
+  if (!Number.isInteger(level) || (level as number) < 1 || (level as number) > 19) throw invalid(`level must be an integer from 1 to 19, not ${describeInput(level)}`);
+  if (!Number.isInteger(retries) || (retries as number) < 0 || (retries as number) > 100) throw invalid(`segment_retries must be an integer from 0 to 100, not ${describeInput(retries)}`);
   return {
     device: typeof device === 'string' ? device : null,
     rootDeviceHints: hints && typeof hints === 'object' ? hints as Record<string, unknown> : null,
@@ -62,8 +62,9 @@ export function parseCaptureParams(params: Record<string, unknown>): CaptureRequ
 
 function parsePartitionNumbers(value: unknown): number[] | null {
   if (value === undefined || value === null) return null;
-  if (!Array.isArray(value) || value.length === 0 || !value.every((n) => Number.isSafeInteger(n) && n > 0)) {
-    throw invalid(`partitions must be a non-empty list of positive partition numbers such as [1, 2], not ${JSON.stringify(value)}`);
+  // Array.from: a hole (a sparse array, from code rather than JSON) counts as undefined, not as absent.
+  if (!Array.isArray(value) || value.length === 0 || !Array.from(value).every((n) => Number.isSafeInteger(n) && n > 0)) {
+    throw invalid(`partitions must be a non-empty list of positive partition numbers such as [1, 2], not ${describeInput(value)}`);
   }
   return [...new Set(value as number[])].sort((a, b) => a - b);
 }
@@ -84,11 +85,11 @@ function checkUrl(field: string, value: unknown): string {
 function checkUrls(field: string, value: unknown): string[] {
   if (!Array.isArray(value) || value.length === 0) throw invalid(`${field} must be a non-empty list of URLs`);
   if (value.length > MAX_SNAPSHOT_SEGMENTS) throw invalid(`${field} holds ${value.length} URLs, more than the ${MAX_SNAPSHOT_SEGMENTS} a target may carry; use a larger segment_size`);
-  return value.map((url, i) => checkUrl(`${field}[${i}]`, url));
+  return Array.from(value, (url, i) => checkUrl(`${field}[${i}]`, url));
 }
 
 function checkSegmentSize(field: string, value: unknown, minimum: number): number {
-  if (!Number.isSafeInteger(value) || (value as number) < minimum) throw invalid(`${field} must be an integer of at least ${minimum} bytes, not ${JSON.stringify(value)}`);
+  if (!Number.isSafeInteger(value) || (value as number) < minimum) throw invalid(`${field} must be an integer of at least ${minimum} bytes, not ${describeInput(value)}`);
   return value as number;
 }
 
@@ -106,6 +107,6 @@ export function parseTarget(value: unknown): SnapshotTarget {
     case 's3':
       return { type: 's3', part_urls: checkUrls('target.part_urls', target.part_urls), segment_size: checkSegmentSize('target.segment_size', target.segment_size, MIN_S3_SEGMENT_SIZE) };
     default:
-      throw invalid(`target.type must be http_put, swift or s3, not ${JSON.stringify(target.type)}`);
+      throw invalid(`target.type must be http_put, swift or s3, not ${describeInput(target.type)}`);
   }
 }
