@@ -128,12 +128,16 @@ describe('createCommandRunner', () => {
           { name: 'other', mode: 'sync', run: async () => 'ran' },
           {
             name: 'abort', mode: 'sync', whileBusy: true,
-            run: async (params, ctx) => ({
+            run: async (params, ctx) => {
+              // After an await its own record is listed too: it must find the other command, not itself.
+              await new Promise((resolve) => setImmediate(resolve));
+              return {
               aborted: ctx.abortRunning(new IngotError('INGOT_COMMAND_FAILED', { details: 'aborted by work.abort' }), (command) => {
                 seen.push(command.name);
                 return params.only === undefined || command.name === params.only;
               }),
-            }),
+              };
+            },
           },
         ])],
       });

@@ -90,11 +90,11 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
     }
   };
 
-  /** The async command running now, if any (a whileBusy command's record may come after it). */
-  const running = (): CommandRecord | undefined => records.findLast((record) => record.status === 'RUNNING');
+  /** The command running now, if any, other than `self` (a whileBusy command's own record comes after the one it acts on). */
+  const running = (self?: CommandRecord): CommandRecord | undefined => records.findLast((record) => record.status === 'RUNNING' && record !== self);
 
-  const abortRunning = (reason: Error, accept: (command: { name: string; params: Record<string, unknown> }) => boolean = () => true): string | null => {
-    const record = running();
+  const abortRunning = (reason: Error, accept: (command: { name: string; params: Record<string, unknown> }) => boolean = () => true, self?: CommandRecord): string | null => {
+    const record = running(self);
     if (!record || record.aborter.signal.aborted || !accept({ name: record.fullName, params: record.params })) return null;
     log.warn({ cmd: record.name, cmdId: record.id, reason: reason.message }, 'aborting the running command');
     record.aborter.abort(reason);
@@ -112,7 +112,7 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
     const ctx = {
       log: commandLog,
       signal,
-      abortRunning,
+      abortRunning: (reason: Error, accept: (command: { name: string; params: Record<string, unknown> }) => boolean) => abortRunning(reason, accept, record),
       progress(progress: CommandProgress) {
         record.progress = progress;
         const now = Date.now();
@@ -170,7 +170,7 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
       await command.validate?.(params as Record<string, unknown>);
       // A validation that read the disks took time: another command may have started meanwhile.
       const started = running();
-      if (!command.whileBusy && started !== last && started) throw new IngotError('INGOT_AGENT_BUSY', { details: `executing command ${started.name}` });
+      if (!command.whileBusy && started) throw new IngotError('INGOT_AGENT_BUSY', { details: `executing command ${started.name}` });
       const record = start(command, name, params as Record<string, unknown>);
       if (command.mode === 'sync') {
         await record.done;
