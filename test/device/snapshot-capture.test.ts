@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect } from 'vitest';
-import type { SnapshotCaptureResult } from '@ingot/protocol';
+import { IngotError, type SnapshotCaptureResult } from '@ingot/protocol';
 import { parseSeekTable, parseSeekTableFooter } from '@ingot/agent';
 import { startStandaloneTestAgent, type StandaloneTestAgent } from '@ingot/agent/testing';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, sh } from './loop-disks.ts';
@@ -187,6 +187,23 @@ loops.describe('snapshot.capture on a loop device', () => {
     const result = body.command_result.service_result as SnapshotCaptureResult;
     expect(result.manifest).toMatchObject({ node_uuid: node.uuid, source: { device: loop }, raw: { sha256: diskBefore }, image: { level: 1 } });
     expect(result.manifest_stored).toBe(false);
+    expect(await sha256Of(loop)).toBe(diskBefore);
+  });
+
+  loops.it('ends FAILED naming what failed when the store refuses the stream or the manifest; no manifest is written, the disk unchanged', async () => {
+    const manifests = uploader.manifests.size;
+    uploader.failNextWrite(new IngotError('INGOT_SNAPSHOT_UPLOAD', { details: 'segment 0: the store answered 401 after 4 attempts' }));
+    const refused = await agent.command('snapshot.capture', { device: loop, target: putTarget('refused', true) });
+    expect(refused.body.command_status).toBe('FAILED');
+    expect(refused.body.command_error).toMatchObject({ error_code: 'INGOT_SNAPSHOT_UPLOAD', details: 'segment 0: the store answered 401 after 4 attempts' });
+    expect(uploader.uploads.at(-1)).toMatchObject({ finished: false, aborted: expect.any(Error) });
+    expect(uploader.manifests.size).toBe(manifests);
+
+    uploader.failNextManifest(new Error('PUT answered 503'));
+    const noManifest = await agent.command('snapshot.capture', { device: loop, target: putTarget('no-manifest', true) });
+    expect(noManifest.body.command_status).toBe('FAILED');
+    expect(JSON.stringify(noManifest.body.command_error)).toMatch(/the image was stored but storing its manifest failed: PUT answered 503/);
+    expect(uploader.manifests.size).toBe(manifests);
     expect(await sha256Of(loop)).toBe(diskBefore);
   });
 

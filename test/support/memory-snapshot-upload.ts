@@ -18,6 +18,10 @@ export interface MemoryUploader extends SnapshotUploader {
   releaseWrites(): void;
   /** Resolves once a write is waiting on the hold. */
   writeHeld(): Promise<void>;
+  /** The next write (of any upload) fails with `error`, as a store refusing a segment after its retries. */
+  failNextWrite(error: Error): void;
+  /** The next putJson fails with `error`. */
+  failNextManifest(error: Error): void;
 }
 
 export interface MemoryUpload {
@@ -35,6 +39,8 @@ export function createMemoryUploader(): MemoryUploader {
   let hold: { promise: Promise<void>; release: () => void } | undefined;
   let heldNow: () => void = () => undefined;
   let held = new Promise<void>((resolve) => { heldNow = resolve; });
+  let writeFailure: Error | undefined;
+  let manifestFailure: Error | undefined;
 
   return {
     uploads, manifests,
@@ -49,6 +55,8 @@ export function createMemoryUploader(): MemoryUploader {
       hold = undefined;
     },
     writeHeld: () => held,
+    failNextWrite(error) { writeFailure = error; },
+    failNextManifest(error) { manifestFailure = error; },
     openSnapshotUpload(options): SnapshotUpload {
       const upload: MemoryUpload = { options, chunks: [], finished: false, aborted: null, bytes: () => Buffer.concat(upload.chunks) };
       uploads.push(upload);
@@ -56,6 +64,9 @@ export function createMemoryUploader(): MemoryUploader {
       return {
         async write(chunk) {
           if (upload.aborted) throw upload.aborted;
+          const failure = writeFailure;
+          writeFailure = undefined;
+          if (failure) throw failure;
           // A copy: the chunk is the compressor's slot, reused once this resolves.
           upload.chunks.push(Buffer.from(chunk));
           if (hold) {
@@ -86,6 +97,9 @@ export function createMemoryUploader(): MemoryUploader {
       };
     },
     async putJson(url, body) {
+      const failure = manifestFailure;
+      manifestFailure = undefined;
+      if (failure) throw failure;
       manifests.set(url, JSON.parse(JSON.stringify(body)));
     },
   };
