@@ -21,6 +21,8 @@ import { bringInterfacesDown } from './halt/network-down.ts';
 import { createResponseDrain } from './halt/response-drain.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
+import type { SnapshotDeps } from './snapshot/snapshot-deps.ts';
+import { createSnapshotExtension } from './snapshot/snapshot-extension.ts';
 import { isRescued, rescuePaths, type RescuePaths } from './rescue/rescue-files.ts';
 import { chooseTls } from './serving/choose-tls.ts';
 import { bindApiPort, type BoundPort } from './serving/bind-port.ts';
@@ -55,6 +57,13 @@ export interface AgentDeps {
   /** A directory removed when the process ends, made when first needed (main: under the OS temporary directory). */
   scratchDir?(): Promise<string>;
   version: string;
+  /**
+   * The snapshot extension's uploader (image/pipeline/http/upload/'s
+   * openSnapshotUpload and putJson), agent version and CA; main passes the
+   * same object to the generic manager's capture_snapshot step. Without an
+   * uploader, snapshot.capture is refused with a 400 saying so.
+   */
+  snapshot?: SnapshotDeps;
   collectLogs(): Promise<{ system_logs: string }>;
   /** Extra extensions registered by the embedder (tests, custom commands). */
   extensions?: readonly Extension[];
@@ -252,6 +261,7 @@ export function createAgent(deps: AgentDeps): Agent {
           }),
         }),
         defineExtension('log', [{ name: 'collect_system_logs', mode: 'sync', run: () => deps.collectLogs() }]),
+        createSnapshotExtension({ system: deps.system, devices: deps.devices, log, session, ...(deps.snapshot ?? { agentVersion: deps.version, caPem: deps.caPem }) }),
         createPollExtension({ inventory: deps.inventory, session, standalone: !config.apiUrl?.length }),
         ...(deps.extensions ?? []),
       ];

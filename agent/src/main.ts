@@ -8,6 +8,7 @@ import { parseKernelCmdline, resolveConfig, type AgentConfig } from './config.ts
 import { createBlockDevices } from './disks/create-block-devices.ts';
 import { readDownloadSettings } from './deploy/download-settings.ts';
 import { createGenericManager } from './generic-manager.ts';
+import type { SnapshotDeps } from './snapshot/snapshot-deps.ts';
 import { loadManagersFromDirectory } from './hardware/load-managers.ts';
 import { createHostInventory } from './inventory/host-inventory.ts';
 import { createMachineFileInventory } from './inventory/machine-file-inventory.ts';
@@ -90,13 +91,15 @@ async function main(commandLine: AgentCommandLine): Promise<void> {
   session = createSession({ presetToken: config.agentToken, log });
   const caPem = config.caFile ? await system.readText(config.caFile) : undefined;
   const download = readDownloadSettings(config, caPem);
-  const managers = [createGenericManager({ deploy: { session, download } }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir, system) : [])];
+  // The uploader (image/pipeline/http/upload/snapshot-upload.ts) joins this object where that module is merged.
+  const snapshot: SnapshotDeps = { agentVersion: AGENT_VERSION, caPem };
+  const managers = [createGenericManager({ deploy: { session, download }, snapshot }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir, system) : [])];
   // Outside the ramdisk without --state-dir nothing is kept on disk: the TLS key stays in memory (a SIGKILL leaves no key behind).
   const stateDir = config.stateDir ?? (inRamdisk ? '/run/ingot' : undefined);
   let scratch: Promise<string> | undefined;
 
   const agent = createAgent({
-    config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION,
+    config, log, system, devices, inventory, session, managers, download, caPem, stateDir, version: AGENT_VERSION, snapshot,
     scratchDir: () => (scratch ??= system.createTempDir(tmpdir(), 'ingot-agent-')),
     power: inRamdisk ? createRamdiskPower(system, log) : createSimulatedPower(log),
     collectLogs: () => collectSystemLogs({ system, log, agentLogPath: config.logFile, sandboxDisks: inRamdisk ? undefined : guard.disks }),

@@ -18,6 +18,7 @@ import type { Inventory } from './inventory/inventory.ts';
 import { redactedPaths } from './log.ts';
 import { createSimulatedPower } from './power/power-control.ts';
 import { createSession } from './session/session.ts';
+import type { SnapshotDeps } from './snapshot/snapshot-deps.ts';
 import { createDeviceGuard } from './system/device-guard.ts';
 import { createRealSystem } from './system/real-system.ts';
 
@@ -44,6 +45,8 @@ export async function startStandaloneTestAgent(options: {
   stateDir?: string;
   flags?: Record<string, string | string[]>;
   deps?: Partial<AgentDeps>;
+  /** The snapshot extension's and step's uploader (tests pass an in-memory one). */
+  snapshot?: Omit<SnapshotDeps, 'agentVersion'>;
 } = {}): Promise<StandaloneTestAgent> {
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'ingot-agent-test-'));
   const lines: string[] = [];
@@ -66,7 +69,8 @@ export async function startStandaloneTestAgent(options: {
     config, log, system, devices, session, download, stateDir, version: AGENT_VERSION,
     inventory: { collect: async () => inventory },
     power: createSimulatedPower(log),
-    managers: [createGenericManager({ deploy: { session, download } })],
+    managers: [createGenericManager({ deploy: { session, download }, snapshot: { agentVersion: AGENT_VERSION, ...options.snapshot } })],
+    snapshot: { agentVersion: AGENT_VERSION, ...options.snapshot },
     collectLogs: async () => ({ system_logs: '' }),
     exit: (code) => { exits.push(code); exitedWith(code); },
     ...options.deps,

@@ -133,12 +133,14 @@ describe('service steps through the real agent', () => {
 
     const steps = await client.getServiceSteps(node, []);
     expect(steps.hardwareManagerVersion).toEqual({ generic_hardware_manager: '1.2' });
-    // As IPA's generic manager (5.6): the raid steps and write_image, no erase step: service steps run on an active node.
+    // As IPA's generic manager (5.6): the raid steps and write_image, no erase step: service steps run on an active node;
+    // and Ingot's capture_snapshot (issue 13).
     expect(steps.steps.generic_hardware_manager).toEqual([
       expect.objectContaining({ step: 'delete_configuration', interface: 'raid', priority: 0, reboot_requested: false, abortable: true }),
       expect.objectContaining({ step: 'apply_configuration', interface: 'raid', priority: 0, reboot_requested: false, abortable: true }),
       expect.objectContaining({ step: 'create_configuration', interface: 'raid', priority: 0, reboot_requested: false, abortable: true }),
       expect.objectContaining({ step: 'write_image', interface: 'deploy', priority: 0, reboot_requested: false, abortable: false }),
+      expect.objectContaining({ step: 'capture_snapshot', interface: 'deploy', priority: 0, reboot_requested: false, abortable: true }),
     ]);
     const step = {
       interface: 'deploy', step: 'write_image',

@@ -112,4 +112,68 @@ describe('createCommandRunner', () => {
     expect(runner.list()).toEqual([]);
     expect(() => runner.get('missing')).toThrow(/Command Result with id missing not found/);
   });
+
+  describe('a command that acts on the running one (whileBusy)', () => {
+    function abortable() {
+      const seen: string[] = [];
+      const runner = createCommandRunner({
+        log,
+        extensions: [defineExtension('work', [
+          {
+            name: 'long', mode: 'async',
+            run: (_params, ctx) => new Promise((_resolve, reject) => {
+              ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+            }),
+          },
+          { name: 'other', mode: 'sync', run: async () => 'ran' },
+          {
+            name: 'abort', mode: 'sync', whileBusy: true,
+            run: async (params, ctx) => {
+              // After an await its own record is listed too: it must find the other command, not itself.
+              await new Promise((resolve) => setImmediate(resolve));
+              return {
+              aborted: ctx.abortRunning(new IngotError('INGOT_COMMAND_FAILED', { details: 'aborted by work.abort' }), (command) => {
+                seen.push(command.name);
+                return params.only === undefined || command.name === params.only;
+              }),
+              };
+            },
+          },
+        ])],
+      });
+      return { runner, seen };
+    }
+
+    it('refuses whileBusy on an async command when the runner is built', () => {
+      expect(() => createCommandRunner({ log, extensions: [defineExtension('bad', [{ name: 'x', mode: 'async', whileBusy: true, run: async () => null }])] }))
+        .toThrow(/bad\.x: only sync commands may run while another runs/);
+    });
+
+    it('runs while an async command runs and aborts it alone: FAILED with the reason, the agent free again', async () => {
+      const { runner, seen } = abortable();
+      let finished = 0;
+      runner.on('async-finished', () => { finished += 1; });
+      const long = await runner.execute('work.long', {});
+      expect((await rejection(runner.execute('work.other', {}))).status).toBe(409);
+      const abort = await runner.execute('work.abort', {});
+      expect(abort).toMatchObject({ command_name: 'abort', command_status: 'SUCCEEDED', command_result: { aborted: 'work.long' } });
+      expect(seen).toEqual(['work.long']);
+      const ended = await runner.wait(long.id, 2000);
+      expect(ended.command_status).toBe('FAILED');
+      expect(JSON.stringify(ended.command_error)).toMatch(/aborted by work\.abort/);
+      expect(runner.isBusy()).toBe(false);
+      expect(finished).toBe(1);
+      expect((await runner.execute('work.other', {})).command_status).toBe('SUCCEEDED');
+    });
+
+    it('aborts nothing when the running command is not the one it acts on, or when nothing runs', async () => {
+      const { runner } = abortable();
+      expect((await runner.execute('work.abort', {})).command_result).toEqual({ aborted: null });
+      const long = await runner.execute('work.long', {});
+      expect((await runner.execute('work.abort', { only: 'snapshot.capture' })).command_result).toEqual({ aborted: null });
+      expect(runner.get(long.id).command_status).toBe('RUNNING');
+      expect(runner.isBusy()).toBe(true);
+      runner.reset();
+    });
+  });
 });

@@ -10,6 +10,11 @@ const PROGRESS_LOG_INTERVAL_MS = 5_000;
 interface CommandRecord {
   id: string;
   name: string;
+  /** `<extension>.<name>`, as requested. */
+  fullName: string;
+  params: Record<string, unknown>;
+  /** Aborts this command alone (CommandContext.abortRunning); the reset aborts all. */
+  aborter: AbortController;
   status: CommandStatus;
   error: IngotError | null;
   result: unknown;
@@ -30,6 +35,8 @@ export interface CommandRunner extends EventEmitter<CommandRunnerEvents> {
   wait(id: string, limitMs: number): Promise<CommandResult>;
   /** Forgets every result and aborts what runs: the agent behaves as freshly booted. */
   reset(): void;
+  /** Aborts the running command if `accept` takes it; returns its full name, or null when none was aborted. */
+  abortRunning(reason: Error, accept?: (command: { name: string; params: Record<string, unknown> }) => boolean): string | null;
   isBusy(): boolean;
 }
 
@@ -37,6 +44,10 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
   const { log } = options;
   const historyLimit = options.historyLimit ?? 200;
   const extensions = new Map(options.extensions.map((extension) => [extension.name, new Map(extension.commands.map((c) => [c.name, c]))]));
+  for (const extension of options.extensions) {
+    const overlapping = extension.commands.find((c) => c.whileBusy && c.mode !== 'sync');
+    if (overlapping) throw new Error(`${extension.name}.${overlapping.name}: only sync commands may run while another runs (whileBusy)`);
+  }
   let records: CommandRecord[] = [];
   let aborter = new AbortController();
   const emitter = new EventEmitter<CommandRunnerEvents>();
@@ -63,6 +74,14 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
     return command;
   };
 
+  const isWhileBusy = (name: string): boolean => {
+    try {
+      return resolve(name).whileBusy === true;
+    } catch {
+      return false;
+    }
+  };
+
   const trimHistory = () => {
     while (records.length > historyLimit) {
       const index = records.findIndex((record) => record.status !== 'RUNNING');
@@ -71,15 +90,29 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
     }
   };
 
-  const start = (command: CommandDefinition, params: Record<string, unknown>): CommandRecord => {
+  /** The command running now, if any, other than `self` (a whileBusy command's own record comes after the one it acts on). */
+  const running = (self?: CommandRecord): CommandRecord | undefined => records.findLast((record) => record.status === 'RUNNING' && record !== self);
+
+  const abortRunning = (reason: Error, accept: (command: { name: string; params: Record<string, unknown> }) => boolean = () => true, self?: CommandRecord): string | null => {
+    const record = running(self);
+    if (!record || record.aborter.signal.aborted || !accept({ name: record.fullName, params: record.params })) return null;
+    log.warn({ cmd: record.name, cmdId: record.id, reason: reason.message }, 'aborting the running command');
+    record.aborter.abort(reason);
+    return record.fullName;
+  };
+
+  const start = (command: CommandDefinition, fullName: string, params: Record<string, unknown>): CommandRecord => {
     const id = randomUUID();
     const commandLog = log.child({ cmd: command.name, cmdId: id });
-    const signal = aborter.signal;
+    const own = new AbortController();
+    const resetSignal = aborter.signal;
+    const signal = AbortSignal.any([resetSignal, own.signal]);
     let lastProgressLog = 0;
-    const record: CommandRecord = { id, name: command.name, status: 'RUNNING', error: null, result: null, progress: null, done: Promise.resolve() };
+    const record: CommandRecord = { id, name: command.name, fullName, params, aborter: own, status: 'RUNNING', error: null, result: null, progress: null, done: Promise.resolve() };
     const ctx = {
       log: commandLog,
       signal,
+      abortRunning: (reason: Error, accept: (command: { name: string; params: Record<string, unknown> }) => boolean) => abortRunning(reason, accept, record),
       progress(progress: CommandProgress) {
         record.progress = progress;
         const now = Date.now();
@@ -104,7 +137,8 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
         record.status = failure.code === 'INGOT_VERSION_MISMATCH' ? 'CLEAN_VERSION_MISMATCH' : 'FAILED';
         commandLog.error({ err: failure }, 'command failed');
       }
-      if (command.mode === 'async' && !signal.aborted) emitter.emit('async-finished', serialize(record));
+      // After a reset nobody waits for it; a command aborted alone still ended, and the conductor hears of it early.
+      if (command.mode === 'async' && !resetSignal.aborted) emitter.emit('async-finished', serialize(record));
     })();
     records.push(record);
     trimHistory();
@@ -126,18 +160,18 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
 
   return Object.assign(emitter, {
     async execute(name: string, params: unknown, executeOptions: { wait?: boolean; waitLimitMs?: number } = {}) {
-      // The busy check comes first, before the name is even resolved (1.6).
-      const last = records.at(-1);
-      if (last?.status === 'RUNNING') throw new IngotError('INGOT_AGENT_BUSY', { details: `executing command ${last.name}` });
-      const command = resolve(name);
+      // The busy check comes first, before the name is even resolved (1.6), but for the few commands made to act on a running one.
+      const last = running();
+      const command = last?.status === 'RUNNING' && !(typeof name === 'string' && isWhileBusy(name)) ? undefined : resolve(name);
+      if (!command) throw new IngotError('INGOT_AGENT_BUSY', { details: `executing command ${last!.name}` });
       if (params === null || typeof params !== 'object' || Array.isArray(params)) {
         throw new IngotError('INGOT_BAD_REQUEST', { details: 'Missing or invalid name or params' });
       }
       await command.validate?.(params as Record<string, unknown>);
       // A validation that read the disks took time: another command may have started meanwhile.
-      const started = records.at(-1);
-      if (started !== last && started?.status === 'RUNNING') throw new IngotError('INGOT_AGENT_BUSY', { details: `executing command ${started.name}` });
-      const record = start(command, params as Record<string, unknown>);
+      const started = running();
+      if (!command.whileBusy && started) throw new IngotError('INGOT_AGENT_BUSY', { details: `executing command ${started.name}` });
+      const record = start(command, name, params as Record<string, unknown>);
       if (command.mode === 'sync') {
         await record.done;
         return serialize(record);
@@ -153,6 +187,7 @@ export function createCommandRunner(options: { extensions: readonly Extension[];
       aborter = new AbortController();
       records = [];
     },
-    isBusy: () => records.at(-1)?.status === 'RUNNING',
+    abortRunning,
+    isBusy: () => running() !== undefined,
   });
 }
