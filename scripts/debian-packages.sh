@@ -16,9 +16,7 @@ bootloader_packages=(grub2-common grub-common udev)
 # container and object servers (swift: swift-ring-builder; tempurl, s3api, slo and dlo ship in python3-swift),
 # and memcached, where tempauth keeps its tokens.
 swift_packages=(swift swift-proxy swift-account swift-container swift-object memcached)
-# dmsetup: test/device/snapshot-capture.test.ts maps an error target over a loop device (a real kernel read error).
-snapshot_packages=(dmsetup)
-test_packages=("${demo_packages[@]}" "${snapshot_packages[@]}" mdadm python3-ironic nginx qemu-utils tinyproxy "${ramdisk_packages[@]}" "${bootloader_packages[@]}" "${swift_packages[@]}")
+test_packages=("${demo_packages[@]}" mdadm python3-ironic nginx qemu-utils tinyproxy "${ramdisk_packages[@]}" "${bootloader_packages[@]}" "${swift_packages[@]}")
 
 case "${1:-test}" in
   demo) wanted=("${demo_packages[@]}") ;;

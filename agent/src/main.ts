@@ -91,7 +91,6 @@ async function main(commandLine: AgentCommandLine): Promise<void> {
   session = createSession({ presetToken: config.agentToken, log });
   const caPem = config.caFile ? await system.readText(config.caFile) : undefined;
   const download = readDownloadSettings(config, caPem);
-  // The uploader (image/pipeline/http/upload/snapshot-upload.ts) joins this object where that module is merged.
   const snapshot: SnapshotDeps = { agentVersion: AGENT_VERSION, caPem };
   const managers = [createGenericManager({ deploy: { session, download }, snapshot }), ...(config.managerDir ? await loadManagersFromDirectory(config.managerDir, system) : [])];
   // Outside the ramdisk without --state-dir nothing is kept on disk: the TLS key stays in memory (a SIGKILL leaves no key behind).

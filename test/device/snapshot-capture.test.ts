@@ -8,8 +8,9 @@
  * seek table is parsed back.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -256,51 +257,66 @@ loops.describe('snapshot.capture on a loop device', () => {
 });
 
 /**
- * A real kernel I/O error: device-mapper's `error` target in the middle of a
- * linear mapping over a loop device.
+ * A real kernel I/O error without device-mapper (this kernel has none, and no
+ * modules): QEMU's blkdebug driver, exported by qemu-storage-daemon as a FUSE
+ * file, answers EIO for the 4 KiB at byte 8 MiB of a 16 MiB disk; a
+ * read-only loop device over that file hands the error to the agent exactly
+ * as a failing disk would (the read returns EIO from the block layer).
  */
-async function deviceMapperUnavailableReason(): Promise<string | null> {
+async function blkdebugUnavailableReason(): Promise<string | null> {
   const loopsMissing = await loopUnavailableReason();
   if (loopsMissing) return loopsMissing;
-  const missing = await hasTools('dmsetup', 'zstd', 'sfdisk');
+  const missing = await hasTools('qemu-storage-daemon', 'zstd', 'sfdisk');
   if (missing) return missing;
-  const version = await sh('dmsetup', ['version'], { allowFailure: true });
-  return /Driver version/.test(version.stdout) ? null : `the kernel has no device-mapper driver (dmsetup version: ${(version.stderr || version.stdout).trim().split('\n')[0]})`;
+  return existsSync('/dev/fuse') ? null : 'there is no /dev/fuse for qemu-storage-daemon\'s FUSE export';
 }
 
-const mapper = prerequisite('the snapshot read-error test on device-mapper', await deviceMapperUnavailableReason());
+const failing = prerequisite('the snapshot read-error test (blkdebug over FUSE)', await blkdebugUnavailableReason());
 
-mapper.describe('snapshot.capture of a disk with a bad range', () => {
+failing.describe('snapshot.capture of a disk with a bad range', () => {
   let work = '';
   let loop = '';
-  const name = `ingot-snapshot-error-${process.pid}`;
+  let daemon: ChildProcess | undefined;
   let agent: StandaloneTestAgent | undefined;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'ingot-snapshot-error-'));
     const file = join(work, 'disk.img');
+    const exported = join(work, 'export.img');
     await writeFile(file, randomBytes(16 * MiB));
-    loop = await attachLoop(file, 512);
-    // 16 MiB: 8 MiB readable, 4 KiB of errors at byte 8 MiB, the rest readable.
-    await sh('dmsetup', ['create', name, '--table', `0 16384 linear ${loop} 0\n16384 8 error\n16392 16376 linear ${loop} 16392`]);
+    await writeFile(exported, '');
+    // Sector 16384 (of 512 bytes): byte 8 MiB; every read of it fails, not only the first.
+    await writeFile(join(work, 'blkdebug.conf'), '[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "16384"\nonce = "off"\n');
+    const node = { driver: 'raw', 'node-name': 'disk', file: { driver: 'blkdebug', config: join(work, 'blkdebug.conf'), image: { driver: 'file', filename: file } } };
+    daemon = spawn('qemu-storage-daemon', ['--blockdev', JSON.stringify(node), '--export', `type=fuse,id=e0,node-name=disk,mountpoint=${exported}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    daemon.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    // The export is there once the file takes the disk's size.
+    for (let i = 0; (await stat(exported)).size !== 16 * MiB; i++) {
+      if (i > 100 || daemon.exitCode !== null) throw new Error(`qemu-storage-daemon did not export ${exported}: ${stderr.trim()}`);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+    }
+    loop = (await sh('losetup', ['--read-only', '--show', '--find', exported])).stdout.trim();
   });
 
   afterAll(async () => {
     await agent?.stop();
-    await sh('dmsetup', ['remove', name], { allowFailure: true });
     if (loop) await detachLoop(loop);
+    if (daemon && daemon.exitCode === null) {
+      daemon.kill('SIGTERM');
+      await new Promise((resolveExit) => daemon!.once('exit', resolveExit));
+    }
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  mapper.it('fails with INGOT_SNAPSHOT_READ naming the device, the offset and the errno, and aborts the upload', async () => {
-    const device = `/dev/mapper/${name}`;
+  failing.it('fails with INGOT_SNAPSHOT_READ naming the device, the offset and the errno, and aborts the upload', async () => {
     const uploader = createMemoryUploader();
-    agent = await startStandaloneTestAgent({ disks: [device], snapshot: { uploader, workers: 2 } });
-    const { body } = await agent.command('snapshot.capture', { device, target: putTarget('broken', true) });
+    agent = await startStandaloneTestAgent({ disks: [loop], snapshot: { uploader, workers: 2 } });
+    const { body } = await agent.command('snapshot.capture', { device: loop, target: putTarget('broken', true) });
     expect(body.command_status).toBe('FAILED');
     const error = JSON.stringify(body.command_error);
     expect(error).toContain('INGOT_SNAPSHOT_READ');
-    expect(error).toContain(device);
+    expect(error).toContain(loop);
     expect(error).toMatch(/at byte 8388608 failed with EIO/);
     expect(uploader.uploads.at(-1)!.aborted).not.toBeNull();
     expect(uploader.uploads.at(-1)!.finished).toBe(false);

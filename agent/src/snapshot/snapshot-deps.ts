@@ -1,15 +1,16 @@
 import type { Logger } from 'pino';
-import { IngotError, type CommandProgress, type NodeInfo, type SnapshotCaptureResult } from '@ingot/protocol';
+import { type CommandProgress, type NodeInfo, type SnapshotCaptureResult } from '@ingot/protocol';
 import type { BlockDevices } from '../disks/block-devices.ts';
 import type { System } from '../system/system.ts';
 import { parseCaptureParams } from './capture-params.ts';
 import { resolveCaptureSource } from './capture-disk.ts';
 import { captureSnapshot } from './capture-snapshot.ts';
+import { openSnapshotUpload, putJson } from '../image/pipeline/http/upload/snapshot-upload.ts';
 import type { SnapshotUploader } from './upload-seam.ts';
 
 /** What the capture command and step share, from the composition root. */
 export interface SnapshotDeps {
-  /** The upload's HTTP client (image/pipeline/http/upload/); without it a capture is refused before it starts. */
+  /** The upload's HTTP client: image/pipeline/http/upload/'s unless a test gives an in-memory one. */
   uploader?: SnapshotUploader;
   /** `agent_version` as the heartbeat sends it (the manifest records it). */
   agentVersion: string;
@@ -26,14 +27,14 @@ export interface CaptureCallContext {
   node: NodeInfo;
 }
 
-function uploaderOf(deps: SnapshotDeps): NonNullable<SnapshotDeps['uploader']> {
-  if (!deps.uploader) throw new IngotError('INGOT_INVALID_COMMAND', { details: 'this agent was built without a snapshot uploader, so it cannot capture snapshots; run an agent whose main wires image/pipeline/http/upload' });
-  return deps.uploader;
+const realUploader: SnapshotUploader = { openSnapshotUpload, putJson };
+
+function uploaderOf(deps: SnapshotDeps): SnapshotUploader {
+  return deps.uploader ?? realUploader;
 }
 
 /** The checks of the command's and the step's validation: the parameters, then the disk and its partitions (read only). */
 export async function validateCapture(ctx: CaptureCallContext, params: Record<string, unknown>, deps: SnapshotDeps): Promise<void> {
-  uploaderOf(deps);
   await resolveCaptureSource(ctx, parseCaptureParams(params));
 }
 

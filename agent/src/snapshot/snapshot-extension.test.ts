@@ -38,11 +38,4 @@ describe('snapshot.abort', () => {
     expect(runner.get(step.id).command_status).toBe('RUNNING');
     runner.reset();
   });
-
-  it('refuses a capture with a 400 saying why when the agent has no uploader', async () => {
-    const runner = setup();
-    await expect(runner.execute('snapshot.capture', { target: { type: 'http_put', url: 'http://127.0.0.1/x' } })).rejects.toMatchObject({
-      status: 400, message: expect.stringMatching(/built without a snapshot uploader/),
-    });
-  });
 });
