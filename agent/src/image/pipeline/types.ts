@@ -33,6 +33,11 @@ export interface WriteImageOptions {
    * - 'never': always written.
    */
   skipZeroBlocks?: 'never' | 'verified' | 'if-device-reads-zero';
+  /**
+   * Threads decoding a zstd image of many frames (a snapshot) frame by frame;
+   * one per core, at least 2, by default (pipeline/decode/parallel-zstd-decoder.ts).
+   */
+  zstdThreads?: number;
   /** Minimum interval between onProgress calls and progress log lines; default 1000 ms. */
   progressIntervalMs?: number;
   /**

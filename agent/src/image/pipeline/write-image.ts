@@ -88,7 +88,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     const sink = new ImageSink({
       pool, target, worker, skipZeroSlots: skipMode === 'if-device-reads-zero' || zeroing !== undefined, zeroRuns: zeroing ? zeroRuns : undefined,
     });
-    const consumer = new ServedConsumer(sink, worker, system, (format, head) => checkFormat(format, sink, head));
+    const consumer = new ServedConsumer(sink, worker, system, (format, head) => checkFormat(format, sink, head), options.zstdThreads);
     sink.onFailure((error) => attempt?.abort(error));
     return { sink, consumer };
   };
