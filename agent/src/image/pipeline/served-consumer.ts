@@ -209,6 +209,11 @@ export class ServedConsumer implements BodyConsumer {
     await this.sink.drain();
   }
 
+  /** zstd frames the decoder walked, when it walks frames (a stream of many, decoded in parallel). */
+  get frames(): number | undefined {
+    return this.decoder?.frames;
+  }
+
   /** Stops the decoder; resolves once it can no longer write into the image slots. */
   async close(): Promise<void> {
     await this.decoder?.close();

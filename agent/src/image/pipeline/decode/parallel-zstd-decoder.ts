@@ -271,6 +271,9 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
   sink.onFailure(fail);
 
   return {
+    get frames() {
+      return splitter.frames;
+    },
     feed(chunk) {
       if (failure) return Promise.reject(failure);
       if (chunk.byteLength === 0) return Promise.resolve();
