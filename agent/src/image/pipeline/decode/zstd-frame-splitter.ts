@@ -168,7 +168,8 @@ export function createFrameSplitter(): FrameSplitter {
             const type = (header >> 1) & 3;
             const size = header >>> 3;
             if (type === BLOCK_RESERVED) throw corrupt(`the block header at offset ${offset - 3} has the reserved block type`);
-            if (size > MAX_BLOCK_BYTES && type !== BLOCK_RLE) throw corrupt(`the block at offset ${offset - 3} claims ${size} bytes, more than the 128 KiB a block may hold`);
+            // An RLE block's size is what it regenerates, bounded the same (RFC 8878 3.1.1.2.3).
+            if (size > MAX_BLOCK_BYTES) throw corrupt(`the block at offset ${offset - 3} claims ${size} bytes, more than the 128 KiB a block may hold`);
             remaining = type === BLOCK_RLE ? 1 : size;
             state = remaining > 0 ? 'block' : lastBlock ? (checksum ? 'checksum' : 'magic') : 'block-header';
             if (state === 'checksum') remaining = 4;

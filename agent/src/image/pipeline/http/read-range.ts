@@ -19,7 +19,11 @@ export interface ReadRangeRequest {
  */
 export type RangeRead = { bytes: Uint8Array; total: number } | { bytes?: undefined; total: number } | undefined;
 
-/** Collects a short body into one buffer; anything past it is read into scratch and dropped. */
+/**
+ * Collects a short body into one buffer. Reads land in it directly, except
+ * the body's first bytes, which arrived with the response head and are
+ * handed over from the connection's own buffer: those are copied.
+ */
 function collect(length: number): BodyConsumer & { bytes: Uint8Array } {
   const bytes = new Uint8Array(length);
   let fill = 0;
@@ -27,7 +31,8 @@ function collect(length: number): BodyConsumer & { bytes: Uint8Array } {
     bytes,
     readBuffer: () => (fill < length ? bytes.subarray(fill) : new Uint8Array(4096)),
     onRead(view) {
-      if (view.buffer === bytes.buffer) fill += view.byteLength;
+      if (view.buffer !== bytes.buffer) bytes.set(view.subarray(0, length - fill), fill);
+      fill = Math.min(length, fill + view.byteLength);
       return true;
     },
     attach() {},
