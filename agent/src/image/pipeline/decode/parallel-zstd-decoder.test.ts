@@ -1,28 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Compressor } from 'zstd-napi';
-import type { ImageSink } from '../sink/image-sink.ts';
-import { createSlotPool, type SlotPool } from '../sink/slot-pool.ts';
+import { createSlotPool } from '../sink/slot-pool.ts';
+import { collectingSink } from '../../../../../test/support/collecting-sink.ts';
 import type { Decoder } from './decoders.ts';
 import { createParallelZstdDecoder, suitsParallelDecode } from './parallel-zstd-decoder.ts';
 
 const SLOT = 64 * 1024;
-
-/** The part of ImageSink the decoder uses, collecting what it dispatches in order. */
-function collectingSink(pool: SlotPool) {
-  const chunks: Buffer[] = [];
-  const sink = {
-    takeSlot: () => pool.acquire(),
-    dispatchSlot(slot, length) {
-      chunks.push(Buffer.from(slot.view.subarray(0, length)));
-      pool.release(slot);
-    },
-    releaseSlot: (slot) => pool.release(slot),
-    onSpace: (listener) => pool.onRelease(listener),
-    onFailure() {},
-  } satisfies Pick<ImageSink, 'takeSlot' | 'dispatchSlot' | 'releaseSlot' | 'onSpace' | 'onFailure'>;
-  return { sink: sink as unknown as ImageSink, bytes: () => Buffer.concat(chunks) };
-}
 
 async function feedAll(decoder: Decoder, stream: Uint8Array, size: number): Promise<void> {
   for (let at = 0; at < stream.length; at += size) {

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { IngotError } from '@ingot/protocol';
 import type { Decoder } from './decoders.ts';
+import { DecoderWaiters, type Waiter } from './decoder-waiters.ts';
 import { createFrameSplitter, type FrameSplitter } from './zstd-frame-splitter.ts';
 import type { ImageSink } from '../sink/image-sink.ts';
 import { DIRECT_ALIGN, SLOT_SIZE, type Slot } from '../sink/slot-pool.ts';
@@ -154,21 +155,14 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
   const splitter: FrameSplitter = createFrameSplitter();
   const frames = new Map<number, FrameState>();
   const waiting: FrameState[] = [];
-  const feeds = new Map<number, { pending: number; resolve: () => void; reject: (error: Error) => void }>();
+  const waiters = new DecoderWaiters<{ pending: number } & Waiter>();
+  const feeds = waiters.feeds;
   let nextFeed = 1;
   let nextDispatch = 0;
   let lastFrame: FrameState | undefined;
-  let failure: Error | undefined;
-  let ended: { resolve: () => void; reject: (error: Error) => void } | undefined;
   let closed: Promise<void> | undefined;
 
-  const fail = (error: Error) => {
-    failure ??= error;
-    for (const feed of feeds.values()) feed.reject(failure);
-    feeds.clear();
-    ended?.reject(failure);
-    ended = undefined;
-  };
+  const fail = (error: Error) => waiters.fail(error);
   const frameError = (frame: { index: number; offset: number }, what: string) => new IngotError('INGOT_IMAGE_FORMAT', {
     details: `zstd frame ${frame.index} (at offset ${frame.offset} of the stream) ${what}; nothing of it was written`,
   });
@@ -195,7 +189,7 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
 
   /** Gives the oldest waiting frames their slots and an idle worker, in stream order. */
   const schedule = () => {
-    while (!failure && !closed && waiting.length > 0) {
+    while (!waiters.failure && !closed && waiting.length > 0) {
       const frame = waiting[0]!;
       while (frame.slots.length < frame.need) {
         const slot = sink.takeSlot();
@@ -224,9 +218,9 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
       });
       frame.slots = [];
     }
-    if (ended && frames.size === 0) {
-      ended.resolve();
-      ended = undefined;
+    if (waiters.ended && frames.size === 0) {
+      waiters.ended.resolve();
+      waiters.ended = undefined;
     }
   };
 
@@ -234,7 +228,7 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
     if (reply.t === 'used') return used(reply.feed);
     const frame = worker.frame;
     worker.frame = undefined;
-    if (!frame || frame.index !== reply.index || failure) return;
+    if (!frame || frame.index !== reply.index || waiters.failure) return;
     if (reply.t === 'error') return fail(frameError(frame, `is corrupt: ${reply.message}`));
     frame.lengths = reply.lengths;
     dispatchReady();
@@ -275,7 +269,7 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
       return splitter.frames;
     },
     feed(chunk) {
-      if (failure) return Promise.reject(failure);
+      if (waiters.failure) return Promise.reject(waiters.failure);
       if (chunk.byteLength === 0) return Promise.resolve();
       const feed = nextFeed++;
       return new Promise<void>((resolve, reject) => {
@@ -291,15 +285,15 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
       });
     },
     end() {
-      if (failure) return Promise.reject(failure);
+      if (waiters.failure) return Promise.reject(waiters.failure);
       try {
         splitter.end();
       } catch (error) {
         fail(error as Error);
-        return Promise.reject(failure);
+        return Promise.reject(waiters.failure);
       }
       return new Promise<void>((resolve, reject) => {
-        ended = { resolve, reject };
+        waiters.ended = { resolve, reject };
         dispatchReady();
       });
     },
