@@ -158,6 +158,16 @@ interface WorkerState {
  */
 const FRAMES_PER_WORKER = 2;
 
+/**
+ * Slots the decoder may hold at once (frames decoding, or decoded and not yet
+ * handed on), of the pool's 6: as many as the single decoder lends ahead
+ * (zstd-decoder.ts), so the writes keep 3 in flight. Decoding a frame (about
+ * 1.5 ms) is faster than writing its slot: the slots in flight to the disk are
+ * what keeps the deploy fast. A frame larger than this still gets its slots
+ * once the decoder holds none.
+ */
+const MAX_HELD_SLOTS = 3;
+
 export interface ParallelZstdDecoderOptions {
   /** Decoding threads; one per core, at least 2, by default. */
   workers?: number;
@@ -176,6 +186,8 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
   const feeds = waiters.feeds;
   let nextFeed = 1;
   let nextDispatch = 0;
+  /** Slots taken from the sink and not yet handed back. */
+  let held = 0;
   let lastFrame: FrameState | undefined;
   let closed: Promise<void> | undefined;
 
@@ -208,10 +220,12 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
   const schedule = () => {
     while (!waiters.failure && !closed && waiting.length > 0) {
       const frame = waiting[0]!;
+      if (frame.slots.length < frame.need && held > frame.slots.length && held - frame.slots.length + frame.need > MAX_HELD_SLOTS) return;
       while (frame.slots.length < frame.need) {
         const slot = sink.takeSlot();
         if (!slot) return;
         frame.slots.push(slot);
+        held++;
       }
       // The least busy thread: an idle one first.
       const worker = workers.reduce((best, w) => (w.frames.length < best.frames.length ? w : best));
@@ -229,6 +243,7 @@ export function createParallelZstdDecoder(sink: ImageSink, options: ParallelZstd
   const dispatchReady = () => {
     for (let frame = frames.get(nextDispatch); frame?.lengths; frame = frames.get(nextDispatch)) {
       frames.delete(nextDispatch++);
+      held -= frame.slots.length;
       frame.slots.forEach((slot, i) => {
         const length = frame.lengths![i] ?? 0;
         if (length > 0) sink.dispatchSlot(slot, length);
