@@ -161,11 +161,11 @@ sgdisk.describe('deploying a snapshot back', () => {
     server.routes.set('/bad4.zst', { body: corrupt });
     const error = await failure(deploy('/bad4.zst', {}, corrupt));
     expect(error.message).toContain('zstd frame 4');
-    expect(isIngotError(error, 'INGOT_IMAGE_FORMAT')).toBe(true);
+    expect(error.code).toBe('INGOT_IMAGE_FORMAT');
     expect(error.message).toContain(`zstd frame 4 (at offset ${frameOffsets[4]} of the stream) is corrupt`);
     // The pipeline's wipe: no partial disk with a valid partition table is left behind.
     const written = await readFile(target);
-    expect(written.subarray(0, MiB).every((b) => b === 0)).toBe(true);
+    expect(written.subarray(0, MiB).filter((b) => b !== 0).length, 'non-zero bytes left in the first MiB').toBe(0);
   });
 
   for (const [field, wrong] of [['frames', 8], ['raw_bytes', DISK - 4096], ['image_bytes', 1000]] as const) {
@@ -194,7 +194,7 @@ sgdisk.describe('deploying a snapshot back', () => {
     const error = await failure(deploy('/snapshot.zst', { ingot_snapshot: { ...info, raw_sha256: wrong } }));
     expect(isIngotError(error, 'INGOT_SNAPSHOT_MISMATCH')).toBe(true);
     expect(error.message).toContain(`the disk bytes written have sha256 ${info.raw_sha256}, ingot_snapshot.raw_sha256 is ${wrong}`);
-    expect((await readFile(target)).subarray(0, MiB).every((b) => b === 0)).toBe(true);
+    expect((await readFile(target)).subarray(0, MiB).filter((b) => b !== 0).length, 'non-zero bytes left in the first MiB').toBe(0);
   });
 
   it('without Range support, still refuses a disagreeing frame count once the stream is in, and wipes the disk', async () => {
@@ -202,7 +202,7 @@ sgdisk.describe('deploying a snapshot back', () => {
     const error = await failure(deploy('/snapshot.zst', { ingot_snapshot: { ...info, frames: 9 } }));
     expect(isIngotError(error, 'INGOT_SNAPSHOT_MISMATCH')).toBe(true);
     expect(error.message).toContain('the stream held 7 frames, ingot_snapshot.frames says 9');
-    expect((await readFile(target)).subarray(0, MiB).every((b) => b === 0)).toBe(true);
+    expect((await readFile(target)).subarray(0, MiB).filter((b) => b !== 0).length, 'non-zero bytes left in the first MiB').toBe(0);
   });
 
   it('refuses an object that is no seekable stream (plain zstd) before writing', async () => {

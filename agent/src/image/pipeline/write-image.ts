@@ -110,10 +110,11 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   };
   let run = newRun();
   const retire = async () => {
-    everWritten ||= run.sink.writeStarted;
     run.sink.retire();
     await run.consumer.close();
     await run.sink.drain().catch(() => {});
+    // After the drain: a slot whose zero check was still pending starts its write only then.
+    everWritten ||= run.sink.writeStarted;
     run.sink.reset();
   };
   const progress = startProgress({
