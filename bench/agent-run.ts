@@ -4,6 +4,7 @@
  * this file with image-build's esbuild settings and runs it with plain `node`,
  * as the ramdisk runs the agent (no tsx, no flags). Prints one JSON line.
  * Usage: agent-run.mjs <url> <sha256> <target> [never|verified]
+ * BENCH_ZSTD_THREADS sets the threads of a many-frame zstd image (default: one per core).
  */
 import { createDeviceGuard, createLogger, createRealSystem } from '../agent/src/index.ts';
 import { writeImage } from '../agent/src/image/pipeline/index.ts';
@@ -26,6 +27,7 @@ const result = await writeImage({
   options: {
     stallTimeoutMs: 30_000, totalTimeoutMs: 600_000, retries: 3, backoff: { initialMs: 200, maxMs: 2000, factor: 2 },
     skipZeroBlocks: skip, progressIntervalMs: 60_000,
+    ...(process.env.BENCH_ZSTD_THREADS ? { zstdThreads: Number(process.env.BENCH_ZSTD_THREADS) } : {}),
   },
 });
 const wallS = Number(process.hrtime.bigint() - started) / 1e9;

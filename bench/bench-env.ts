@@ -5,7 +5,8 @@
  * nginx from Debian on 127.0.0.1, and a loop device (or a file) to write to.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const IMAGE_BYTES = 2 * 1024 * 1024 * 1024;
@@ -67,6 +68,30 @@ export function prepareSparseImage(dir: string): { zst: string; zstSha256: strin
   const digest = (path: string) => sh('openssl', ['dgst', '-sha256', '-r', path]).split(' ')[0]!;
   const ratio = IMAGE_BYTES / Number(sh('stat', ['-c', '%s', zst]).trim());
   return { zst, zstSha256: digest(zst), rawSha256: digest(raw), ratio };
+}
+
+/**
+ * The same image as Ingot's snapshots store it: zstd's seekable format, 4 MiB
+ * frames at level 3, made by the capture's own compressFrames (cached).
+ */
+export async function prepareSeekableImage(dir: string, raw: string): Promise<{ zst: string; zstSha256: string }> {
+  const zst = `${dir}/image.raw.szst`;
+  if (!existsSync(zst)) {
+    const { compressFrames } = await import('../agent/src/snapshot/compress-frames.ts');
+    const partial = `${zst}.partial`;
+    const file = await open(partial, 'w', 0o644);
+    try {
+      let position = 0;
+      await compressFrames(createReadStream(raw, { highWaterMark: 4 << 20 }), async (chunk) => {
+        await file.write(chunk, 0, chunk.byteLength, position);
+        position += chunk.byteLength;
+      }, { level: 3, frameSize: 4 << 20 });
+    } finally {
+      await file.close();
+    }
+    renameSync(partial, zst);
+  }
+  return { zst, zstSha256: sh('openssl', ['dgst', '-sha256', '-r', zst]).split(' ')[0]! };
 }
 
 export interface Nginx {

@@ -15,6 +15,7 @@ import { readExpectedDigest } from '../image/request/checksums.ts';
 type ExpectedValue = Awaited<ReturnType<typeof readExpectedDigest>>;
 import { writeWholeDiskConfigDrive } from './config-drive-writer.ts';
 import { settlePartitionTable } from '../disks/partition-table.ts';
+import { snapshotExpectations } from './snapshot-check.ts';
 
 /**
  * What an image write needs of a step's context (no ports). Spelled out
@@ -118,6 +119,7 @@ export function streamImage(
     system: ctx.system,
     proxy: (url) => proxyFor(info.proxies, info.noProxy, url),
     declaredFormat: info.diskFormat,
+    ...(info.snapshot ? { expectations: snapshotExpectations(info.snapshot, log) } : {}),
     signal: ctx.signal,
     log,
     onProgress: (progress) => ctx.progress(describeProgress(progress)),

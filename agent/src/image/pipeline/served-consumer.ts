@@ -6,6 +6,7 @@ import type { BodyConsumer } from './http/body-consumer.ts';
 import type { ImageSink } from './sink/image-sink.ts';
 import type { System } from '../../system/system.ts';
 import { createZstdDecoder } from './decode/zstd-decoder.ts';
+import { createParallelZstdDecoder, suitsParallelDecode } from './decode/parallel-zstd-decoder.ts';
 import { readZstdContentSize } from './decode/zstd-frame-header.ts';
 
 /**
@@ -73,6 +74,8 @@ export class ServedConsumer implements BodyConsumer {
      * throw (e.g. qcow2, too large).
      */
     private readonly onFormat: (format: ImageFormat, head: Uint8Array) => void,
+    /** Threads for a zstd stream of many frames (parallel-zstd-decoder.ts); one per core (at least 2) by default. */
+    private readonly zstdWorkers?: number,
   ) {
     sink.onSpace(() => this.drain());
     sink.onFailure(() => {
@@ -206,6 +209,11 @@ export class ServedConsumer implements BodyConsumer {
     await this.sink.drain();
   }
 
+  /** zstd frames the decoder walked, when it walks frames (a stream of many, decoded in parallel). */
+  get frames(): number | undefined {
+    return this.decoder?.frames;
+  }
+
   /** Stops the decoder; resolves once it can no longer write into the image slots. */
   async close(): Promise<void> {
     await this.decoder?.close();
@@ -214,9 +222,21 @@ export class ServedConsumer implements BodyConsumer {
   private startFormat(format: ImageFormat, head: Uint8Array): void {
     this.onFormat(format, head);
     this.format = format;
-    if (format === 'zstd') this.decoder = createZstdDecoder(this.sink);
+    if (format === 'zstd') this.decoder = this.createZstd(head);
     else if (format === 'gzip') this.decoder = createGzipDecoder(this.sink);
     else if (format === 'xz') this.decoder = createXzDecoder(this.sink, this.system);
+  }
+
+  /**
+   * A first frame that records a small, block-aligned content size is how
+   * Ingot's snapshots (and other many-frame streams) begin: those decode a
+   * frame per thread. A stream of one large frame, or one without sizes,
+   * keeps the single decoder, which needs no frame sizes.
+   */
+  private createZstd(head: Uint8Array): Decoder {
+    const first = readZstdContentSize(head);
+    if (first.state === 'known' && suitsParallelDecode(first.bytes)) return createParallelZstdDecoder(this.sink, { workers: this.zstdWorkers });
+    return createZstdDecoder(this.sink);
   }
 
   private take(view: Uint8Array): boolean {

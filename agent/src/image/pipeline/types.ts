@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { System } from '../../system/system.ts';
 import type { DigestAlgorithm, ExpectedDigest } from '../request/checksums.ts';
 import type { ImageFormat } from './decode/format.ts';
+import type { RangeRead } from './http/read-range.ts';
 
 export interface BackoffOptions {
   /** First wait after a failure, in ms. */
@@ -33,6 +34,11 @@ export interface WriteImageOptions {
    * - 'never': always written.
    */
   skipZeroBlocks?: 'never' | 'verified' | 'if-device-reads-zero';
+  /**
+   * Threads decoding a zstd image of many frames (a snapshot) frame by frame;
+   * one per core, at least 2, by default (pipeline/decode/parallel-zstd-decoder.ts).
+   */
+  zstdThreads?: number;
   /** Minimum interval between onProgress calls and progress log lines; default 1000 ms. */
   progressIntervalMs?: number;
   /**
@@ -62,6 +68,23 @@ export interface WriteImageProgress {
   retry?: DownloadRetry;
 }
 
+/**
+ * Checks beyond the digest of the file as served, for an image that comes
+ * with its own description (a snapshot's `ingot_snapshot`, deploy/snapshot-check.ts).
+ * With them the pipeline also takes the sha256 of the image bytes written.
+ */
+export interface ImageExpectations {
+  /**
+   * Before the first byte is written; `readRange(start, length)` reads bytes
+   * of the first URL with one Range request. Throws to refuse the image.
+   */
+  beforeWrite(readRange: (start: number, length: number) => Promise<RangeRead>, target: { size: number }): Promise<void>;
+  /** Once the format is known, before anything is written; throws to refuse it. */
+  checkFormat(format: ImageFormat): void;
+  /** After the stream was written and its served digest matched; throws to fail (the target is then wiped). */
+  afterWrite(written: { servedBytes: number; imageBytes: number; frames: number | undefined; imageSha256: string }): void;
+}
+
 export interface WriteImageRequest {
   urls: readonly string[];
   /** Digest of the file as served (compressed if it is), like Glance's os_hash_value. */
@@ -82,6 +105,7 @@ export interface WriteImageRequest {
    * empty or `unknown` accept whatever is detected.
    */
   declaredFormat?: string | null;
+  expectations?: ImageExpectations;
   signal?: AbortSignal;
   log: Logger;
   onProgress?: (progress: WriteImageProgress) => void;

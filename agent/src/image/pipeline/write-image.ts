@@ -5,6 +5,7 @@ import { createDigestWorker } from './digest/digest-worker.ts';
 import { checkImageFormat, isCompressed, type ImageFormat } from './decode/format.ts';
 import { readZstdContentSize } from './decode/zstd-frame-header.ts';
 import { createFetchState, fetchServed } from './http/fetch-served.ts';
+import { readRange } from './http/read-range.ts';
 import { ImageSink } from './sink/image-sink.ts';
 import { startProgress } from './progress.ts';
 import { readBackDigest } from './digest/readback.ts';
@@ -74,7 +75,10 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   const target = await openImageTarget(given.path, given.size, system);
   const pool = createSlotPool();
   const worker = createDigestWorker();
-  const streams = { served: expected.algorithm, ...(options.verifyReadback ? { image: 'sha256' } : {}) };
+  const { expectations } = request;
+  // The image bytes' sha256: for a read-back check, and for expectations (a snapshot's raw digest).
+  const hashImage = options.verifyReadback || expectations !== undefined;
+  const streams = { served: expected.algorithm, ...(hashImage ? { image: 'sha256' } : {}) };
   const state = createFetchState();
   let everWritten = false;
   let attempt: AbortController | undefined;
@@ -88,11 +92,12 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     const sink = new ImageSink({
       pool, target, worker, skipZeroSlots: skipMode === 'if-device-reads-zero' || zeroing !== undefined, zeroRuns: zeroing ? zeroRuns : undefined,
     });
-    const consumer = new ServedConsumer(sink, worker, system, (format, head) => checkFormat(format, sink, head));
+    const consumer = new ServedConsumer(sink, worker, system, (format, head) => checkFormat(format, sink, head), options.zstdThreads);
     sink.onFailure((error) => attempt?.abort(error));
     return { sink, consumer };
   };
   const checkFormat = (format: ImageFormat, sink: ImageSink, head: Uint8Array) => {
+    expectations?.checkFormat(format);
     if (checkImageFormat(format, request.declaredFormat) === 'convert') throw new ConvertInstead();
     const declared = declaredImageSize(format, head, state.total);
     if (declared !== undefined && declared.bytes > BigInt(given.size)) {
@@ -100,15 +105,16 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
         details: `the image is ${describeBytes(declared.bytes)}, ${declared.source}, and ${given.path} holds ${describeBytes(BigInt(given.size))}; nothing was written`,
       });
     }
-    sink.hashWith(format === 'raw' ? 'served' : options.verifyReadback ? 'image' : undefined);
+    sink.hashWith(format === 'raw' ? 'served' : hashImage ? 'image' : undefined);
     log.info({ format }, 'image format detected');
   };
   let run = newRun();
   const retire = async () => {
-    everWritten ||= run.sink.writeStarted;
     run.sink.retire();
     await run.consumer.close();
     await run.sink.drain().catch(() => {});
+    // After the drain: a slot whose zero check was still pending starts its write only then.
+    everWritten ||= run.sink.writeStarted;
     run.sink.reset();
   };
   const progress = startProgress({
@@ -119,6 +125,14 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
   });
   try {
     if (target.direct) alignSlots(pool, (view) => target.probeAlignment(view));
+    if (expectations) {
+      const first = parsedUrls[0]!;
+      const proxy = typeof request.proxy === 'function' ? request.proxy(first) : request.proxy;
+      await expectations.beforeWrite(
+        (start, length) => readRange({ url: first, caPem: request.caPem, proxy, stallTimeoutMs: options.stallTimeoutMs, signal: overall }, start, length),
+        { size: given.size },
+      );
+    }
     await fetchServed({
       urls: parsedUrls,
       caPem: request.caPem,
@@ -155,6 +169,7 @@ async function writeStreamedImage(request: WriteImageRequest): Promise<WriteImag
     if (!digestsMatch(actual, expected.value)) {
       throw new IngotError('INGOT_IMAGE_CHECKSUM', { details: `the ${expected.algorithm} of the image as served is ${actual}, expected ${expected.value}` });
     }
+    expectations?.afterWrite({ servedBytes: run.consumer.served, imageBytes: run.sink.imageBytes, frames: run.consumer.frames, imageSha256: digests.image ?? '' });
     let zeroFallbackBytes = 0;
     if (zeroing) {
       const zeroed = await zeroSkippedRanges({ runs: zeroRuns, method: zeroing, target, system, pool, log });

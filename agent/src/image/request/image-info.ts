@@ -1,5 +1,6 @@
-import { describeInput, IngotError, parseStrictBool } from '@ingot/protocol';
+import { describeInput, IngotError, parseStrictBool, type SnapshotDeployInfo } from '@ingot/protocol';
 import { chooseChecksumSpec, type ChecksumOptions, type ChecksumSpec } from './checksums.ts';
+import { parseSnapshotInfo } from './snapshot-info.ts';
 
 /**
  * IPA's `image_info` (ipa-protocol.md 9.1), validated before the command
@@ -32,6 +33,8 @@ export interface ImageInfo {
   partition: PartitionImageInfo | null;
   /** The legacy location of the config drive (also a separate parameter of prepare_image). */
   configdrive: string | null;
+  /** `ingot_snapshot`: the image is an Ingot snapshot, checked against this (Ingot's extension). */
+  snapshot: SnapshotDeployInfo | null;
 }
 
 export interface PartitionImageInfo {
@@ -172,6 +175,8 @@ export function parseImageInfo(raw: unknown, options: ChecksumOptions): ImageInf
   const imageType = raw.image_type === 'partition' ? 'partition' : 'whole-disk'; // 9.1: anything else is whole-disk
   const configdrive = optionalString(raw, 'configdrive');
   const auth = parseAuth(raw);
+  const snapshot = parseSnapshotInfo(raw.ingot_snapshot);
+  if (snapshot && imageType === 'partition') invalid('ingot_snapshot', 'is for whole-disk images: a snapshot holds a whole disk (its partition table included); deploy it with image_type whole-disk');
   return {
     id,
     urls,
@@ -193,6 +198,7 @@ export function parseImageInfo(raw: unknown, options: ChecksumOptions): ImageInf
     nodeUuid: optionalString(raw, 'node_uuid'),
     partition: imageType === 'partition' ? parsePartition(raw) : null,
     configdrive: configdrive || null,
+    snapshot,
   };
 }
 

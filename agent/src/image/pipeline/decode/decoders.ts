@@ -16,6 +16,8 @@ export interface Decoder {
   end(): Promise<void>;
   /** Stops decoding for good; resolves once nothing can write into the sink's slots any more. */
   close(): Promise<void>;
+  /** zstd frames seen so far, for a decoder that walks frames (parallel-zstd-decoder.ts). */
+  readonly frames?: number;
 }
 
 function corrupt(kind: string, error: unknown): IngotError {

@@ -1,27 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { compress } from 'zstd-napi';
-import type { ImageSink } from '../sink/image-sink.ts';
-import { createSlotPool, type SlotPool } from '../sink/slot-pool.ts';
+import { createSlotPool } from '../sink/slot-pool.ts';
+import { collectingSink } from '../../../../../test/support/collecting-sink.ts';
 import { createZstdDecoder } from './zstd-decoder.ts';
 
 const SLOT = 64 * 1024;
-
-/** The part of ImageSink the decoder uses, collecting what it dispatches in order. */
-function collectingSink(pool: SlotPool) {
-  const chunks: Buffer[] = [];
-  const sink = {
-    takeSlot: () => pool.acquire(),
-    dispatchSlot(slot, length) {
-      chunks.push(Buffer.from(slot.view.subarray(0, length)));
-      pool.release(slot);
-    },
-    releaseSlot: (slot) => pool.release(slot),
-    onSpace: (listener) => pool.onRelease(listener),
-    onFailure() {},
-  } satisfies Pick<ImageSink, 'takeSlot' | 'dispatchSlot' | 'releaseSlot' | 'onSpace' | 'onFailure'>;
-  return { sink: sink as unknown as ImageSink, bytes: () => Buffer.concat(chunks), chunks };
-}
 
 /** Feeds `stream` in shared chunks of `size` bytes, as the socket's staging buffers arrive. */
 async function feedAll(decoder: ReturnType<typeof createZstdDecoder>, stream: Buffer, size: number): Promise<void> {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { IngotError } from '@ingot/protocol';
 import type { Decoder } from './decoders.ts';
+import { DecoderWaiters } from './decoder-waiters.ts';
 import type { ImageSink } from '../sink/image-sink.ts';
 import type { Slot } from '../sink/slot-pool.ts';
 
@@ -116,24 +117,17 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
   const worker = new Worker(workerSource, { eval: true, workerData: { binding: bindingPath }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16, codeRangeSizeMb: 4 } });
   // Not unref'd: while it decodes the zero tail of an image, nothing else may keep the event loop
   // alive in a one-shot process (bench:deploy). close() always ends it.
-  const feeds = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  const waiters = new DecoderWaiters();
+  const feeds = waiters.feeds;
   const lent = new Map<number, Slot>();
   let nextFeed = 1;
-  let ended: { resolve: () => void; reject: (error: Error) => void } | undefined;
-  let failure: Error | undefined;
   // The worker finished the stream: it needs no more slots.
   let done = false;
   let closed: Promise<void> | undefined;
 
-  const fail = (error: Error) => {
-    failure ??= error;
-    for (const feed of feeds.values()) feed.reject(failure);
-    feeds.clear();
-    ended?.reject(failure);
-    ended = undefined;
-  };
+  const fail = (error: Error) => waiters.fail(error);
   const lend = () => {
-    while (!failure && !done && !closed && lent.size < SLOTS_AHEAD) {
+    while (!waiters.failure && !done && !closed && lent.size < SLOTS_AHEAD) {
       const slot = sink.takeSlot();
       if (!slot) return;
       lent.set(slot.index, slot);
@@ -160,8 +154,8 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
         lent.delete(index);
         if (slot) sink.releaseSlot(slot);
       }
-      ended?.resolve();
-      ended = undefined;
+      waiters.ended?.resolve();
+      waiters.ended = undefined;
     } else {
       fail(new IngotError('INGOT_IMAGE_FORMAT', { details: `the zstd stream is corrupt or truncated: ${reply.message}` }));
     }
@@ -172,7 +166,7 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
 
   return {
     feed(chunk) {
-      if (failure) return Promise.reject(failure);
+      if (waiters.failure) return Promise.reject(waiters.failure);
       if (chunk.byteLength === 0) return Promise.resolve();
       const id = nextFeed++;
       return new Promise<void>((resolve, reject) => {
@@ -181,9 +175,9 @@ export function createZstdDecoder(sink: ImageSink): Decoder {
       });
     },
     end() {
-      if (failure) return Promise.reject(failure);
+      if (waiters.failure) return Promise.reject(waiters.failure);
       return new Promise<void>((resolve, reject) => {
-        ended = { resolve, reject };
+        waiters.ended = { resolve, reject };
         worker.postMessage({ t: 'end' });
       });
     },
