@@ -125,6 +125,22 @@ swift.describe('snapshot stores on Debian\'s Swift 2.30', () => {
     expect((await listing('snapshots', 'nodes/node-1/')).map((entry) => entry.name)).toEqual(['nodes/node-1/disk.img.zst', 'nodes/node-1/disk.img.zst.manifest.json']);
   });
 
+  swift.it('Swift: more segments than one manifest may list are completed as nested manifests, which Swift serves as one object', async () => {
+    showLogsOnFailure();
+    const store = swiftStore('nodes/node-nested/disk.img.zst', { maxManifestSegments: 2 });
+    const target = await store.prepare(8 * MiB);
+    const image = randomBytes(4 * MiB + 777);
+    const segments = await uploadLikeTheAgent(target, image);
+    expect(segments).toHaveLength(5);
+    const result = resultOf(target, image, segments);
+    expect(await store.complete(result)).toEqual(result.manifest);
+    // Three sub-manifests (2 + 2 + 1 segments) beside the segments; the object is their concatenation.
+    expect((await listing('snapshots_segments', 'nodes/node-nested/')).map((entry) => entry.name).filter((name) => name.includes('/manifest-'))).toHaveLength(3);
+    const got = Buffer.from(await (await fetch(await store.readUrl(60))).arrayBuffer());
+    expect(got.equals(image)).toBe(true);
+    await expectRange(store, image, 2 * MiB - 5, 3 * MiB + 5);
+  });
+
   swift.it('Swift: refuses to complete when a segment\'s etag is not what was stored, leaving no object, and abandon deletes every segment', async () => {
     showLogsOnFailure();
     const store = swiftStore('nodes/node-2/disk.img.zst', { auth: { token: server.authToken }, tempUrlKey: server.tempUrlKey });

@@ -304,7 +304,7 @@ INGOT_S3_ACCESS_KEY with INGOT_S3_SECRET_KEY.`), 'snapshot'), 'upload');
       .argParser(collect(checked(parseRootDeviceHint))))
     .addOption(new Option('--partitions <numbers>', 'capture only these partitions (and the partition table), e.g. 1,2; default: the whole disk')
       .argParser(checked(parsePartitions)))
-    .addOption(new Option('--segment-size <size>', 'bytes per Swift segment or S3 part (e.g. 64MiB, the default; S3 needs at least 5MiB); raised so at most 1000 segments (Swift) or 10000 parts (S3) are needed')
+    .addOption(new Option('--segment-size <size>', 'bytes per Swift segment or S3 part (e.g. 64MiB, the default; S3 needs at least 5MiB); raised so at most 10000 are needed (the S3 part limit; Swift nests manifests past 1000 segments); the agent holds up to 3 segments in memory')
       .argParser(parseSize))
     .action(async (parsed: ParsedOptions, self: Command) => {
       requireOptions(self, parsed, ['mac', 'store']);

@@ -38,7 +38,7 @@ export type { RaidReport } from './deploy-driver.ts';
 export { readRaidConfigFile, type RaidConfigFile, type TargetRaidConfig } from './raid-config-file.ts';
 export { describeRaidResult } from './raid-step.ts';
 export { driveRescue, type RescueOptions, type RescueReport } from './rescue-driver.ts';
-export { snapshotDeployImage } from './image-info.ts';
+export { buildImageInfo, snapshotDeployImage } from './image-info.ts';
 export { diskBytesFromInventory, driveSnapshot, type DriveSnapshotOptions, type SnapshotProgress, type SnapshotReport } from './snapshot-driver.ts';
 export { readRescuePassword } from './rescue-password.ts';
 export { describeRootDisk, readRootDisk, type PartitionTable, type RootDisk } from './root-disk.ts';

@@ -6,7 +6,7 @@
 import { IngotError } from '@ingot/protocol';
 
 export const MiB = 1024 * 1024;
-/** Swift's default `max_manifest_segments` (slo middleware). */
+/** Swift's default `max_manifest_segments` (slo middleware): segments per manifest; the Swift store nests manifests beyond it. */
 export const SWIFT_MAX_SEGMENTS = 1000;
 /** S3's limit on part numbers. */
 export const S3_MAX_PARTS = 10_000;

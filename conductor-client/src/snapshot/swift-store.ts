@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { IngotError, redactUrl, type SnapshotCaptureResult, type SnapshotManifest, type SnapshotTarget } from '@ingot/protocol';
+import { MAX_SNAPSHOT_SEGMENTS } from '@ingot/protocol';
 import { planSegments, SWIFT_MAX_SEGMENTS } from './segment-plan.ts';
 import { checkedSegments, DEFAULT_URL_TTL_SECONDS, manifestName, parseSnapshotManifest, type SnapshotStore } from './snapshot-store.ts';
 import { storeError, storeRequest } from './store-http.ts';
@@ -27,14 +28,23 @@ export interface SwiftStoreOptions {
   object: string;
   /** Where the segments go; default `<container>_segments` (created when missing). */
   segmentContainer?: string;
-  /** Bytes per segment; default 64 MiB, raised so that at most 1000 segments are needed. */
+  /** Bytes per segment; default 64 MiB, raised so that at most 10000 segment URLs are needed (MAX_SNAPSHOT_SEGMENTS). */
   segmentSize?: number;
+  /**
+   * Segments one static large object's manifest may list: the cluster's
+   * `max_manifest_segments` (Swift's default 1000). More segments are
+   * completed as nested manifests: sub-manifests of this many, and the
+   * object's manifest listing them.
+   */
+  maxManifestSegments?: number;
   /** Seconds the agent's URLs stay valid; default 3600. */
   urlTtlSeconds?: number;
   log?: Logger;
 }
 
 const segmentName = (object: string, index: number) => `${object}.segments/${String(index).padStart(8, '0')}`;
+/** A nested manifest of segments: named under the segments' prefix, so abandon() finds it with them. */
+const subManifestName = (object: string, index: number) => `${object}.segments/manifest-${String(index).padStart(4, '0')}`;
 
 export function createSwiftStore(options: SwiftStoreOptions): SnapshotStore {
   const proxyUrl = options.proxyUrl.replace(/\/+$/, '');
@@ -106,7 +116,7 @@ export function createSwiftStore(options: SwiftStoreOptions): SnapshotStore {
     location: `${proxyUrl}${objectPath(options.container, options.object)}`,
 
     async prepare(rawBytes, prepareOptions = {}): Promise<SnapshotTarget> {
-      const plan = planSegments(rawBytes, { requested: options.segmentSize, maxSegments: SWIFT_MAX_SEGMENTS, frameSize: prepareOptions.frameSize });
+      const plan = planSegments(rawBytes, { requested: options.segmentSize, maxSegments: MAX_SNAPSHOT_SEGMENTS, frameSize: prepareOptions.frameSize });
       // PUT on a container is idempotent (201 made, 202 already there).
       for (const container of new Set([options.container, segmentContainer])) {
         await withToken(`create the container ${container}`, `${accountPath}/${container}`, { method: 'PUT' }, [201, 202]);
@@ -120,16 +130,30 @@ export function createSwiftStore(options: SwiftStoreOptions): SnapshotStore {
 
     async complete(result: SnapshotCaptureResult): Promise<SnapshotManifest> {
       const segments = checkedSegments(result, 'swift', signed || Number.MAX_SAFE_INTEGER);
-      const slo = segments.map((segment) => ({
+      const entries = segments.map((segment) => ({
         path: `/${segmentContainer}/${segmentName(options.object, segment.index)}`, etag: segment.etag ?? segment.md5, size_bytes: segment.bytes,
       }));
-      // Swift checks each segment's etag and size here and refuses the whole manifest (400) on any mismatch.
-      await withToken(`PUT the static large object's manifest of ${options.container}/${options.object} (${slo.length} segments)`, objectPath(options.container, options.object),
+      // Swift checks each segment's etag and size at every manifest PUT and refuses the whole manifest (400) on any mismatch.
+      const perManifest = options.maxManifestSegments ?? SWIFT_MAX_SEGMENTS;
+      let slo: Array<{ path: string; etag: string | null; size_bytes: number | null }> = entries;
+      if (entries.length > perManifest) {
+        // Nested: sub-manifests of perManifest segments each (Swift nests up to 10 levels; two are enough for MAX_SNAPSHOT_SEGMENTS).
+        slo = [];
+        for (let start = 0, index = 0; start < entries.length; start += perManifest, index++) {
+          const group = entries.slice(start, start + perManifest);
+          const name = subManifestName(options.object, index);
+          await withToken(`PUT the nested manifest ${segmentContainer}/${name} (${group.length} segments)`, objectPath(segmentContainer, name),
+            { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: JSON.stringify(group) }, [201], '?multipart-manifest=put');
+          // Its segments were checked just now; the outer entry leaves etag and size to Swift.
+          slo.push({ path: `/${segmentContainer}/${name}`, etag: null, size_bytes: null });
+        }
+      }
+      await withToken(`PUT the static large object's manifest of ${options.container}/${options.object} (${entries.length} segments${slo === entries ? '' : ` in ${slo.length} nested manifests`})`, objectPath(options.container, options.object),
         { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: JSON.stringify(slo) }, [201], '?multipart-manifest=put');
       objectWritten = true;
       await withToken(`PUT ${manifestName(options.object)}`, objectPath(options.container, manifestName(options.object)),
         { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: `${JSON.stringify(result.manifest, null, 2)}\n` }, [201]);
-      log.info({ object: `${options.container}/${options.object}`, segments: slo.length }, 'static large object completed');
+      log.info({ object: `${options.container}/${options.object}`, segments: entries.length, nested: slo === entries ? 0 : slo.length }, 'static large object completed');
       objectWritten = false;
       return result.manifest;
     },
