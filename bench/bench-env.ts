@@ -101,8 +101,11 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-/** nginx with sendfile and 2 workers, as measured in perf-limits.md; an unusual port (9). */
-export async function startNginx(dir: string, port: number): Promise<Nginx> {
+/**
+ * nginx with sendfile and 2 workers, as measured in perf-limits.md; an unusual port (9).
+ * `davDir` (a directory under `dir`) takes WebDAV PUTs, chunked ones included: bench:snapshot's target.
+ */
+export async function startNginx(dir: string, port: number, options: { davDir?: string } = {}): Promise<Nginx> {
   const prefix = `${dir}/nginx`;
   mkdirSync(`${prefix}/logs`, { recursive: true });
   writeFileSync(`${prefix}/nginx.conf`, `
@@ -119,7 +122,11 @@ http {
   fastcgi_temp_path ${prefix}/fastcgi;
   uwsgi_temp_path ${prefix}/uwsgi;
   scgi_temp_path ${prefix}/scgi;
-  server { listen 127.0.0.1:${port}; root ${dir}; }
+  server {
+    listen 127.0.0.1:${port};
+    root ${dir};
+    ${options.davDir ? `location /${options.davDir}/ { dav_methods PUT DELETE; create_full_put_path on; client_max_body_size 0; }` : ''}
+  }
 }
 `);
   const child: ChildProcess = spawn('nginx', ['-p', prefix, '-c', `${prefix}/nginx.conf`, '-g', 'daemon off;'], { stdio: 'inherit' });

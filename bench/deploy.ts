@@ -7,61 +7,20 @@
  * line JSON. BENCH_DIR (default /var/tmp/ingot-bench) caches the images;
  * BENCH_RUNS sets the runs per contender (median reported, default 3).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleAgent } from '@ingot/image-build';
 import { attachTarget, IMAGE_BYTES, prepareImage, prepareSeekableImage, prepareSparseImage, startNginx } from './bench-env.ts';
-import { machineBusyS, serviceCpuS } from './cpu-accounting.ts';
+import { serviceCpuS } from './cpu-accounting.ts';
+import { clean, cpuLimit, createMeasure, median, round3, type Measure } from './measure.ts';
 import { SOURCE_NODE_ARGS } from '../test/support/run-source.ts';
 
 const dir = process.env.BENCH_DIR ?? '/var/tmp/ingot-bench';
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const port = Number(process.env.BENCH_PORT ?? 18473);
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-interface Measure {
-  wallS: number;
-  /** user+sys of the process tree plus nginx and kernel threads (cpu-accounting.ts). */
-  costS: number;
-  /** Busy CPU of the rest of the machine meanwhile. */
-  foreignS: number;
-  rssMb: number;
-  stdout: string;
-}
-
-const clean = (m: Measure) => m.foreignS <= Math.max(0.3, 0.1 * m.wallS);
-
-/** Runs argv under GNU time: wall, CPU it cost (cpu-accounting.ts), peak RSS of its largest process. */
-function measureOnce(argv: string[]): Measure {
-  const timeFile = `${dir}/time.txt`;
-  const busy = machineBusyS();
-  const service = serviceCpuS(nginx.pid);
-  const started = process.hrtime.bigint();
-  const child = spawnSync('/usr/bin/time', ['-v', '-o', timeFile, ...argv], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const wallS = Number(process.hrtime.bigint() - started) / 1e9;
-  const serviceS = serviceCpuS(nginx.pid) - service;
-  const machineS = machineBusyS() - busy;
-  if (child.status !== 0) throw new Error(`${argv.join(' ')} failed (${child.status}): ${child.stderr}`);
-  const report = readFileSync(timeFile, 'utf8');
-  const field = (name: string) => Number(new RegExp(`${name}: ([\\d.]+)`).exec(report)?.[1] ?? NaN);
-  const treeS = field('User time \\(seconds\\)') + field('System time \\(seconds\\)');
-  const costS = treeS + serviceS;
-  return { wallS, costS, foreignS: Math.max(0, machineS - costS), rssMb: field('Maximum resident set size \\(kbytes\\)') / 1024, stdout: child.stdout };
-}
-
-/** Up to two retries of a disturbed run (perf-limits.md 1); keeps the least disturbed one. `prepare` runs before each attempt. */
-function measure(argv: string[], prepare = () => {}): Measure {
-  prepare();
-  let best = measureOnce(argv);
-  for (let retry = 0; retry < 2 && !clean(best); retry++) {
-    prepare();
-    const again = measureOnce(argv);
-    if (again.foreignS < best.foreignS) best = again;
-  }
-  return best;
-}
 
 function shellPipeline(url: string, compressed: boolean, hasher: 'openssl' | 'sha256sum', device: string): string[] {
   const hash = hasher === 'openssl' ? 'openssl dgst -sha256 -r' : 'sha256sum';
@@ -71,9 +30,7 @@ function shellPipeline(url: string, compressed: boolean, hasher: 'openssl' | 'sh
   return ['bash', '-c', script];
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const mbps = (seconds: number) => IMAGE_BYTES / seconds / 1e6;
-const round3 = (value: number) => Math.round(value * 1000) / 1000;
 
 const image = prepareImage(dir);
 const sparse = prepareSparseImage(dir);
@@ -83,6 +40,7 @@ mkdirSync(`${root}/node_modules/.cache/ingot-bench`, { recursive: true });
 await bundleAgent({ entry: `${root}/bench/agent-run.ts`, outfile: bundle });
 execFileSync('sh', ['-c', `cat ${image.raw} ${image.zst} ${sparse.zst} ${seekable.zst} > /dev/null`]);
 const nginx = await startNginx(dir, port);
+const measure = createMeasure({ timeFile: `${dir}/time.txt`, serviceCpuS: () => serviceCpuS(nginx.pid) });
 const target = attachTarget(dir);
 try {
   // Component costs for the limit, measured now. The in-process ones time only the work itself.
@@ -103,7 +61,7 @@ try {
    * perf-limits.md 5: the image over the larger of (summed stage CPU / 2 cores) and the slowest stage.
    * Receive and decompress are separate stages: the agent decompresses in a thread of its own.
    */
-  const limit = (stages: number[]) => IMAGE_BYTES / Math.max(stages.reduce((a, b) => a + b, 0) / 2, ...stages) / 1e6;
+  const limit = (stages: number[]) => cpuLimit(IMAGE_BYTES, stages);
   /**
    * The same, with decompression spread over every core (a many-frame image,
    * decoded a frame per thread): its CPU still counts in full in the sum, but as
