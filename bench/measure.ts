@@ -55,7 +55,18 @@ export function createMeasure(options: { timeFile: string; serviceCpuS: () => nu
   };
 }
 
-/** perf-limits.md 5: bytes over the larger of (summed stage CPU / cores) and the slowest stage, in MB/s. */
-export function cpuLimit(bytes: number, stages: number[], cores = 2): number {
-  return bytes / Math.max(stages.reduce((a, b) => a + b, 0) / cores, ...stages) / 1e6;
+/**
+ * perf-limits.md 5: bytes over the larger of (summed stage CPU / cores), the
+ * slowest stage's CPU, and the slowest device stage's wall time. `spread`
+ * stages run on every core at once (frames compressed or decompressed a
+ * frame per thread): their CPU counts in full in the sum, but as a stage
+ * divided by the cores. `wallS` stages are bound by a device, not a CPU
+ * (O_DIRECT writes to the loop device take about 2 s of wall time for 0.4 s
+ * of CPU). In MB/s.
+ */
+export function cpuLimit(bytes: number, stages: number[], options: { cores?: number; spread?: number[]; wallS?: number[] } = {}): number {
+  const cores = options.cores ?? 2;
+  const spread = options.spread ?? [];
+  const sum = [...stages, ...spread].reduce((a, b) => a + b, 0);
+  return bytes / Math.max(sum / cores, ...stages, ...spread.map((s) => s / cores), ...(options.wallS ?? [])) / 1e6;
 }
