@@ -22,7 +22,7 @@ import { createResponseDrain } from './halt/response-drain.ts';
 import { macAddresses, type InventorySource } from './inventory/inventory.ts';
 import type { PowerControl } from './power/power-control.ts';
 import type { SnapshotDeps } from './snapshot/snapshot-deps.ts';
-import { createSnapshotExtension } from './snapshot/snapshot-extension.ts';
+import { createSnapshotExtension } from './commands/snapshot.ts';
 import { isRescued, rescuePaths, type RescuePaths } from './rescue/rescue-files.ts';
 import { chooseTls } from './serving/choose-tls.ts';
 import { bindApiPort, type BoundPort } from './serving/bind-port.ts';

@@ -26,7 +26,7 @@ export { parseRaidConfig, type RaidConfig } from './disks/raid-config.ts';
 export { planRaid, type RaidPlan } from './raid/raid-plan.ts';
 export { createArrays, type CreateContext } from './raid/create-arrays.ts';
 // Snapshots (agent/src/snapshot): the capture and the seam its uploader fills.
-export { createSnapshotExtension, type SnapshotExtensionDeps } from './snapshot/snapshot-extension.ts';
+export { createSnapshotExtension, type SnapshotExtensionDeps } from './commands/snapshot.ts';
 export type { SnapshotDeps } from './snapshot/snapshot-deps.ts';
 export type { SnapshotUpload, SnapshotUploader, SnapshotUploadOptions } from './snapshot/upload-seam.ts';
 export { parseSeekTable, parseSeekTableFooter, type SeekTable } from './snapshot/seekable-zstd.ts';

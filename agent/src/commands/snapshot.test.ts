@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createCommandRunner } from '../commands/command-runner.ts';
-import { defineExtension } from '../commands/command.ts';
+import { createCommandRunner } from './command-runner.ts';
+import { defineExtension } from './command.ts';
 import { createFakeSystem } from '../testing.ts';
-import { createSnapshotExtension } from './snapshot-extension.ts';
+import { createSnapshotExtension } from './snapshot.ts';
 
 const log = pino({ level: 'silent' });
 

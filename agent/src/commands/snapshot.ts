@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import { IngotError } from '@ingot/protocol';
-import { defineExtension, type Extension } from '../commands/command.ts';
+import { defineExtension, type Extension } from './command.ts';
 import type { BlockDevices } from '../disks/block-devices.ts';
 import type { Session } from '../session/session.ts';
 import type { System } from '../system/system.ts';
-import { runCapture, validateCapture, type SnapshotDeps } from './snapshot-deps.ts';
+import { runCapture, validateCapture, type SnapshotDeps } from '../snapshot/snapshot-deps.ts';
 
 export interface SnapshotExtensionDeps extends SnapshotDeps {
   system: System;
