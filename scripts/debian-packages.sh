@@ -3,7 +3,11 @@
 # Usage: scripts/debian-packages.sh demo|test
 set -euo pipefail
 
-demo_packages=(gdisk fdisk util-linux e2fsprogs dosfstools psmisc iproute2 zstd)
+# The object store snapshots upload to (issue 13; test/support/swift-server.ts): Swift 2.30's proxy, account,
+# container and object servers (swift: swift-ring-builder; tempurl, s3api, slo and dlo ship in python3-swift),
+# and memcached, where tempauth keeps its tokens.
+swift_packages=(swift swift-proxy swift-account swift-container swift-object memcached)
+demo_packages=(gdisk fdisk util-linux e2fsprogs dosfstools psmisc iproute2 zstd "${swift_packages[@]}")
 # The ramdisk build (image-build) and the QEMU end-to-end tests.
 ramdisk_packages=(cpio zstd kmod binutils xz-utils xorriso mtools dosfstools grub-pc-bin grub-efi-amd64-bin grub-common qemu-system-x86 openssl)
 # nginx serves the whole-disk image that Debian's Ironic deploys through the agent;
@@ -12,11 +16,7 @@ ramdisk_packages=(cpio zstd kmod binutils xz-utils xorriso mtools dosfstools gru
 # GRUB's getroot calls), copied with their libraries into a partition image's root (test/support/grub-root.ts);
 # the x86_64-efi and i386-pc modules come from grub-efi-amd64-bin and grub-pc-bin above, mtools reads the ESP.
 bootloader_packages=(grub2-common grub-common udev)
-# The object store snapshots upload to (issue 13; test/support/swift-server.ts): Swift 2.30's proxy, account,
-# container and object servers (swift: swift-ring-builder; tempurl, s3api, slo and dlo ship in python3-swift),
-# and memcached, where tempauth keeps its tokens.
-swift_packages=(swift swift-proxy swift-account swift-container swift-object memcached)
-test_packages=("${demo_packages[@]}" mdadm python3-ironic nginx qemu-utils tinyproxy "${ramdisk_packages[@]}" "${bootloader_packages[@]}" "${swift_packages[@]}")
+test_packages=("${demo_packages[@]}" mdadm python3-ironic nginx qemu-utils tinyproxy "${ramdisk_packages[@]}" "${bootloader_packages[@]}")
 
 case "${1:-test}" in
   demo) wanted=("${demo_packages[@]}") ;;

@@ -5,7 +5,10 @@
  * token; the conductor runs automated cleaning through the agent, then
  * deploys a whole-disk image generated here (GPT + ext4, zstd-compressed,
  * served over HTTP from 127.0.0.1) as Ironic does, showing a progress bar;
- * the host finally checks the disk file against the image's digest.
+ * the host checks the disk file against the image's digest. Then the
+ * deployed machine's disk is snapshotted into a real Swift (all in one on
+ * 127.0.0.1, started at the beginning) and restored onto a second simulated
+ * machine, whose disk the host compares with the first byte for byte.
  *
  * It checks its input first (INGOT_DEMO_IMAGE_MIB or --image-mib, exit 2),
  * shows progress while it builds the image, and leaves nothing behind on
@@ -14,15 +17,18 @@
  * INGOT_DEMO_KEEP=1 keeps the files and says where they are.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createProgressBar, type ProgressBar } from '@ingot/conductor-client/progress-bar';
-import { createReferenceConductor } from '@ingot/conductor-client/reference-conductor';
+import { createReferenceConductor, snapshotDeployImage } from '@ingot/conductor-client/reference-conductor';
+import { createSwiftStore } from '@ingot/conductor-client/snapshot';
+import { checkSwiftInstalled, startSwift, type SwiftServer } from '../support/swift-server.ts';
 import { buildAgentBundle } from '../support/agent-bundle.ts';
-import { createSimulatedMachine, remainingSignatures } from '../support/simulated-machine.ts';
+import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { createDemoImage } from './disk-image.ts';
 import { deployedImageDigest } from '../support/whole-disk-image.ts';
 import { createImageServer } from './image-server.ts';
@@ -45,6 +51,8 @@ const DISK_MIB = 4096;
  * (the files, the raw image, the zstd one).
  */
 const IMAGE_MIB = { min: 16, max: 3072, default: 256 };
+const SOURCE_UUID = '4c1a5e3e-6b1f-4d8a-9a51-1d1e8e0d0001';
+const RESTORED_UUID = '4c1a5e3e-6b1f-4d8a-9a51-1d1e8e0d0002';
 const keepFiles = () => Boolean(process.env.INGOT_DEMO_KEEP) && process.env.INGOT_DEMO_KEEP !== '0';
 
 /** The image size: --image-mib, else INGOT_DEMO_IMAGE_MIB, else 256; a bad value is a usage error naming its source and the range. */
@@ -101,6 +109,8 @@ function checkTools(): void {
   if (missing.length > 0) {
     throw new Error(`the demo needs ${missing.join(', ')}: run scripts/demo.sh as root once, or apt-get install -y gdisk e2fsprogs util-linux zstd`);
   }
+  const swiftMissing = checkSwiftInstalled();
+  if (swiftMissing) throw new Error(`the demo's snapshot needs OpenStack Swift: ${swiftMissing}; run scripts/demo.sh as root once`);
 }
 
 function rssMiB(pid: number): number {
@@ -110,8 +120,12 @@ function rssMiB(pid: number): number {
 
 async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   checkTools();
-  say('Ingot demo: a conductor pairs with a simulated machine over HTTPS, cleans its disks and deploys an image\n');
+  say('Ingot demo: a conductor pairs with a simulated machine over HTTPS, cleans its disks and deploys an image, then snapshots it to Swift and restores it onto a second machine\n');
   const imageDir = mkdtempSync(join(tmpdir(), 'ingot-demo-image-'));
+  // Swift takes 10-25 s to start: it starts now, for the snapshot at the end.
+  const swiftStarting = startSwift({ stateDir: join(imageDir, 'swift'), signal });
+  cleanups.push({ what: 'Swift', undo: async () => { await (await swiftStarting.catch(() => undefined))?.stop(); } });
+  swiftStarting.catch(() => undefined);
   cleanups.push({ what: imageDir, undo: () => { if (!keepFiles()) rmSync(imageDir, { recursive: true, force: true }); } });
   say(`image     building a ${sizeMiB} MiB GPT disk image in ${imageDir}`);
   const progress = imageProgress();
@@ -128,7 +142,7 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   const machine = createSimulatedMachine({ disks: 2, sizeMiB: DISK_MIB });
   // The machine's directory holds its disk files and the agent's state (--state-dir) and log.
   cleanups.push({ what: machine.dir, undo: () => { if (!keepFiles()) machine.remove(); } });
-  const uuid = '4c1a5e3e-6b1f-4d8a-9a51-1d1e8e0d0001';
+  const uuid = SOURCE_UUID;
   say(`machine   ${machine.dir}`);
   say(`          MAC ${machine.mac}; disks ${machine.disks.map((d) => basename(d)).join(', ')} (${DISK_MIB / 1024} GiB sparse files)`);
   for (const disk of machine.disks) say(`          ${basename(disk)}: ${remainingSignatures(disk).join(', ') || 'blank'}`);
@@ -148,22 +162,11 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   // The agent as the ramdisk runs it: the esbuild bundle, with plain node (bundled before the clock starts);
   // `npm run demo -- --agent-bundle <file>` runs another bundle.
   const bundleIndex = process.argv.indexOf('--agent-bundle');
-  const entry = [bundleIndex > 0 ? resolve(process.argv[bundleIndex + 1] ?? '') : await buildAgentBundle()];
+  const entry = bundleIndex > 0 ? resolve(process.argv[bundleIndex + 1] ?? '') : await buildAgentBundle();
   const agentLog = join(machine.dir, 'agent.log');
   const started = Date.now();
   const at = () => seconds(Date.now() - started).padStart(8);
-  const agent = spawn(process.execPath, [
-    ...entry,
-    '--api-url', conductor.url, '--machine', machine.machineFile,
-    ...machine.disks.flatMap((disk) => ['--disk', disk]),
-    '--listen-host', '127.0.0.1', '--listen-port', '0', '--advertise-host', '127.0.0.1',
-    '--lookup-timeout', '60', '--state-dir', machine.dir,
-  ], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const logStream = createWriteStream(agentLog);
-  agent.stdout.pipe(logStream);
-  agent.stderr.pipe(logStream);
-  const agentExit = new Promise<number | null>((resolveExit) => agent.once('exit', resolveExit));
-  cleanups.push({ what: `the agent (pid ${agent.pid})`, undo: () => stopAgent(agent, agentExit, logStream) });
+  const agent = startAgent(entry, machine, conductor.url, agentLog);
   say(`agent     pid ${agent.pid}, sandbox mode (only the 2 disk files), log ${agentLog}`);
 
   let firstHeartbeatMs = 0;
@@ -171,7 +174,7 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   let cleaningMs = 0;
   let bar: ProgressBar | undefined;
   let peakRss = 0;
-  const sampleRss = setInterval(() => { try { peakRss = Math.max(peakRss, rssMiB(agent.pid!)); } catch { /* exited */ } }, 200);
+  const sampleRss = setInterval(() => { try { peakRss = Math.max(peakRss, rssMiB(agent.pid)); } catch { /* exited */ } }, 200);
   conductor.on('lookup', ({ tokenIssued }) => say(`${at()}  lookup by MAC: node found, ${tokenIssued ? 'one-time token issued (stored as a hash)' : 'token withheld (******)'}`));
   conductor.on('heartbeat', ({ callbackUrl, first }) => {
     if (!first) return;
@@ -205,7 +208,7 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
   try {
     const deployed = conductor.waitForDeployment(uuid);
     const interrupted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-    const outcome = await Promise.race([deployed.then((report) => ({ report })), agentExit.then((code) => ({ code })), interrupted]);
+    const outcome = await Promise.race([deployed.then((report) => ({ report })), agent.exited.then((code) => ({ code })), interrupted]);
     if (!('report' in outcome)) throw new Error(`the agent exited with code ${outcome.code} before the deploy finished; see ${agentLog}`);
     const { report } = outcome;
     say(`${at()}  ${report.device ?? 'root disk'}: ${describeRootDisk(report)}; standby.power_off ${report.poweredOff ? 'sent' : 'refused'}`);
@@ -235,8 +238,14 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
     say(`  image write (write_image)  ${seconds(writeMs)}: ${rate(image.rawBytes, writeMs).toFixed(0)} MiB/s written, ${rate(image.zstBytes, writeMs).toFixed(0)} MiB/s served (${mib(image.zstBytes)} zstd -> ${mib(image.rawBytes)})`);
     say(`  host verification         ${seconds(verifyMs)}: digest OK`);
     say(`  total, agent start to active ${seconds(Date.now() - started - verifyMs - 500)}; agent peak RSS ${peakRss.toFixed(0)} MiB (bundled, as in the ramdisk)`);
+
+    // The machine as deployed, snapshotted to Swift and restored onto a second machine.
+    clearInterval(sampleRss);
+    await agent.stop();
+    const snapshot = await snapshotAndRestore({ entry, machine, swift: await swiftStarting, signal });
     process.stdout.write(`${JSON.stringify({
-      demo: 'clean+deploy', first_heartbeat_s: Number((firstHeartbeatMs / 1000).toFixed(2)), cleaning_s: Number((cleaningMs / 1000).toFixed(2)),
+      ...snapshot,
+      demo: 'clean+deploy+snapshot+restore', first_heartbeat_s: Number((firstHeartbeatMs / 1000).toFixed(2)), cleaning_s: Number((cleaningMs / 1000).toFixed(2)),
       write_s: Number((writeMs / 1000).toFixed(2)), image_mib: image.rawBytes / MiB, served_mib: Number((image.zstBytes / MiB).toFixed(1)),
       write_mib_per_s: Number(rate(image.rawBytes, writeMs).toFixed(1)), digest_ok: digestOk, agent_peak_rss_mib: Number(peakRss.toFixed(1)),
     })}\n`);
@@ -244,6 +253,107 @@ async function main(sizeMiB: number, signal: AbortSignal): Promise<void> {
     clearInterval(sampleRss);
     bar?.finish();
   }
+}
+
+/**
+ * The snapshot half of the demo: a second conductor session (as after a
+ * reboot into the ramdisk) has the deployed machine's agent capture disk0
+ * into Swift (temp URLs, a static large object, the manifest beside it);
+ * then a new machine is deployed from that snapshot, and the host compares
+ * both disks byte for byte.
+ */
+async function snapshotAndRestore(options: { entry: string; machine: SimulatedMachine; swift: SwiftServer; signal: AbortSignal }): Promise<Record<string, unknown>> {
+  const { entry, machine, swift, signal } = options;
+  const source = machine.disks[0]!;
+  const store = createSwiftStore({
+    proxyUrl: swift.url, account: swift.account, auth: { token: swift.authToken }, tempUrlKey: swift.tempUrlKey,
+    container: 'demo', object: 'machine-a/disk0.img.zst', urlTtlSeconds: 600,
+  });
+  say(`
+snapshot  Swift 2.30 all-in-one at ${swift.url} (account ${swift.account}); disk0 of the deployed machine goes to ${store.location}`);
+  const conductor = await createReferenceConductor({
+    port: 0, pollIntervalMs: 250, heartbeatTimeout: 30, log: pino({ level: 'silent' }),
+    nodes: [{ uuid: SOURCE_UUID, macs: [machine.mac], allowedAddresses: ['127.0.0.1'], snapshot: { store, capture: { device: source } } }],
+  });
+  cleanups.push({ what: 'the snapshot conductor', undo: () => conductor.close() });
+  let bar: ProgressBar | undefined;
+  conductor.on('snapshot-progress', ({ event }) => {
+    if (event.type === 'prepared') {
+      say(`          ${event.urls} temp URLs signed (${mib(event.segmentSize ?? 0)} segments, valid 10 min); snapshot.capture started`);
+      bar = createProgressBar({ output: { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY === true }, label: '              read', minIntervalMs: 2000 });
+    } else if (event.type === 'progress' && event.progress) bar?.update(event.progress);
+  });
+  const agent = startAgent(entry, machine, conductor.url, join(machine.dir, 'agent-snapshot.log'));
+  const started = Date.now();
+  const report = await raceAgent(conductor.waitForSnapshot(SOURCE_UUID), agent, signal).finally(() => bar?.finish());
+  const captureMs = Date.now() - started;
+  await agent.stop();
+  const { manifest } = report;
+  say(`          captured in ${seconds(captureMs)}: ${mib(manifest.raw.bytes)} read with O_DIRECT -> ${mib(manifest.image.bytes)} stored, ${manifest.image.frames} zstd frames of ${mib(manifest.image.frame_size)} in ${manifest.segments?.count ?? 1} segments`);
+  say(`          raw sha256 ${manifest.raw.sha256}; stored sha256 ${manifest.image.sha256}`);
+  say(`          manifest ${store.location}.manifest.json: ${manifest.source.partition_table.type} table, partitions ${manifest.source.partitions.map((p) => `${p.number} (${mib(p.size_bytes)})`).join(', ')}`);
+
+  const restored = createSimulatedMachine({ disks: 1, sizeMiB: DISK_MIB });
+  cleanups.push({ what: restored.dir, undo: () => { if (!keepFiles()) restored.remove(); } });
+  say(`restore   a second machine (MAC ${restored.mac}, one blank 4 GiB disk) deployed from the snapshot through a temp URL`);
+  const deploying = await createReferenceConductor({
+    port: 0, pollIntervalMs: 250, heartbeatTimeout: 30, log: pino({ level: 'silent' }),
+    nodes: [{ uuid: RESTORED_UUID, macs: [restored.mac], allowedAddresses: ['127.0.0.1'], deploy: { image: snapshotDeployImage(manifest, await store.readUrl(600)) } }],
+  });
+  cleanups.push({ what: 'the restore conductor', undo: () => deploying.close() });
+  const restoreAgent = startAgent(entry, restored, deploying.url, join(restored.dir, 'agent.log'));
+  const restoreStarted = Date.now();
+  const deployed = await raceAgent(deploying.waitForDeployment(RESTORED_UUID), restoreAgent, signal);
+  const restoreMs = Date.now() - restoreStarted;
+  await restoreAgent.stop();
+  say(`          cleaned and written in ${seconds(restoreMs)} (write_image ${seconds(deployed.writeDurationMs)}; frames decoded on every core, checked against the seek table first and the raw sha256 last)`);
+  const [a, b] = await Promise.all([fileSha256(source), fileSha256(restored.disks[0]!)]);
+  say(`verify    sha256 of all 4 GiB of the first machine's disk0:  ${a}`);
+  say(`          the same of the second machine's disk0:          ${b}  ${a === b ? 'OK, identical' : 'MISMATCH'}`);
+  if (a !== b) throw new Error(`the restored disk differs from the snapshotted one: sha256 ${b}, expected ${a}; see ${restored.dir}`);
+  return {
+    snapshot_s: Number((captureMs / 1000).toFixed(2)), snapshot_stored_mib: Number((manifest.image.bytes / MiB).toFixed(1)),
+    restore_s: Number((restoreMs / 1000).toFixed(2)), restore_identical: a === b,
+  };
+}
+
+/** The conductor's verdict, unless the agent exits first or the demo is interrupted. */
+async function raceAgent<T>(verdict: Promise<T>, agent: RunningAgent, signal: AbortSignal): Promise<T> {
+  const interrupted = new Promise<never>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  const exited = agent.exited.then((code) => { throw new Error(`the agent (pid ${agent.pid}) exited with code ${code} before the conductor was done`); });
+  return Promise.race([verdict, exited, interrupted]);
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+interface RunningAgent {
+  pid: number;
+  /** Resolves with the exit code once the agent exited. */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** Starts the bundled agent of `machine` against a conductor, its output into `logFile`; stopped by cleanUp unless stopped before. */
+function startAgent(entry: string, machine: SimulatedMachine, conductorUrl: string, logFile: string): RunningAgent {
+  const child = spawn(process.execPath, [
+    entry,
+    '--api-url', conductorUrl, '--machine', machine.machineFile,
+    ...machine.disks.flatMap((disk) => ['--disk', disk]),
+    '--listen-host', '127.0.0.1', '--listen-port', '0', '--advertise-host', '127.0.0.1',
+    '--lookup-timeout', '60', '--state-dir', machine.dir,
+  ], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const logStream = createWriteStream(logFile, { flags: 'a' });
+  child.stdout.pipe(logStream);
+  child.stderr.pipe(logStream);
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= stopAgent(child, exited, logStream));
+  cleanups.push({ what: `the agent (pid ${child.pid})`, undo: stop });
+  return { pid: child.pid!, exited, stop };
 }
 
 /**
@@ -296,9 +406,9 @@ async function runDemo(sizeMiB: number): Promise<number> {
 
 const program = createProgram({
   name: 'demo', version: '0.1.0',
-  summary: 'A conductor and a simulated machine\'s agent pair over HTTPS on this machine, clean its disks, then deploy a whole-disk image built here',
+  summary: 'A conductor and a simulated machine\'s agent pair over HTTPS on this machine, clean its disks, deploy a whole-disk image built here, snapshot the disk to Swift and restore it onto a second machine',
   description: [
-    'Needs sgdisk, mkfs.ext4, wipefs, blkid, partx and zstd (scripts/demo.sh installs them), no root.',
+    'Needs sgdisk, mkfs.ext4, wipefs, blkid, partx, zstd and OpenStack Swift (scripts/demo.sh installs them), and no root when TMPDIR\'s filesystem has user xattrs (ext4, xfs; Swift\'s object server keeps metadata in them).',
     `INGOT_DEMO_IMAGE_MIB sets the image size in MiB, ${IMAGE_MIB.min} to ${IMAGE_MIB.max} (default ${IMAGE_MIB.default}; --image-mib wins). INGOT_DEMO_KEEP=1 keeps the image, the disk files and the agent's log and state; otherwise nothing is left behind, whatever the end.`,
   ].join('\n\n'),
 });

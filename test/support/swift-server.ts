@@ -88,7 +88,11 @@ finally:
     os.unlink(p)
 `;
 
-export async function startSwift(options: { stateDir: string; log?: (line: string) => void }): Promise<SwiftServer> {
+/**
+ * `proxyPort`: the proxy's port, when the caller must know it before Swift is up (a QEMU guest's forward is set at its start).
+ * `signal`: aborts a start still under way (the demo's Ctrl-C): what started is stopped, and the promise rejects with the reason.
+ */
+export async function startSwift(options: { stateDir: string; proxyPort?: number; signal?: AbortSignal; log?: (line: string) => void }): Promise<SwiftServer> {
   const missing = checkSwiftInstalled();
   if (missing) throw new Error(missing);
   const started = Date.now();
@@ -101,7 +105,7 @@ export async function startSwift(options: { stateDir: string; log?: (line: strin
   const killAll = () => { for (const child of children) killGroup(child, 'SIGKILL'); };
   process.once('exit', killAll);
   try {
-    const ports: SwiftPorts = { proxy: await freePort(), account: await freePort(), container: await freePort(), object: await freePort(), memcached: await freePort() };
+    const ports: SwiftPorts = { proxy: options.proxyPort ?? await freePort(), account: await freePort(), container: await freePort(), object: await freePort(), memcached: await freePort() };
     const configs = renderSwiftConfigs({ stateDir, devices, ports, user: USER, key: KEY });
     for (const [name, text] of Object.entries(configs)) await writeFile(path.join(stateDir, name), text);
     await writeFile(path.join(stateDir, 'launch.py'), LAUNCHER);
@@ -113,7 +117,7 @@ export async function startSwift(options: { stateDir: string; log?: (line: strin
       children.push(startLogged(stateDir, server, PYTHON, [path.join(stateDir, 'launch.py'), stateDir, `/usr/bin/swift-${server}`, path.join(stateDir, `${server}.conf`), '-v']));
     }
     const portOf = { 'account-server': ports.account, 'container-server': ports.container, 'object-server': ports.object, 'proxy-server': ports.proxy };
-    await Promise.all(SERVERS.map((server, index) => waitHealthy(server, portOf[server], children[index + 1]!, stateDir)));
+    await Promise.all(SERVERS.map((server, index) => waitHealthy(server, portOf[server], children[index + 1]!, stateDir, options.signal)));
 
     const url = `http://127.0.0.1:${ports.proxy}`;
     const auth = await fetch(`${url}/auth/v1.0`, { headers: { 'X-Auth-User': USER, 'X-Auth-Key': KEY } });
@@ -190,9 +194,10 @@ async function ensureXattrs(stateDir: string, device: string): Promise<boolean> 
   return true;
 }
 
-async function waitHealthy(server: string, port: number, child: ChildProcess, stateDir: string): Promise<void> {
+async function waitHealthy(server: string, port: number, child: ChildProcess, stateDir: string, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${server} exited (code ${child.exitCode}, signal ${child.signalCode}):\n${await readLogTail(stateDir, server, 3000)}`);
     }
