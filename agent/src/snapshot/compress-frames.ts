@@ -4,7 +4,6 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { IngotError } from '@ingot/protocol';
 import { createSeekTableEncoder, SEEKABLE_MAX_FRAME_DECOMPRESSED_BYTES } from './seekable-zstd.ts';
-import { createDigestWorker } from '../image/pipeline/digest/digest-worker.ts';
 
 /**
  * Compresses a raw byte stream (a disk, read in order) into independent zstd
@@ -186,9 +185,7 @@ export async function compressFrames(input: AsyncIterable<Uint8Array>, write: (c
     idle.push(thread);
   }
 
-  // The disk's digest in a thread of its own, from the slot in place: on the main thread it was the serial stage.
-  const rawDigest = createDigestWorker();
-  void rawDigest.reset({ raw: 'sha256' }).catch(() => {}); // ordered before any update; failures surface on update
+  const rawHash = createHash('sha256');
   const compressedHash = createHash('sha256');
   const table = createSeekTableEncoder({ checksums: true });
   let rawBytes = 0;
@@ -212,8 +209,6 @@ export async function compressFrames(input: AsyncIterable<Uint8Array>, write: (c
   };
   const dispatch = (slot: Slot, length: number) => {
     const id = frames++;
-    const hashed = rawDigest.update('raw', slot.input.subarray(0, length));
-    hashed.catch(() => undefined); // awaited in the chain below
     const compressed = new Promise<number>((resolve, reject) => jobs.push({ id, slot, length, resolve, reject }));
     compressed.catch(() => undefined); // awaited in the chain below; a failure ahead of it leaves it unread
     pump();
@@ -225,8 +220,6 @@ export async function compressFrames(input: AsyncIterable<Uint8Array>, write: (c
       await write(frame);
       table.add({ compressedSize: size, decompressedSize: length, checksum: new DataView(slot.buffer, slot.outputOffset).getUint32(size - 4, true) });
       compressedBytes += size;
-      // The slot's input is read by the digest thread until this resolves.
-      await hashed;
       release(slot);
     });
     written.catch(fail);
@@ -237,6 +230,7 @@ export async function compressFrames(input: AsyncIterable<Uint8Array>, write: (c
     let filled = 0;
     for await (const chunk of input) {
       if (failure) throw failure;
+      rawHash.update(chunk);
       rawBytes += chunk.byteLength;
       for (let at = 0; at < chunk.byteLength;) {
         const take = Math.min(chunk.byteLength - at, frameSize - filled);
@@ -256,8 +250,7 @@ export async function compressFrames(input: AsyncIterable<Uint8Array>, write: (c
     compressedHash.update(seekTable);
     await write(seekTable);
     compressedBytes += seekTable.byteLength;
-    const { raw: rawSha256 } = await rawDigest.digest();
-    return { rawSha256: rawSha256!, compressedSha256: compressedHash.digest('hex'), frames, frameSize, rawBytes, compressedBytes };
+    return { rawSha256: rawHash.digest('hex'), compressedSha256: compressedHash.digest('hex'), frames, frameSize, rawBytes, compressedBytes };
   } catch (error) {
     // The first failure is the cause; what it made fail afterwards (the chain, the input loop) is not.
     fail(error as Error);
@@ -265,6 +258,6 @@ export async function compressFrames(input: AsyncIterable<Uint8Array>, write: (c
   } finally {
     signal?.removeEventListener('abort', onAbort);
     for (const thread of threads) thread.worker.removeAllListeners('exit');
-    await Promise.all([...threads.map((thread) => thread.worker.terminate()), rawDigest.close()]);
+    await Promise.all(threads.map((thread) => thread.worker.terminate()));
   }
 }
