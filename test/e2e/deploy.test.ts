@@ -6,6 +6,13 @@
  * (ironic-conductor.md §6(b)):
  * 1. a zstd-compressed whole-disk image, which Debian's nginx on the host
  *    serves through a guestfwd relay, written onto the hinted /dev/vdb;
+ * 1b. a block-level snapshot (snapshot.capture, issue 13) of /dev/vdd, a
+ *    256 MiB disk deployed with the same image first, to a real Swift on the
+ *    host (temp URLs for 8 MiB segments through a guestfwd relay; the host
+ *    completes the static large object): the disk file's mtime proves the
+ *    capture wrote nothing; the host then punches the whole file to zeros,
+ *    and write_image of the snapshot (with its ingot_snapshot checks) makes
+ *    it identical again, byte for byte;
  * 2. a partition image in UEFI mode onto /dev/vdc: the agent lays out an ESP
  *    and the root, then image.install_bootloader mounts both (the ESP is
  *    vfat, which this host's kernel may lack and the ramdisk's has) and runs
@@ -34,11 +41,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AgentClient } from '@ingot/conductor-client';
-import { driveRescue } from '@ingot/conductor-client/reference-conductor';
+import { buildImageInfo, driveRescue, snapshotDeployImage } from '@ingot/conductor-client/reference-conductor';
+import { createSwiftStore } from '@ingot/conductor-client/snapshot';
 import type { NodeInfo } from '@ingot/protocol';
 import { ESP_TYPE, listFatFiles, readExt4File, readFatFile, readPartitionTable } from '../support/disk-file-reader.ts';
 import { buildGrubRootImage, grubRootUnavailable, TEST_KERNEL } from '../support/grub-root.ts';
 import { checkNginxInstalled, startImageServer, type ImageServer } from '../support/nginx-image-server.ts';
+import { checkSwiftInstalled, startSwift, type SwiftServer } from '../support/swift-server.ts';
 import { startTestConductor, until, type Cleanups } from '../support/paired-agent.ts';
 import { createSimulatedMachine, remainingSignatures, type SimulatedMachine } from '../support/simulated-machine.ts';
 import { compressImageZstd, createWholeDiskImage, deployedImageDigest, readDeployedMarker, type WholeDiskImage } from '../support/whole-disk-image.ts';
@@ -46,7 +55,7 @@ import { e2eUnavailable, initrd, kernel, ramdiskManifest, readRamdiskModules, wi
 import { freePort, startVm, type Vm } from './qemu.ts';
 
 const log = pino({ level: process.env.INGOT_TEST_LOG ?? 'silent' });
-const reason = e2eUnavailable(['sgdisk', 'sfdisk', 'mkfs.ext4', 'blkid', 'debugfs', 'openssl']) ?? checkNginxInstalled() ?? undefined;
+const reason = e2eUnavailable(['sgdisk', 'sfdisk', 'mkfs.ext4', 'blkid', 'debugfs', 'openssl']) ?? checkNginxInstalled() ?? checkSwiftInstalled() ?? undefined;
 if (reason && !process.env.CI) process.stdout.write(`skipping the QEMU deploy tests: ${reason}\n`);
 /** The UEFI case also builds its partition image from this host's GRUB, and reads the ESP with mtools. */
 const grubReason = reason ?? grubRootUnavailable(['x86_64-efi']) ?? e2eUnavailable(['mdir', 'mtype']);
@@ -64,6 +73,8 @@ const IMAGE_MiB = 48;
  */
 const WHOLE_DISK_TARGET_BYTES = 4 * GiB;
 const PARTITION_TARGET_BYTES = 2 * GiB;
+/** vdd: the snapshot case's disk. */
+const SNAPSHOT_DISK_BYTES = 256 * MiB;
 /** Where the guest sees the host: both the conductor and nginx are relayed from this address. */
 const HOST_IN_GUEST = '10.0.2.100';
 const NODE_UUID = '1be26c0b-03f2-4d4e-9e8c-5f1b5c1b0a09';
@@ -110,9 +121,11 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
   let vm: Vm;
   let client: AgentClient;
   let nginx: ImageServer;
+  let swift: SwiftServer;
   let www = '';
   let wholeDiskTarget = '';
   let partitionTarget = '';
+  let snapshotTarget = '';
   let untouchedBefore = '';
   let wholeDiskImage: WholeDiskImage | undefined;
   let heartbeats: unknown[] = [];
@@ -135,6 +148,7 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     bootCleanups.push(() => { if (anyFailed || process.env.INGOT_KEEP_TEST_FILES) process.stdout.write(`kept for inspection: ${machine.dir} (console ${join(machine.dir, 'console.log')}; nginx log ${join(machine.dir, 'nginx')})\n`); else machine.remove(); });
     wholeDiskTarget = sparseFile(join(machine.dir, 'whole-disk-target.img'), WHOLE_DISK_TARGET_BYTES);
     partitionTarget = sparseFile(join(machine.dir, 'partition-target.img'), PARTITION_TARGET_BYTES);
+    snapshotTarget = sparseFile(join(machine.dir, 'snapshot-target.img'), SNAPSHOT_DISK_BYTES);
     untouchedBefore = await fileDigest(machine.disks[0]!);
     expect(remainingSignatures(machine.disks[0]!)).toEqual(['gpt@0', 'ext4@1048576']);
 
@@ -142,6 +156,11 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     await mkdir(www);
     nginx = await startImageServer({ root: www, stateDir: join(machine.dir, 'nginx') });
     bootCleanups.push(() => nginx.stop());
+
+    // Swift for the snapshot case, starting while the guest boots; its proxy port is fixed now for the guest's forward.
+    const swiftPort = await freePort();
+    const swiftStarted = startSwift({ stateDir: join(machine.dir, 'swift'), proxyPort: swiftPort });
+    bootCleanups.push(async () => (await swiftStarted.catch(() => undefined))?.stop());
 
     const conductor = await startTestConductor(machine, bootCleanups, log, { nodeUuid: NODE_UUID });
     heartbeats = conductor.heartbeats;
@@ -156,12 +175,15 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
       guestForwards: [
         { guestAddress: HOST_IN_GUEST, guestPort: conductorPort, hostPort: conductorPort },
         { guestAddress: HOST_IN_GUEST, guestPort: 80, hostPort: nginx.port },
+        { guestAddress: HOST_IN_GUEST, guestPort: swiftPort, hostPort: swiftPort },
       ],
-      disks: [{ path: machine.disks[0]!, bus: 'virtio' }, { path: wholeDiskTarget, bus: 'virtio' }, { path: partitionTarget, bus: 'virtio' }],
+      disks: [{ path: machine.disks[0]!, bus: 'virtio' }, { path: wholeDiskTarget, bus: 'virtio' }, { path: partitionTarget, bus: 'virtio' }, { path: snapshotTarget, bus: 'virtio' }],
     });
     process.stdout.write(`QEMU pid ${vm.pid}, console ${consoleLog}\n`);
     bootCleanups.push(() => vm.stop());
 
+    swift = await swiftStarted;
+    await swift.createContainer('snapshots');
     const beat = await within('the first heartbeat', 180_000, until('the first heartbeat', () => conductor.heartbeats[0], 180_000), vm);
     timings.firstHeartbeat = since();
     expect(beat.callbackUrl).toBe(`https://127.0.0.1:${hostPort}`);
@@ -222,6 +244,46 @@ describe.skipIf(reason !== undefined && !process.env.CI)('deploys by the Ingot r
     expect(await readDeployedMarker(wholeDiskTarget)).toEqual({ diskGuid: image.diskGuid, marker: image.marker });
     // The guest fetched the compressed file from nginx, all of it, once.
     expect(await fetchesOf('/disk.img.zst')).toEqual([['/disk.img.zst', 200, served.size]]);
+  });
+
+  it('captures a deployed virtio disk to Swift on the host (snapshot.capture, temp URLs); after the host wiped the disk file, write_image restores it byte for byte', async () => {
+    // /dev/vdd, a 256 MiB disk (vdb's 4 GiB would cost minutes of TCG to read and hash twice), deployed first with case 1's image.
+    const served = await compressImageZstd({ path: join(www, 'disk.img') }, join(www, 'snapshot-source.img.zst'));
+    const node: NodeInfo = { uuid: NODE_UUID, instance_info: { root_device: { name: '/dev/vdd' } }, properties: {} };
+    await writeImage(node, {
+      id: 'snapshot-source.img.zst', urls: [`http://${HOST_IN_GUEST}/snapshot-source.img.zst`], disk_format: 'raw', container_format: 'bare',
+      stream_raw_images: true, os_hash_algo: 'sha256', os_hash_value: served.sha256, node_uuid: node.uuid,
+    });
+    await syncGuest();
+
+    // The guest reaches Swift at HOST_IN_GUEST on the same port; a temp URL signs the path only, so the host's URLs serve with the host swapped.
+    const inGuest = (url: string) => url.replace('//127.0.0.1:', `//${HOST_IN_GUEST}:`);
+    const store = createSwiftStore({
+      proxyUrl: swift.url, account: swift.account, auth: { token: swift.authToken }, tempUrlKey: swift.tempUrlKey,
+      container: 'snapshots', object: 'vdd', segmentSize: 8 * MiB, log,
+    });
+    const before = await fileDigest(snapshotTarget);
+    const stampBefore = writeStamp(snapshotTarget);
+    const target = await store.prepare(SNAPSHOT_DISK_BYTES);
+    if (target.type !== 'swift') throw new Error(`a Swift store prepared a ${target.type} target`);
+    const started = await client.captureSnapshot({ device: '/dev/vdd', target: { ...target, segment_urls: target.segment_urls.map(inGuest) } });
+    const result = await within('snapshot.capture', 300_000, client.waitForSnapshot(started, { intervalMs: 1000, timeoutMs: 300_000 }), vm);
+    timings.snapshotCaptured = since();
+    const manifest = await store.complete(result);
+    // Not one byte written by the capture (a QEMU write moves the file's mtime), and the manifest says what the host reads.
+    expect(writeStamp(snapshotTarget)).toBe(stampBefore);
+    expect(manifest).toMatchObject({ raw: { bytes: SNAPSHOT_DISK_BYTES, sha256: before }, source: { device: '/dev/vdd', size_bytes: SNAPSHOT_DISK_BYTES, partition_table: { type: 'gpt' } } });
+    expect(manifest.segments!.count).toBeGreaterThan(1);
+
+    // Wiped by the host: the file's blocks gone, every byte zero, its size kept.
+    execFileSync('fallocate', ['--punch-hole', '--offset', '0', '--length', String(SNAPSHOT_DISK_BYTES), snapshotTarget]);
+    expect(remainingSignatures(snapshotTarget)).toEqual([]);
+
+    const image = snapshotDeployImage(manifest, inGuest(await store.readUrl(600)));
+    await writeImage(node, buildImageInfo(image, node.uuid));
+    timings.snapshotRestored = since();
+    await syncGuest();
+    expect(await fileDigest(snapshotTarget)).toBe(before);
   });
 
   it('deploys a partition image in UEFI mode onto /dev/vdc and installs its own GRUB into the ESP as the removable-media loader EFI/BOOT/BOOTX64.EFI', async (context) => {
