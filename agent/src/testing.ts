@@ -104,6 +104,3 @@ export function refusal(fn: () => unknown): IngotError {
   }
   throw new Error('expected an IngotError, but the call succeeded');
 }
-
-/** A whole standalone agent on real disks, driven over its HTTP API (tests of commands end to end). */
-export { startStandaloneTestAgent, TEST_TOKEN, type StandaloneTestAgent } from './testing-standalone-agent.ts';

@@ -17,7 +17,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { IngotError, type SnapshotCaptureResult } from '@ingot/protocol';
 import { parseSeekTable, parseSeekTableFooter } from '@ingot/agent';
-import { startStandaloneTestAgent, type StandaloneTestAgent } from '@ingot/agent/testing';
+// Not a package export: the standalone test agent is left out of the build (agent/tsconfig.build.json).
+import { startStandaloneTestAgent, type StandaloneTestAgent } from '../../agent/src/testing-standalone-agent.ts';
 import { attachLoop, detachLoop, hasTools, loopUnavailableReason, sh } from './loop-disks.ts';
 import { createMemoryUploader, type MemoryUploader } from '../support/memory-snapshot-upload.ts';
 import { prerequisite } from '../support/prerequisite.ts';

@@ -87,7 +87,10 @@ parentPort.on('message', (m) => {
 
 const require = createRequire(import.meta.url);
 const bindingPath = require.resolve('zstd-napi/binding.js');
-const binding = require(bindingPath) as typeof import('zstd-napi/binding.js');
+type Binding = typeof import('zstd-napi/binding.js');
+let loaded: Binding | undefined;
+/** The native module, loaded at the first capture, not at import: an agent installed without zstd-napi's build still starts. */
+const zstdBinding = (): Binding => (loaded ??= require(bindingPath) as Binding);
 
 interface Slot {
   buffer: SharedArrayBuffer;
@@ -115,7 +118,7 @@ function checkOptions(options: CompressFramesOptions): { frameSize: number; leve
   const workers = options.workers ?? availableParallelism();
   const bad = (what: string) => new IngotError('INGOT_INVALID_PARAMS', { details: what });
   if (!Number.isInteger(frameSize) || frameSize < 1 || frameSize > SEEKABLE_MAX_FRAME_DECOMPRESSED_BYTES) throw bad(`frame size ${frameSize} is not a whole number of bytes from 1 to ${SEEKABLE_MAX_FRAME_DECOMPRESSED_BYTES} (1 GiB)`);
-  if (!Number.isInteger(level) || level < binding.minCLevel() || level > binding.maxCLevel()) throw bad(`zstd level ${level} is not a whole number from ${binding.minCLevel()} to ${binding.maxCLevel()}`);
+  if (!Number.isInteger(level) || level < zstdBinding().minCLevel() || level > zstdBinding().maxCLevel()) throw bad(`zstd level ${level} is not a whole number from ${zstdBinding().minCLevel()} to ${zstdBinding().maxCLevel()}`);
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw bad(`${workers} compression workers: give a whole number from 1 to 256`);
   return { frameSize, level, workers };
 }
@@ -131,7 +134,7 @@ export async function compressFrames(input: AsyncIterable<Uint8Array>, write: (c
   const { frameSize, level, workers } = checkOptions(options);
   const signal = options.signal;
   signal?.throwIfAborted();
-  const outputLength = binding.compressBound(frameSize);
+  const outputLength = zstdBinding().compressBound(frameSize);
   const free: Slot[] = Array.from({ length: workers + 2 }, () => {
     const buffer = new SharedArrayBuffer(frameSize + outputLength);
     return { buffer, input: new Uint8Array(buffer, 0, frameSize), outputOffset: frameSize, outputLength };
