@@ -1,30 +1,14 @@
 import type { Logger } from 'pino';
-import type { SnapshotSegment, SnapshotTarget } from '@ingot/protocol';
+import type { SnapshotUpload, SnapshotUploadOptions } from '../image/pipeline/http/upload/upload-types.ts';
+
+export type { SnapshotUpload, SnapshotUploadOptions };
 
 /**
- * The uploader the capture writes through, as
- * `image/pipeline/http/upload/snapshot-upload.ts` exports it (the upload's HTTP
- * client belongs beside the download's). The capture takes these functions as
- * a dependency, so it is tested with an in-memory uploader and the agent's
- * composition root passes the real one.
+ * The uploader the capture writes through: `image/pipeline/http/upload/`'s
+ * (the upload's HTTP client belongs beside the download's), the default in
+ * snapshot-deps.ts, or an in-memory one a test gives. Its types are that
+ * module's own.
  */
-export interface SnapshotUpload {
-  write(chunk: Uint8Array): Promise<void>;
-  /** Ends the stream; the segments stored, in order (empty for http_put). */
-  finish(): Promise<SnapshotSegment[]>;
-  abort(reason: Error): Promise<void>;
-}
-
-export interface SnapshotUploadOptions {
-  target: SnapshotTarget;
-  caPem?: string;
-  retries?: number;
-  signal?: AbortSignal;
-  log: Logger;
-  onSegment?(segment: SnapshotSegment): void;
-  onRetry?(info: { segment: number; attempt: number; attempts: number; reason: string; waitMs: number }): void;
-}
-
 export interface SnapshotUploader {
   openSnapshotUpload(options: SnapshotUploadOptions): SnapshotUpload;
   putJson(url: string, body: unknown, options: { caPem?: string; retries?: number; signal?: AbortSignal; log: Logger }): Promise<void>;
